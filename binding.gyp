@@ -1,0 +1,38 @@
+{
+  # Three products from one file:
+  #   dmtcp_native.node  the Node addon (exec, personality, memfd): only syscalls
+  #   libdmtcp.so        the agent, LD_PRELOADed into every checkpointed process
+  #   mtcp_restart       the restorer: static, no libc, linked low (see docs/restore-plan.md)
+  "targets": [
+    {
+      "target_name": "dmtcp_native",
+      "sources": ["native/addon/addon.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags_cc": ["-std=c++17", "-Wall"]
+    },
+    {
+      "target_name": "libdmtcp",
+      "type": "shared_library",
+      "product_name": "dmtcp",
+      "product_prefix": "lib",
+      "sources": ["<!@(ls -1 native/agent/*.c)"],
+      "include_dirs": ["include", "native/common"],
+      "cflags": ["-std=gnu11", "-Wall", "-O2", "-fPIC", "-fno-stack-protector", "-D_GNU_SOURCE"],
+      "ldflags": ["-ldl", "-lpthread"]
+    },
+    {
+      "target_name": "mtcp_restart",
+      "type": "executable",
+      "sources": ["<!@(ls -1 native/restorer/*.c native/restorer/*.S)"],
+      "include_dirs": ["native/common"],
+      "cflags": ["-std=gnu11", "-Wall", "-O2", "-fno-pie", "-fno-stack-protector", "-fno-builtin",
+                 "-ffreestanding", "-nostdlib", "-fno-asynchronous-unwind-tables", "-mno-red-zone",
+                 "-fcf-protection=none"],
+      "cflags!": ["-fPIC", "-pthread"],
+      "ldflags": ["-static", "-nostdlib", "-no-pie", "-Wl,-Ttext-segment=0x100000",
+                  "-Wl,--build-id=none", "-Wl,-z,noexecstack"],
+      "ldflags!": ["-pthread", "-rdynamic"]
+    }
+  ]
+}

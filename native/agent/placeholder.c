@@ -1,0 +1,1 @@
+int dmtcp_agent_placeholder;

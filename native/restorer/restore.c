@@ -1,0 +1,1 @@
+int restorer_placeholder;
