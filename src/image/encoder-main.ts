@@ -1,0 +1,41 @@
+// The encoder process: `node dist/image/encoder-main.js --out /abs/ckpt.dmtcp
+// [--gzip|--no-gzip] [--no-fsync]`. Reads the raw capture stream on fd 0.
+// Silent on success (exit 0); one line `encoder: ...` and exit 99 otherwise.
+import { encodeStream } from './encode';
+
+const FAIL_RC = 99;
+const STDIN_FD = 0;
+
+interface Args { out: string; gzip: boolean; fsync: boolean }
+
+function parseArgs(argv: string[]): Args {
+  let out = '';
+  // gzip is the default; DMTCP_GZIP=0 turns it off unless a flag says otherwise.
+  let gzip = process.env.DMTCP_GZIP !== '0';
+  let fsync = true;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--out') out = argv[++i] ?? '';
+    else if (a.startsWith('--out=')) out = a.slice('--out='.length);
+    else if (a === '--gzip') gzip = true;
+    else if (a === '--no-gzip') gzip = false;
+    else if (a === '--no-fsync') fsync = false;
+    else throw new Error(`unknown argument ${a}`);
+  }
+  if (!out) throw new Error('missing --out FILE');
+  return { out, gzip, fsync };
+}
+
+function main(): number {
+  try {
+    const args = parseArgs(process.argv.slice(2));
+    encodeStream(STDIN_FD, args.out, { gzip: args.gzip, fsync: args.fsync });
+    return 0;
+  } catch (e) {
+    const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    process.stderr.write(`encoder: ${msg}\n`);
+    return FAIL_RC;
+  }
+}
+
+process.exitCode = main();

@@ -1,0 +1,127 @@
+// Serialize and parse the metadata section (area, run and chunk tables).
+// The parser trusts nothing: every count and offset is checked against the
+// section's length before use, so a damaged image gives an error, not a crash.
+import {
+  AREA_REC, Area, CHUNK_REC, Chunk, META_FIXED, M_NAMES_LEN, M_NAREAS, M_NCHUNKS, M_NRUNS,
+  RUN_REC, Run, TAG_META, hex,
+} from './format';
+
+export function serializeMetadata(areas: Area[]): Buffer {
+  const names = areas.map((a) => Buffer.from(a.name, 'utf8'));
+  const namesLen = names.reduce((s, n) => s + n.length, 0);
+  const nruns = areas.reduce((s, a) => s + a.runs.length, 0);
+  const nchunks = areas.reduce((s, a) => s + a.chunks.length, 0);
+  const areasOff = META_FIXED;
+  const runsOff = areasOff + areas.length * AREA_REC;
+  const chunksOff = runsOff + nruns * RUN_REC;
+  const namesOff = chunksOff + nchunks * CHUNK_REC;
+  const b = Buffer.alloc(namesOff + namesLen);
+  b.write(TAG_META, 0, 8, 'latin1');
+  b.writeUInt32LE(areas.length, M_NAREAS);
+  b.writeUInt32LE(nruns, M_NRUNS);
+  b.writeUInt32LE(nchunks, M_NCHUNKS);
+  b.writeUInt32LE(namesLen, M_NAMES_LEN);
+  let run = 0, chunk = 0, nameOff = 0;
+  areas.forEach((a, i) => {
+    const o = areasOff + i * AREA_REC;
+    b.writeBigUInt64LE(a.start, o);
+    b.writeBigUInt64LE(a.end, o + 8);
+    b.writeBigUInt64LE(a.fileOffset, o + 16);
+    b.writeUInt32LE(a.prot, o + 24);
+    b.writeUInt32LE(a.flags, o + 28);
+    b.writeUInt32LE(nameOff, o + 32);
+    b.writeUInt32LE(names[i].length, o + 36);
+    b.writeUInt32LE(run, o + 40);
+    b.writeUInt32LE(a.runs.length, o + 44);
+    b.writeUInt32LE(chunk, o + 48);
+    b.writeUInt32LE(a.chunks.length, o + 52);
+    b.writeBigUInt64LE(BigInt(a.dataLen), o + 56);
+    names[i].copy(b, namesOff + nameOff);
+    nameOff += names[i].length;
+    for (const r of a.runs) {
+      const ro = runsOff + run++ * RUN_REC;
+      b.writeBigUInt64LE(BigInt(r.offset), ro);
+      b.writeBigUInt64LE(BigInt(r.len), ro + 8);
+      b.writeBigUInt64LE(BigInt(r.dataOffset), ro + 16);
+    }
+    for (const c of a.chunks) {
+      const co = chunksOff + chunk++ * CHUNK_REC;
+      b.writeBigUInt64LE(BigInt(c.logicalOffset), co);
+      b.writeBigUInt64LE(BigInt(c.len), co + 8);
+      b.writeBigUInt64LE(BigInt(c.fileOffset), co + 16);
+      b.writeBigUInt64LE(BigInt(c.storedLen), co + 24);
+      b.writeBigUInt64LE(c.xxh, co + 32);
+      b.writeUInt32LE(i, co + 40);
+    }
+  });
+  return b;
+}
+
+/** Parses the section; `fail(what)` must throw. Returns areas with their runs and chunks. */
+export function parseMetadata(b: Buffer, dataEnd: number, fail: (what: string) => never): Area[] {
+  if (b.length < META_FIXED || b.toString('latin1', 0, 8) !== TAG_META) fail('metadata section has a bad tag');
+  const nareas = b.readUInt32LE(M_NAREAS);
+  const nruns = b.readUInt32LE(M_NRUNS);
+  const nchunks = b.readUInt32LE(M_NCHUNKS);
+  const namesLen = b.readUInt32LE(M_NAMES_LEN);
+  const runsOff = META_FIXED + nareas * AREA_REC;
+  const chunksOff = runsOff + nruns * RUN_REC;
+  const namesOff = chunksOff + nchunks * CHUNK_REC;
+  if (namesOff + namesLen !== b.length) fail('metadata tables do not match the section length');
+  const num = (o: number, what: string): number => {
+    const v = b.readBigUInt64LE(o);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`absurd ${what} in metadata`);
+    return Number(v);
+  };
+  const areas: Area[] = [];
+  for (let i = 0; i < nareas; i++) {
+    const o = META_FIXED + i * AREA_REC;
+    const start = b.readBigUInt64LE(o), end = b.readBigUInt64LE(o + 8);
+    const where = `area ${hex(start)}-${hex(end)}`;
+    const nameOff = b.readUInt32LE(o + 32), nameLen = b.readUInt32LE(o + 36);
+    const firstRun = b.readUInt32LE(o + 40), nr = b.readUInt32LE(o + 44);
+    const firstChunk = b.readUInt32LE(o + 48), nc = b.readUInt32LE(o + 52);
+    if (end <= start) fail(`${where} has bad bounds`);
+    if (nameOff + nameLen > namesLen || firstRun + nr > nruns || firstChunk + nc > nchunks) fail(`${where} points outside the metadata tables`);
+    const size = end - start;
+    const runs: Run[] = [];
+    let prevEnd = 0;
+    for (let k = firstRun; k < firstRun + nr; k++) {
+      const ro = runsOff + k * RUN_REC;
+      const r = { offset: num(ro, 'run offset'), len: num(ro + 8, 'run length'), dataOffset: num(ro + 16, 'run data offset') };
+      if (r.offset < prevEnd || BigInt(r.offset + r.len) > size || r.dataOffset + r.len > dataEnd) fail(`${where}: run ${k - firstRun} is out of range`);
+      prevEnd = r.offset + r.len;
+      runs.push(r);
+    }
+    const chunks: Chunk[] = [];
+    for (let k = firstChunk; k < firstChunk + nc; k++) {
+      const co = chunksOff + k * CHUNK_REC;
+      const c: Chunk = {
+        index: k, area: i,
+        logicalOffset: num(co, 'chunk offset'), len: num(co + 8, 'chunk length'),
+        fileOffset: num(co + 16, 'chunk file offset'), storedLen: num(co + 24, 'chunk stored length'),
+        xxh: b.readBigUInt64LE(co + 32),
+      };
+      if (b.readUInt32LE(co + 40) !== i || c.logicalOffset + c.len > dataEnd) fail(`chunk ${k} of ${where} is out of range`);
+      chunks.push(c);
+    }
+    const dataLen = num(o + 56, 'area data length');
+    if (runs.reduce((s, r) => s + r.len, 0) !== dataLen || chunks.reduce((s, c) => s + c.len, 0) !== dataLen) {
+      fail(`${where}: runs and chunks do not add up to its data length`);
+    }
+    // Readers (the plan writer) rely on an area's data being one contiguous
+    // logical range, laid out in run order and cut into chunks in order.
+    const base = chunks.length ? chunks[0].logicalOffset : 0;
+    let at = base;
+    for (const c of chunks) { if (c.logicalOffset !== at) fail(`chunk ${c.index} of ${where} is not contiguous`); at += c.len; }
+    at = base;
+    for (const r of runs) { if (r.dataOffset !== at) fail(`${where}: run data is not contiguous`); at += r.len; }
+    areas.push({
+      index: i, start, end, fileOffset: b.readBigUInt64LE(o + 16),
+      prot: b.readUInt32LE(o + 24), flags: b.readUInt32LE(o + 28),
+      name: b.toString('utf8', namesOff + nameOff, namesOff + nameOff + nameLen),
+      runs, chunks, dataLen,
+    });
+  }
+  return areas;
+}
