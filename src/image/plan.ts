@@ -1,0 +1,181 @@
+// Restore-plan writer (docs/restore-plan.md): turns a verified image into the
+// flat, page-aligned file mtcp_restart maps and copies from. The restorer is
+// tiny and trusts this file, so everything here is checked before writing.
+import * as fs from 'node:fs';
+import { Area, FLAG, PAGE, alignUp } from './format';
+import { Image, ImageError, openImage } from './decode';
+
+export const PLAN_MAGIC = 'DMTCPPLN';
+export const PLAN_VERSION = 1;
+const PLAN_AREA_REC = 48;
+const PLAN_RUN_REC = 24;
+const INFO_OFFSET = 256;
+const INFO_MAX = PAGE - INFO_OFFSET;
+const RUN_TABLE_ALIGN = 8;
+/** tables_addr bounds: above the restorer's region [RESTORER_LO, RESTORER_HI), below the kernel's top. */
+export const TABLES_ADDR_MIN = 0x10000000n;
+export const TABLES_ADDR_MAX = 0x7f0000000000n;
+export const RESTORER_LO = 0x100000n;
+export const RESTORER_HI = 0x10000000n;
+
+export interface PlanRun { addr: bigint; len: number; dataOffset: number }
+export interface PlanLayout {
+  areasOffset: number; runsOffset: number; tablesLen: number; dataOffset: number;
+  tablesAddr: bigint; nruns: number; fileLen: number;
+}
+
+/** Areas whose contents the restorer must not copy (the live vdso/vvar are moved there). */
+const keepsNoRuns = (a: Area): boolean => (a.flags & (FLAG.VDSO | FLAG.VVAR)) !== 0;
+/** Backing path recorded for file mappings (not anonymous or `[special]` areas). */
+const backingPath = (a: Area): string => ((a.flags & FLAG.ANON) || a.name === '' || a.name.startsWith('[')) ? '' : a.name;
+
+function parseAddr(v: unknown, key: string, file: string): bigint {
+  if (v === undefined || v === null) return 0n;
+  try {
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+    if (typeof v === 'string' && /^(0x[0-9a-f]+|[0-9]+)$/i.test(v)) return BigInt(v);
+  } catch { /* falls through */ }
+  throw new ImageError(file, `metadata ${key} is not an address: ${JSON.stringify(v)}`);
+}
+
+/** Lowest page-aligned gap of `len` bytes in [TABLES_ADDR_MIN, TABLES_ADDR_MAX) that no area touches. */
+export function chooseTablesAddr(areas: { start: bigint; end: bigint }[], len: number): bigint {
+  const need = BigInt(alignUp(Math.max(len, 1), PAGE));
+  const sorted = [...areas].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  let cand = TABLES_ADDR_MIN;
+  for (const a of sorted) {
+    if (a.end <= cand) continue;
+    if (a.start >= cand + need) break;
+    cand = alignUpBig(a.end);
+  }
+  if (cand + need > TABLES_ADDR_MAX) throw new Error('no free address range for the restore tables');
+  return cand;
+}
+
+const alignUpBig = (v: bigint): bigint => ((v + BigInt(PAGE) - 1n) / BigInt(PAGE)) * BigInt(PAGE);
+
+function encodeInfo(info: Record<string, string>, file: string): Buffer {
+  let text = '';
+  for (const [k, v] of Object.entries(info)) {
+    if (!k || /[=\n\0]/.test(k) || /[\n\0]/.test(String(v))) throw new ImageError(file, `restart info ${JSON.stringify(k)} cannot be written as key=value`);
+    text += `${k}=${v}\n`;
+  }
+  const b = Buffer.from(text, 'utf8');
+  if (b.length > INFO_MAX) throw new ImageError(file, `restart info is ${b.length} bytes, more than ${INFO_MAX}`);
+  return b;
+}
+
+/** Builds header page + tables in memory and returns where each run's data goes. */
+export function buildPlanTables(img: Image, restartInfo: Record<string, string>): { head: Buffer; tables: Buffer; layout: PlanLayout; runs: PlanRun[][] } {
+  const m = img.meta;
+  const paths = img.areas.map((a) => Buffer.from(backingPath(a) + '\0', 'utf8'));
+  const areasOffset = PAGE;
+  const areaTableLen = img.areas.length * PLAN_AREA_REC;
+  let pathsLen = 0;
+  const pathOff = paths.map((p) => {
+    if (p.length === 1) return 0;
+    const o = areaTableLen + pathsLen;
+    pathsLen += p.length;
+    return o;
+  });
+  const runsOffset = alignUp(areasOffset + areaTableLen + pathsLen, RUN_TABLE_ALIGN);
+  const runs: PlanRun[][] = [];
+  let nruns = 0;
+  let dataAt = 0; // relative to dataOffset, fixed below
+  for (const a of img.areas) {
+    const rs: PlanRun[] = keepsNoRuns(a) ? [] : a.runs.map((r) => {
+      const pr = { addr: a.start + BigInt(r.offset), len: r.len, dataOffset: dataAt };
+      dataAt += r.len;
+      return pr;
+    });
+    runs.push(rs);
+    nruns += rs.length;
+  }
+  const tablesEnd = runsOffset + nruns * PLAN_RUN_REC;
+  const tablesLen = tablesEnd - areasOffset;
+  const dataOffset = alignUp(tablesEnd, PAGE);
+  for (const rs of runs) for (const r of rs) r.dataOffset += dataOffset;
+  const tablesAddr = chooseTablesAddr(img.areas, tablesLen);
+
+  const tables = Buffer.alloc(tablesLen);
+  let runIndex = 0;
+  img.areas.forEach((a, i) => {
+    const o = i * PLAN_AREA_REC;
+    tables.writeBigUInt64LE(a.start, o);
+    tables.writeBigUInt64LE(a.end, o + 8);
+    tables.writeUInt32LE(a.prot, o + 16);
+    tables.writeUInt32LE(a.flags, o + 20);
+    tables.writeUInt32LE(runIndex, o + 24);
+    tables.writeUInt32LE(runs[i].length, o + 28);
+    tables.writeBigUInt64LE(a.fileOffset, o + 32);
+    tables.writeUInt32LE(pathOff[i], o + 40);
+    if (pathOff[i]) paths[i].copy(tables, pathOff[i]);
+    for (const r of runs[i]) {
+      const ro = runsOffset - areasOffset + runIndex++ * PLAN_RUN_REC;
+      tables.writeBigUInt64LE(r.addr, ro);
+      tables.writeBigUInt64LE(BigInt(r.len), ro + 8);
+      tables.writeBigUInt64LE(BigInt(r.dataOffset), ro + 16);
+    }
+  });
+
+  const info = encodeInfo(restartInfo, img.path);
+  const head = Buffer.alloc(PAGE);
+  head.write(PLAN_MAGIC, 0, 8, 'latin1');
+  head.writeUInt32LE(PLAN_VERSION, 8);
+  head.writeUInt32LE(img.areas.length, 12);
+  head.writeBigUInt64LE(parseAddr(m.restoreEntry, 'restoreEntry', img.path), 16);
+  head.writeBigUInt64LE(parseAddr(m.restoreArg, 'restoreArg', img.path), 24);
+  head.writeBigUInt64LE(parseAddr(m.brk, 'brk', img.path), 32);
+  head.writeBigUInt64LE(parseAddr(m.startBrk, 'startBrk', img.path), 40);
+  head.writeBigUInt64LE(BigInt(areasOffset), 48);
+  head.writeBigUInt64LE(BigInt(runsOffset), 56);
+  head.writeBigUInt64LE(BigInt(nruns), 64);
+  head.writeBigUInt64LE(BigInt(tablesLen), 72);
+  head.writeBigUInt64LE(tablesAddr, 80);
+  head.writeUInt32LE(info.length, 128);
+  info.copy(head, INFO_OFFSET);
+  const layout = { areasOffset, runsOffset, tablesLen, dataOffset, tablesAddr, nruns, fileLen: dataOffset + dataAt };
+  return { head, tables, layout, runs };
+}
+
+function writeFully(fd: number, buf: Uint8Array, pos: number): void {
+  for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off, pos + off);
+}
+
+/**
+ * Writes the restore plan for `imagePath` to `planPath` (mode 0600). Every
+ * chunk is checksum-verified on the way; a damaged image throws an ImageError
+ * (one line naming the image) and leaves no plan file behind.
+ */
+export function writeRestorePlanSync(imagePath: string, planPath: string, restartInfo: Record<string, string> = {}): PlanLayout {
+  const img = openImage(imagePath);
+  let fd = -1;
+  try {
+    const { head, tables, layout, runs } = buildPlanTables(img, restartInfo);
+    fd = fs.openSync(planPath, 'w', 0o600);
+    writeFully(fd, head, 0);
+    writeFully(fd, tables, layout.areasOffset);
+    img.areas.forEach((a, i) => {
+      if (runs[i].length === 0) return;
+      // An area's runs are stored back to back both in the image and in the
+      // plan, so a chunk's bytes land at the same relative position.
+      const imgBase = a.runs[0].dataOffset;
+      const planBase = runs[i][0].dataOffset;
+      img.forEachChunk(a, (c, data) => writeFully(fd, data, planBase + (c.logicalOffset - imgBase)));
+    });
+    fs.ftruncateSync(fd, layout.fileLen);
+    fs.closeSync(fd);
+    fd = -1;
+    return layout;
+  } catch (e) {
+    if (fd >= 0) { fs.closeSync(fd); try { fs.unlinkSync(planPath); } catch { /* gone */ } }
+    throw e;
+  } finally {
+    img.close();
+  }
+}
+
+export async function writeRestorePlan(imagePath: string, planPath: string, restartInfo: Record<string, string> = {}): Promise<void> {
+  writeRestorePlanSync(imagePath, planPath, restartInfo);
+}
+
