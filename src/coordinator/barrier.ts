@@ -1,0 +1,169 @@
+/**
+ * Runs one checkpoint as a script of named barriers (docs/protocol.md): each barrier
+ * is sent to every agent, and the next one only when all have answered. Agents that
+ * disconnect are dropped and the rest go on; a FAILED answer or a barrier that waits
+ * past the timeout fails the checkpoint, and the survivors are sent RESUME so that no
+ * process stays suspended because of another one.
+ */
+import { encodeMessage } from './codec';
+import { Agent, Registry } from './registry';
+
+export const BARRIER_SUSPEND = 'SUSPEND';
+export const BARRIER_CHECKPOINT = 'CHECKPOINT';
+export const BARRIER_RESUME = 'RESUME';
+/** DMTCP_BARRIER_TIMEOUT default, seconds. */
+export const DEFAULT_BARRIER_TIMEOUT_S = 120;
+
+export interface ImageInfo {
+  id: string;
+  prog: string;
+  host: string;
+  path: string;
+}
+
+export interface CheckpointResult {
+  ok: boolean;
+  gen: number;
+  images: ImageInfo[];
+  /** Ids of agents that disconnected during the checkpoint. */
+  dropped: string[];
+  /** One line for the user when !ok. */
+  reason?: string;
+}
+
+/** What to do once every image is written. */
+export type AfterImages = 'resume' | 'kill';
+
+interface Pending {
+  name: string;
+  waiting: Set<string>;
+  reached: Set<string>;
+  failures: string[];
+  done: () => void;
+}
+
+export class CheckpointRun {
+  private pending?: Pending;
+  private images = new Map<string, ImageInfo>();
+  private dropped: string[] = [];
+  /** Agents that did not answer in time: they get RESUME but nobody waits for them again. */
+  private hung = new Set<string>();
+
+  constructor(
+    private registry: Registry,
+    readonly gen: number,
+    private timeoutMs: number,
+    /** Called after the CHECKPOINT barrier succeeded, before RESUME/KILL (the restart script). */
+    private onImages: (images: ImageInfo[]) => Promise<void>,
+    private log: (line: string) => void = () => {},
+  ) {}
+
+  /** Name of the barrier being waited on, for status. */
+  get barrier(): string | undefined {
+    return this.pending?.name;
+  }
+
+  async run(after: AfterImages): Promise<CheckpointResult> {
+    const fail = async (reason: string): Promise<CheckpointResult> => {
+      // Never leave a process suspended because another one failed.
+      const all = this.registry.all();
+      const waitFor = all.filter((a) => !this.hung.has(a.id));
+      const notify = all.filter((a) => this.hung.has(a.id));
+      if (all.length) await this.barrierStep(BARRIER_RESUME, waitFor, notify);
+      this.log(`checkpoint ${this.gen} failed: ${reason}`);
+      return { ok: false, gen: this.gen, images: [...this.images.values()], dropped: this.dropped, reason };
+    };
+
+    for (const name of [BARRIER_SUSPEND, BARRIER_CHECKPOINT]) {
+      const participants = this.registry.all();
+      if (participants.length === 0) return fail('no processes left (all disconnected)');
+      const err = await this.barrierStep(name, participants);
+      if (err) return fail(err);
+    }
+    const images = [...this.images.values()];
+    if (images.length === 0) return fail('no processes left (all disconnected)');
+    try {
+      await this.onImages(images);
+    } catch (e) {
+      return fail(`could not write the restart script: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (after === 'kill') {
+      for (const a of this.registry.all()) a.send(encodeMessage('KILL'));
+    } else {
+      const rest = this.registry.all();
+      const err = rest.length ? await this.barrierStep(BARRIER_RESUME, rest) : undefined;
+      // Images are written: a late RESUME problem does not undo the checkpoint, but is reported.
+      if (err) this.log(`checkpoint ${this.gen}: ${err}`);
+    }
+    return { ok: true, gen: this.gen, images, dropped: this.dropped };
+  }
+
+  /** One barrier: send, wait for every answer (or timeout); returns an error line or undefined. */
+  private barrierStep(name: string, participants: Agent[], notifyOnly: Agent[] = []): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      const p: Pending = {
+        name,
+        waiting: new Set(participants.map((a) => a.id)),
+        reached: new Set(),
+        failures: [],
+        done: () => {},
+      };
+      const timer = setTimeout(() => {
+        for (const id of p.waiting) this.hung.add(id);
+        const late = [...p.waiting].map((id) => this.describe(id)).join(', ');
+        finish(`barrier ${name} timed out after ${Math.round(this.timeoutMs / 1000)} s waiting for ${late}`);
+      }, this.timeoutMs);
+      const finish = (err?: string) => {
+        clearTimeout(timer);
+        if (this.pending === p) this.pending = undefined;
+        resolve(err);
+      };
+      p.done = () => {
+        if (p.waiting.size > 0) return;
+        finish(p.failures.length ? `barrier ${name} failed: ${p.failures.join('; ')}` : undefined);
+      };
+      this.pending = p;
+      for (const a of [...participants, ...notifyOnly]) a.send(encodeMessage('BARRIER', { name, gen: this.gen }));
+      p.done(); // nothing to wait for if every participant vanished meanwhile
+    });
+  }
+
+  private describe(id: string): string {
+    const a = this.registry.get(id);
+    return a ? `${a.prog}[${a.pid}] (${id})` : id;
+  }
+
+  /** An agent answered REACHED. Answers to other barriers (late ones) are ignored. */
+  reached(agent: Agent, name: string, fields: Record<string, string>): void {
+    const p = this.pending;
+    if (!p || p.name !== name || !p.waiting.has(agent.id)) return;
+    if (name === BARRIER_CHECKPOINT) {
+      if (!fields.image) {
+        p.failures.push(`${this.describe(agent.id)} reported no image`);
+      } else {
+        this.images.set(agent.id, { id: agent.id, prog: agent.prog, host: agent.host, path: fields.image });
+      }
+    }
+    p.waiting.delete(agent.id);
+    p.reached.add(agent.id);
+    p.done();
+  }
+
+  failed(agent: Agent, name: string, reason: string): void {
+    const p = this.pending;
+    if (!p || p.name !== name || !p.waiting.has(agent.id)) return;
+    p.failures.push(`${this.describe(agent.id)}: ${reason || 'no reason given'}`);
+    p.waiting.delete(agent.id);
+    p.done();
+  }
+
+  /** An agent disconnected: drop it and let the barrier go on without it. */
+  disconnected(agent: Agent): void {
+    this.dropped.push(agent.id);
+    const p = this.pending;
+    if (!p || !p.waiting.has(agent.id)) return;
+    this.log(`${agent.prog}[${agent.pid}] (${agent.id}) disconnected during barrier ${p.name}; continuing without it`);
+    p.waiting.delete(agent.id);
+    p.done();
+  }
+}

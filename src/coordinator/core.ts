@@ -1,0 +1,201 @@
+/**
+ * The coordinator's state and operations, independent of sockets: the agents of the
+ * computation, its generation and id, the checkpoint in progress, the interval.
+ * server.ts feeds it connections; keys.ts and commands.ts call its operations.
+ */
+import * as os from 'os';
+import { AfterImages, CheckpointResult, CheckpointRun, ImageInfo } from './barrier';
+import { encodeMessage, Message, PROTOCOL_VERSION } from './codec';
+import { StatusInfo } from './format';
+import { Agent, PeerInfo, Registry } from './registry';
+import { writeRestartScript } from './restart-script';
+import { freshUniqueId } from './uniqueid';
+import { IntervalTimer } from './interval';
+
+export interface CoreConfig {
+  bind: string;
+  ckptDir: string;
+  interval: number;
+  exitOnLast: boolean;
+  exitAfterCkpt: boolean;
+  barrierTimeoutMs: number;
+  restartBin?: string;
+  log: (line: string) => void;
+  /** Called when the coordinator should stop (quit, or --exit-on-last). */
+  onShutdown: (why: string) => void;
+}
+
+/** A checkpoint that started: its run and the promise of its outcome. */
+export interface StartedCheckpoint {
+  gen: number;
+  done: Promise<CheckpointOutcome>;
+}
+
+export interface CheckpointOutcome extends CheckpointResult {
+  /** Versioned restart script path, when written. */
+  script?: string;
+}
+
+export type HelloResult = { ok: true; agent: Agent } | { ok: false; reason: string };
+
+export class Coordinator {
+  readonly registry = new Registry();
+  port = 0;
+  gen = 0;
+  compId?: string;
+  private run?: CheckpointRun;
+  private timer: IntervalTimer;
+  lastResult?: CheckpointOutcome;
+
+  constructor(private cfg: CoreConfig) {
+    this.timer = new IntervalTimer(() => this.onInterval());
+    this.timer.set(cfg.interval);
+  }
+
+  get interval(): number {
+    return this.timer.value;
+  }
+
+  setInterval(seconds: number): void {
+    this.timer.set(seconds);
+    this.cfg.log(`checkpoint interval set to ${seconds} s${seconds === 0 ? ' (disabled)' : ''}`);
+  }
+
+  status(): StatusInfo {
+    return {
+      host: os.hostname(),
+      bind: this.cfg.bind,
+      port: this.port,
+      numPeers: this.registry.size,
+      running: this.registry.running() && !this.run,
+      interval: this.interval,
+      gen: this.gen,
+      compId: this.compId,
+      ckptDir: this.cfg.ckptDir,
+      barrier: this.run?.barrier,
+      exitOnLast: this.cfg.exitOnLast,
+    };
+  }
+
+  list(): PeerInfo[] {
+    return this.registry.info();
+  }
+
+  /** Start a checkpoint of every agent, or say why not. */
+  checkpoint(after: AfterImages = 'resume'): StartedCheckpoint | { error: string } {
+    if (this.run) return { error: `a checkpoint is already in progress (barrier ${this.run.barrier ?? '-'})` };
+    if (this.registry.size === 0) return { error: 'no processes connected to the coordinator' };
+    const gen = this.gen + 1;
+    if (this.cfg.exitAfterCkpt) after = 'kill';
+    let script: string | undefined;
+    const compId = this.compId ?? this.registry.all()[0].id;
+    const run = new CheckpointRun(this.registry, gen, this.cfg.barrierTimeoutMs, async (images: ImageInfo[]) => {
+      script = await writeRestartScript({
+        dir: this.cfg.ckptDir, compId, gen, host: this.scriptHost(), port: this.port, images,
+        restartBin: this.cfg.restartBin,
+      });
+    }, this.cfg.log);
+    this.run = run;
+    this.cfg.log(`checkpoint ${gen}: starting (${this.registry.size} process(es))`);
+    const done = run.run(after).then((r) => {
+      this.run = undefined;
+      if (r.ok) {
+        this.gen = Math.max(this.gen, r.gen);
+        this.cfg.log(`checkpoint ${gen}: done, ${r.images.length} image(s); restart script ${script}`);
+      }
+      const outcome: CheckpointOutcome = { ...r, script };
+      this.lastResult = outcome;
+      return outcome;
+    });
+    return { gen, done };
+  }
+
+  /** Send KILL to every agent; returns how many were told. */
+  kill(): number {
+    const agents = this.registry.all();
+    for (const a of agents) a.send(encodeMessage('KILL'));
+    if (agents.length) this.cfg.log(`killing ${agents.length} process(es)`);
+    return agents.length;
+  }
+
+  quit(): number {
+    const n = this.kill();
+    this.cfg.onShutdown('quit');
+    return n;
+  }
+
+  stop(): void {
+    this.timer.stop();
+  }
+
+  /** The host the restart script tells dmtcp_restart to use by default. */
+  private scriptHost(): string {
+    // A loopback coordinator is only reachable as localhost; otherwise use our name.
+    return this.cfg.bind === '127.0.0.1' || this.cfg.bind === '::1' || this.cfg.bind === 'localhost'
+      ? 'localhost' : os.hostname();
+  }
+
+  private onInterval(): void {
+    if (this.run || this.registry.size === 0) return;
+    const r = this.checkpoint();
+    if ('error' in r) this.cfg.log(`interval checkpoint skipped: ${r.error}`);
+  }
+
+  /** HELLO role=agent: register it, reply WELCOME (the caller sends the reply). */
+  hello(m: Message, socket: Agent['socket'], send: (line: string) => void): HelloResult {
+    const f = m.fields;
+    const num = (k: string) => (/^-?\d+$/.test(f[k] ?? '') ? Number(f[k]) : 0);
+    const restarted = f.restart === '1';
+    const host = f.host || os.hostname();
+    let id = f.id;
+    if (!id || id === '-') {
+      id = freshUniqueId(num('pid'), host, (x) => this.registry.has(x));
+    } else if (this.registry.has(id)) {
+      return { ok: false, reason: 'duplicate-id' };
+    }
+    if (this.registry.size === 0) {
+      // A new computation begins: its id is its first process's id (as in DMTCP).
+      this.compId = id;
+      this.gen = 0;
+    }
+    const gen = num('gen');
+    if (restarted) this.gen = Math.max(this.gen, gen);
+    const agent = this.registry.add({
+      id, prog: f.prog || '?', pid: num('pid'), rpid: num('rpid'), ppid: num('ppid'), host, gen, restarted,
+      state: 'RUNNING', socket, send,
+    });
+    send(encodeMessage('WELCOME', { v: PROTOCOL_VERSION, id, gen: this.gen, interval: this.interval }));
+    this.cfg.log(`${restarted ? 'restarted ' : ''}${agent.prog}[${agent.pid}] connected as ${id} (${this.registry.size} process(es))`);
+    return { ok: true, agent };
+  }
+
+  /** A message from a registered agent. Returns false for an unknown verb. */
+  agentMessage(agent: Agent, m: Message): boolean {
+    const name = m.fields.name ?? '';
+    if (m.verb === 'REACHED') {
+      if (name === 'SUSPEND') agent.state = 'SUSPENDED';
+      else if (name === 'CHECKPOINT') agent.state = 'CHECKPOINTED';
+      else if (name === 'RESUME') agent.state = 'RUNNING';
+      this.run?.reached(agent, name, m.fields);
+      return true;
+    }
+    if (m.verb === 'FAILED') {
+      agent.state = 'FAILED';
+      this.cfg.log(`${agent.prog}[${agent.pid}] failed barrier ${name}: ${m.fields.reason ?? 'no reason given'}`);
+      this.run?.failed(agent, name, m.fields.reason ?? '');
+      return true;
+    }
+    return false;
+  }
+
+  agentGone(agent: Agent): void {
+    if (!this.registry.has(agent.id)) return;
+    this.registry.remove(agent.id);
+    this.cfg.log(`${agent.prog}[${agent.pid}] (${agent.id}) disconnected (${this.registry.size} left)`);
+    this.run?.disconnected(agent);
+    if (this.registry.size === 0) {
+      this.compId = undefined;
+      if (this.cfg.exitOnLast && this.registry.everConnected > 0) this.cfg.onShutdown('last process exited (--exit-on-last)');
+    }
+  }
+}

@@ -1,0 +1,73 @@
+/** dmtcp_launch (and its old name dmtcp_checkpoint) options. */
+import * as path from 'path';
+import { UsageError } from './errors';
+import { OptSpec, parseArgv } from './parser';
+import {
+  CKPT_DIR_SPEC, CoordMode, ENV_GZIP, ENV_SIGNAL, HELP_SPEC, HOST_SPEC, INTERVAL_SPEC, MAX_SIGNAL, MODE_SPECS,
+  optString, PORT_FILE_SPEC, PORT_SPEC, resolveAddress, resolveCkptDir, resolveGzip, resolveInterval,
+  resolveMode, resolveSignal, resolveTmpDir, TMPDIR_SPEC, VERSION_SPEC, flag, DEFAULT_CKPT_SIGNAL,
+} from './common';
+
+export interface LaunchOptions {
+  host: string;
+  port: number;
+  coordMode: CoordMode;
+  portFile?: string;
+  /** Absolute; default the current directory. */
+  ckptDir: string;
+  gzip: boolean;
+  interval?: number;
+  ckptSignal: number;
+  tmpDir: string;
+  /** The program and its arguments, untouched. */
+  program: string[];
+  help: boolean;
+  version: boolean;
+}
+
+export const SIGNAL_SPEC: OptSpec = {
+  key: 'ckptSignal', names: ['--mtcp-checkpoint-signal', '--ckpt-signal'], kind: 'int', metavar: 'SIGNUM',
+  env: ENV_SIGNAL, min: 1, max: MAX_SIGNAL,
+  help: `Signal number used internally for checkpointing; must not be used by the program\n(default: ${DEFAULT_CKPT_SIGNAL} = SIGUSR2)`,
+};
+
+export const LAUNCH_SPECS: OptSpec[] = [
+  HOST_SPEC, PORT_SPEC, PORT_FILE_SPEC, ...MODE_SPECS, INTERVAL_SPEC,
+  CKPT_DIR_SPEC,
+  { key: 'gzip', names: ['--no-gzip'], kind: 'flag', value: false, env: ENV_GZIP,
+    help: 'Do not compress checkpoint images (DMTCP_GZIP=0); faster for large images' },
+  { key: 'gzip', names: ['--gzip'], kind: 'flag', value: true, env: ENV_GZIP,
+    help: 'Compress checkpoint images with gzip (DMTCP_GZIP=1, default)' },
+  SIGNAL_SPEC, TMPDIR_SPEC, HELP_SPEC, VERSION_SPEC,
+];
+
+export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = 'dmtcp_launch'): LaunchOptions {
+  const r = parseArgv(cmd, argv, LAUNCH_SPECS, { stopAtFirstWord: true });
+  const help = flag(r, 'help');
+  const version = flag(r, 'version');
+  const addr = resolveAddress(cmd, r, env);
+  const coordMode = resolveMode(r);
+  const opts: LaunchOptions = {
+    host: addr.host,
+    // A new coordinator with no port asked for takes any free port (DMTCP does the same).
+    port: coordMode === 'new' && !addr.portGiven ? 0 : addr.port,
+    coordMode,
+    portFile: optString(r, 'portFile'),
+    ckptDir: resolveCkptDir(r, env) ?? path.resolve('.'),
+    gzip: resolveGzip(cmd, r, env),
+    interval: resolveInterval(cmd, r, env),
+    ckptSignal: resolveSignal(cmd, r, env),
+    tmpDir: resolveTmpDir(r, env),
+    program: r.rest,
+    help,
+    version,
+  };
+  if (opts.portFile !== undefined) opts.portFile = path.resolve(opts.portFile);
+  if (!help && !version && opts.program.length === 0) {
+    throw new UsageError(`${cmd}: no program to launch (usage: ${cmd} [OPTIONS] <command> [args...]; try --help)`);
+  }
+  if (opts.coordMode === 'join' && opts.port === 0) {
+    throw new UsageError(`${cmd}: --join-coordinator needs a real port, not 0`);
+  }
+  return opts;
+}
