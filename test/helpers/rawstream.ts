@@ -102,3 +102,24 @@ export function sampleAreas(): TestArea[] {
     { start: 0x7ffffffde000n, size: 33 * PAGE, prot: 3, flags: 0x2 | 0x4, name: '[stack]', data: sparseBytes(33, [31, 32]) },
   ];
 }
+
+// ---- running the encoder CLI on a stream (shared by image and readdmtcp tests) ----
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+
+export const ROOT = path.join(__dirname, '..', '..');
+export const ENCODER = path.join(ROOT, 'dist', 'image', 'encoder-main.js');
+export const READDMTCP = path.join(ROOT, 'bin', 'readdmtcp');
+
+export function runEncoder(stream: Uint8Array, out: string, flags: string[] = []): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [ENCODER, '--out', out, ...flags], { input: stream, encoding: 'utf8', maxBuffer: 1 << 26 });
+  return { status: r.status, stderr: r.stderr };
+}
+
+/** The process memory a test area represents: its data inside runs, zero elsewhere. */
+export function expectedMemory(a: TestArea): Uint8Array {
+  const mem = new Uint8Array(a.size);
+  if (!a.data) return mem;
+  for (const r of a.runs ?? [{ offset: 0, len: a.size }]) mem.set(a.data.subarray(r.offset, r.offset + r.len), r.offset);
+  return mem;
+}
