@@ -18,7 +18,7 @@
       "product_prefix": "lib",
       "sources": ["<!@(ls -1 native/agent/*.c)"],
       "include_dirs": ["include", "native/common"],
-      "cflags": ["-std=gnu11", "-Wall", "-O2", "-fPIC", "-fno-stack-protector", "-D_GNU_SOURCE"],
+      "cflags": ["-std=gnu11", "-Wall", "-O2", "-fPIC", "-fno-stack-protector", "-fvisibility=hidden", "-D_GNU_SOURCE"],
       "ldflags": ["-ldl", "-lpthread"]
     },
     {

@@ -1,1 +1,285 @@
-int restorer_placeholder;
+/* mtcp_restart: put a process's memory back, then jump into its agent.
+ *
+ * dmtcp_restart (TypeScript) decoded and verified the image and wrote a plan file
+ * (docs/restore-plan.md); it exec'd us with ADDR_NO_RANDOMIZE and a patched ELF
+ * header, so the kernel's start_brk is already the image's start_brk. We run with
+ * no libc, in named stages, and any failure is one line on stderr and exit 99
+ * before the old program's memory is touched by anything but us. */
+#include "util.h"
+#include "../common/plan_format.h"
+
+#define RESTORER_STACK_SIZE (256 * 1024)
+#define MAPS_BUF_SIZE (256 * 1024)
+#define MAX_SPECIALS 8
+
+char restorer_stack[RESTORER_STACK_SIZE] __attribute__((aligned(16)));
+char *const restorer_stack_top = restorer_stack + RESTORER_STACK_SIZE;
+extern char __executable_start[], _end[];
+
+static char maps_buf[MAPS_BUF_SIZE];
+static struct restore_handoff handoff;
+static struct plan_header header;
+
+struct special { uint64_t start, end; char name[24]; };
+static struct special live_specials[MAX_SPECIALS];
+static int n_live_specials;
+
+extern void jump_to_entry(uint64_t entry, uint64_t stack_top, void *handoff) __attribute__((noreturn));
+
+static uint64_t page_down(uint64_t a) { return a & ~(PAGE_SIZE - 1); }
+static uint64_t page_up(uint64_t a) { return (a + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1); }
+static int overlaps(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1) { return a0 < b1 && b0 < a1; }
+
+/* ---- stage: read_plan ---- */
+
+static int parse_plan_fd(char **argv) {
+  for (int i = 1; argv[i]; i++) {
+    if (r_streq(argv[i], "--plan-fd") && argv[i + 1]) return (int)r_parse_num(argv[i + 1], 10, 0);
+  }
+  r_fail("usage: mtcp_restart --plan-fd N (run by dmtcp_restart)", 0, 0, 0);
+}
+
+static void read_full(int fd, void *buf, uint64_t len, uint64_t off) {
+  char *p = buf;
+  while (len > 0) {
+    long n = sys4(NR_pread64, fd, p, len, off);
+    if (n <= 0) r_fail("cannot read the restore plan at offset", 0, off, 1);
+    p += n; len -= (uint64_t)n; off += (uint64_t)n;
+  }
+}
+
+static const struct plan_area *areas;
+static const struct plan_run *runs;
+
+static void read_plan(int fd) {
+  read_full(fd, &header, sizeof header, 0);
+  for (int i = 0; i < 8; i++)
+    if (header.magic[i] != PLAN_MAGIC[i]) r_fail("not a restore plan (bad magic)", 0, 0, 0);
+  if (header.version != PLAN_VERSION) r_fail("unsupported restore plan version", 0, header.version, 1);
+  if (header.areas_offset % PAGE_SIZE || header.tables_addr % PAGE_SIZE || header.tables_len == 0)
+    r_fail("malformed restore plan tables", 0, 0, 0);
+  if (header.info_len > PLAN_INFO_MAX) r_fail("restart info too long", 0, header.info_len, 1);
+  read_full(fd, handoff.info, header.info_len, PLAN_INFO_OFFSET);
+  handoff.info_len = header.info_len;
+  uint64_t len = page_up(header.tables_len);
+  long addr = sys6(NR_mmap, (long)header.tables_addr, (long)len, PROT_READ,
+                   MAP_PRIVATE | MAP_FIXED_NOREPLACE, fd, (long)header.areas_offset);
+  if (addr != (long)header.tables_addr) r_fail("cannot map the plan tables at", 0, header.tables_addr, 1);
+  areas = (const struct plan_area *)header.tables_addr;
+  runs = (const struct plan_run *)(header.tables_addr + (header.runs_offset - header.areas_offset));
+  handoff.tables_addr = header.tables_addr;
+  handoff.tables_len = len;
+}
+
+/* ---- stage: clear_space ---- */
+
+/* Reads /proc/self/maps and calls fn for each line's range and name. */
+static void for_each_mapping(void (*fn)(uint64_t start, uint64_t end, const char *name)) {
+  int fd = (int)sys3(NR_open, "/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) r_fail("cannot open /proc/self/maps", 0, 0, 0);
+  uint64_t used = 0;
+  for (;;) {
+    long n = sys3(NR_read, fd, maps_buf + used, MAPS_BUF_SIZE - 1 - used);
+    if (n < 0) r_fail("cannot read /proc/self/maps", 0, 0, 0);
+    if (n == 0) break;
+    used += (uint64_t)n;
+    if (used >= MAPS_BUF_SIZE - 1) r_fail("too many mappings in the restorer", 0, 0, 0);
+  }
+  sys1(NR_close, fd);
+  maps_buf[used] = 0;
+  char *line = maps_buf;
+  while (*line) {
+    char *eol = line;
+    while (*eol && *eol != '\n') eol++;
+    char saved = *eol;
+    *eol = 0;
+    const char *p;
+    uint64_t start = r_parse_num(line, 16, &p);
+    uint64_t end = r_parse_num(p + 1, 16, &p);
+    /* The name is the sixth field: skip five space-separated fields. */
+    int fields = 1;
+    while (*p && fields < 6) {
+      while (*p == ' ') p++;
+      if (fields == 5) break;
+      while (*p && *p != ' ') p++;
+      fields++;
+    }
+    while (*p && *p != ' ') p++;
+    while (*p == ' ') p++;
+    fn(start, end, p);
+    *eol = saved;
+    line = saved ? eol + 1 : eol;
+  }
+}
+
+static int is_special_name(const char *name) {
+  return r_streq(name, "[vdso]") || r_startswith(name, "[vvar") || r_streq(name, "[vsyscall]");
+}
+
+static void note_or_unmap(uint64_t start, uint64_t end, const char *name) {
+  uint64_t self_start = page_down((uint64_t)__executable_start), self_end = page_up((uint64_t)_end);
+  if (overlaps(start, end, self_start, self_end)) return;
+  if (overlaps(start, end, handoff.tables_addr, handoff.tables_addr + handoff.tables_len)) return;
+  if (is_special_name(name)) {
+    if (r_streq(name, "[vsyscall]")) return;
+    if (n_live_specials == MAX_SPECIALS) r_fail("too many vdso/vvar areas", 0, 0, 0);
+    struct special *s = &live_specials[n_live_specials++];
+    s->start = start; s->end = end;
+    size_t n = r_strlen(name);
+    if (n >= sizeof s->name) n = sizeof s->name - 1;
+    r_memcpy(s->name, name, n);
+    s->name[n] = 0;
+    return;
+  }
+  sys2(NR_munmap, start, end - start);
+}
+
+static void clear_space(void) {
+  handoff.restorer_start = page_down((uint64_t)__executable_start);
+  handoff.restorer_end = page_up((uint64_t)_end);
+  for (uint32_t i = 0; i < header.nareas; i++) {
+    const struct plan_area *a = &areas[i];
+    if (overlaps(a->start, a->end, handoff.restorer_start, handoff.restorer_end))
+      r_fail("the image needs the restorer's own addresses; area at", 0, a->start, 1);
+  }
+  for_each_mapping(note_or_unmap);
+}
+
+/* ---- stage: move_vdso ----
+ * glibc caches pointers into the vdso, and the vdso code finds its data pages
+ * (vvar) at a fixed distance. The kernel lets us move both with mremap, so we put
+ * this kernel's vdso and vvar exactly where the image had them. */
+
+#define VDSO_PARKING 0x8000000UL /* inside the restorer's reserved low region */
+
+static const char *image_special_name(const struct plan_area *a) {
+  if (!a->path_offset) return a->flags & AREA_VDSO ? "[vdso]" : "[vvar]";
+  return (const char *)areas + a->path_offset;
+}
+
+static void move_vdso(void) {
+  uint64_t parked = VDSO_PARKING;
+  /* Park every live special first, so a target never overlaps a live one. */
+  for (int i = 0; i < n_live_specials; i++) {
+    struct special *s = &live_specials[i];
+    uint64_t len = s->end - s->start;
+    long r = sys5(NR_mremap, s->start, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, parked);
+    if (r != (long)parked) r_fail("cannot move", s->name, (uint64_t)-r, 1);
+    s->start = parked; s->end = parked + len;
+    parked += len + PAGE_SIZE;
+  }
+  for (uint32_t i = 0; i < header.nareas; i++) {
+    const struct plan_area *a = &areas[i];
+    if (!(a->flags & (AREA_VDSO | AREA_VVAR))) continue;
+    const char *name = image_special_name(a);
+    struct special *match = 0;
+    for (int k = 0; k < n_live_specials; k++)
+      if (r_streq(live_specials[k].name, name)) match = &live_specials[k];
+    if (!match || match->end - match->start != a->end - a->start)
+      r_fail("this kernel's vdso differs from the image's:", name, a->start, 1);
+    uint64_t len = a->end - a->start;
+    long r = sys5(NR_mremap, match->start, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, a->start);
+    if (r != (long)a->start) r_fail("cannot move", name, (uint64_t)-r, 1);
+    match->start = match->end = 0;
+    match->name[0] = 0;
+  }
+}
+
+/* ---- stage: set_brk ---- */
+
+static void set_brk(void) {
+  if (!header.brk) return;
+  uint64_t cur = (uint64_t)sys1(NR_brk, 0);
+  if (cur != header.start_brk && cur != header.brk)
+    r_fail("the kernel's brk is not the image's start_brk; brk is", 0, cur, 1);
+  if (header.brk != cur && (uint64_t)sys1(NR_brk, header.brk) != header.brk)
+    r_fail("cannot restore brk to", 0, header.brk, 1);
+}
+
+/* ---- stage: map_areas ---- */
+
+static int open_backing_file(const struct plan_area *a, int writable, uint64_t needed) {
+  if (!a->path_offset || (a->flags & (AREA_ANON | AREA_DELETED))) return -1;
+  const char *path = (const char *)areas + a->path_offset;
+  if (path[0] != '/') return -1;
+  int fd = (int)sys3(NR_open, path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  struct kstat st;
+  /* A file that shrank would fault (SIGBUS) on the missing pages: map it anonymous. */
+  if (sys2(NR_fstat, fd, &st) < 0 || (uint64_t)st.st_size < needed) {
+    sys1(NR_close, fd);
+    return -1;
+  }
+  return fd;
+}
+
+static void map_area(int plan_fd, const struct plan_area *a) {
+  uint64_t len = a->end - a->start;
+  int shared_file = (a->flags & AREA_SHARED) && !(a->flags & AREA_ANON);
+  int file_fd = open_backing_file(a, shared_file && (a->prot & PROT_WRITE),
+                                  a->file_offset + (shared_file ? len : PAGE_SIZE));
+  long addr;
+  if (shared_file && file_fd >= 0) {
+    /* The file holds the truth for a shared file mapping: map it, copy nothing. */
+    addr = sys6(NR_mmap, a->start, len, a->prot, MAP_SHARED | MAP_FIXED, file_fd, a->file_offset);
+    sys1(NR_close, file_fd);
+    if (addr != (long)a->start) r_fail("cannot map shared file area at", 0, a->start, 1);
+    return;
+  }
+  int flags = MAP_FIXED | ((a->flags & AREA_SHARED) ? MAP_SHARED : MAP_PRIVATE);
+  if (a->flags & AREA_NODATA) flags |= MAP_NORESERVE;
+  if (a->flags & AREA_STACK) flags |= MAP_GROWSDOWN;
+  int prot = a->nruns ? PROT_READ | PROT_WRITE : a->prot;
+  if (file_fd >= 0 && !(a->flags & AREA_SHARED)) {
+    /* Private file mapping (a library, the program): map the file so the area keeps
+     * its name, then lay the saved bytes over it (copy-on-write). If the file is now
+     * shorter than the area, map anonymous instead (the saved bytes are complete). */
+    struct kstat st;
+    if (sys2(NR_fstat, file_fd, &st) == 0 && (uint64_t)st.st_size >= a->file_offset + len)
+      addr = sys6(NR_mmap, a->start, len, prot, flags, file_fd, a->file_offset);
+    else
+      addr = sys6(NR_mmap, a->start, len, prot, flags | MAP_ANONYMOUS, -1, 0);
+    sys1(NR_close, file_fd);
+  } else {
+    addr = sys6(NR_mmap, a->start, len, prot, flags | MAP_ANONYMOUS, -1, 0);
+  }
+  if (addr != (long)a->start) r_fail("cannot map area at", 0, a->start, 1);
+  for (uint32_t i = 0; i < a->nruns; i++) {
+    const struct plan_run *r = &runs[a->first_run + i];
+    if (r->addr < a->start || r->addr + r->len > a->end) r_fail("plan run outside its area at", 0, r->addr, 1);
+    read_full(plan_fd, (void *)r->addr, r->len, r->data_offset);
+  }
+  if (prot != (int)a->prot && sys3(NR_mprotect, a->start, len, a->prot) < 0)
+    r_fail("cannot set protections of area at", 0, a->start, 1);
+}
+
+static void map_areas(int plan_fd) {
+  for (uint32_t i = 0; i < header.nareas; i++) {
+    const struct plan_area *a = &areas[i];
+    if (a->flags & (AREA_VDSO | AREA_VVAR)) continue;
+    if (overlaps(a->start, a->end, handoff.tables_addr, handoff.tables_addr + handoff.tables_len))
+      r_fail("plan tables overlap area at", 0, a->start, 1);
+    map_area(plan_fd, a);
+  }
+}
+
+/* ---- the script ---- */
+
+__attribute__((noreturn)) void restorer_main(uint64_t *kernel_sp) {
+  char **argv = (char **)(kernel_sp + 1);
+  /* take_stack: done in start.S. Children of the program must get normal ASLR. */
+  long persona = sys1(NR_personality, 0xffffffffL);
+  if (persona >= 0) sys1(NR_personality, persona & ~ADDR_NO_RANDOMIZE);
+  /* Block every signal until the agent's threads restore their own masks. */
+  uint64_t all = ~0ULL;
+  sys4(NR_rt_sigprocmask, 2 /* SIG_SETMASK */, &all, 0, 8);
+
+  int plan_fd = parse_plan_fd(argv);
+  read_plan(plan_fd);
+  clear_space();
+  move_vdso();
+  set_brk();
+  map_areas(plan_fd);
+  sys1(NR_close, plan_fd);
+  jump_to_entry(header.entry, header.entry_arg, &handoff);
+}

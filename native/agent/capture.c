@@ -1,0 +1,284 @@
+/* Writing an image: stream this process's memory to the encoder.
+ *
+ * The agent does no encoding. It starts the encoder (node + codec.wasm) as a
+ * clone child that the program cannot see (exit signal 0: no SIGCHLD, invisible
+ * to wait(-1)), and writes the raw capture stream (docs/raw-stream.md) into a
+ * pipe: a JSON header, then every area of /proc/self/maps with the pages it holds.
+ * The encoder writes a temporary file and renames it only when the stream ended
+ * well, so a failed checkpoint never replaces a good image. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "agent.h"
+#include "meta_json.h"
+#include "../common/raw_syscall.h"
+#include "../common/raw_stream_format.h"
+#include "../common/plan_format.h"
+
+#define PAGE 4096UL
+#define MAPS_BUF_SIZE (16UL << 20)       /* /proc/self/maps text, reserved not touched */
+#define MAX_RUNS (1UL << 20)             /* data runs per area before falling back to one */
+#define PAGEMAP_BATCH 4096               /* pagemap entries read at once */
+#define PIPE_SIZE (1 << 20)
+#define WRITE_CHUNK (1UL << 20)
+#define ENCODER_STACK_SIZE (64 * 1024)
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+
+static char *maps_buf;
+static struct raw_run *runs;
+static uint64_t pagemap_batch[PAGEMAP_BATCH];
+static const char zero_page[PAGE];
+static char encoder_stack[ENCODER_STACK_SIZE] __attribute__((aligned(16)));
+
+struct area {
+  uint64_t start, end, offset;
+  uint32_t prot, flags;
+  const char *name;
+  size_t name_len;
+};
+
+static void *reserve(size_t len) {
+  void *p = (void *)rsys6(SYS_mmap, 0, len, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return ((long)p < 0 && (long)p > -4096) ? 0 : p;
+}
+
+static int ensure_buffers(void) {
+  if (!maps_buf) maps_buf = reserve(MAPS_BUF_SIZE);
+  if (!runs) runs = reserve(MAX_RUNS * sizeof *runs);
+  return maps_buf && runs ? 0 : -ENOMEM;
+}
+
+/* ---- /proc/self/maps ---- */
+
+static int parse_area(char *line, struct area *a) {
+  const char *p;
+  a->start = agent_parse_u64(line, 16, &p);
+  a->end = agent_parse_u64(p + 1, 16, &p);
+  while (*p == ' ') p++;
+  const char *perms = p;
+  a->prot = (perms[0] == 'r' ? 1 : 0) | (perms[1] == 'w' ? 2 : 0) | (perms[2] == 'x' ? 4 : 0);
+  a->flags = perms[3] == 's' ? AREA_SHARED : 0;
+  p += 4;
+  while (*p == ' ') p++;
+  a->offset = agent_parse_u64(p, 16, &p);
+  while (*p == ' ') p++;
+  while (*p && *p != ' ') p++;           /* dev */
+  while (*p == ' ') p++;
+  uint64_t inode = agent_parse_u64(p, 10, &p);
+  while (*p == ' ') p++;
+  a->name = p;
+  a->name_len = strlen(p);
+  if (a->name[0] != '/') a->flags |= AREA_ANON;
+  if (inode == 0 && a->name[0] == '/') a->flags |= AREA_ANON;   /* e.g. /dev/zero (deleted) */
+  if (!strcmp(a->name, "[stack]")) a->flags |= AREA_STACK;
+  if (!strcmp(a->name, "[heap]")) a->flags |= AREA_HEAP;
+  if (!strcmp(a->name, "[vdso]")) a->flags |= AREA_VDSO | AREA_NODATA;
+  if (!strncmp(a->name, "[vvar", 5)) a->flags |= AREA_VVAR | AREA_NODATA;
+  if (a->name_len > 10 && !strcmp(a->name + a->name_len - 10, " (deleted)")) a->flags |= AREA_DELETED;
+  if ((a->flags & AREA_SHARED) && !(a->flags & AREA_ANON) && (a->prot & 2))
+    a->flags |= AREA_FILE_SHARED_WRITABLE;
+  if (!(a->prot & 1)) a->flags |= AREA_NODATA;
+  return strcmp(a->name, "[vsyscall]") != 0;   /* the vsyscall page is the kernel's */
+}
+
+/* ---- which pages hold data ---- */
+
+/* Private anonymous memory that was never touched reads as zero: the pagemap says
+ * which pages are present or swapped, and only those are streamed. */
+static uint32_t find_runs(int pagemap_fd, const struct area *a, uint64_t *data_len) {
+  uint64_t npages = (a->end - a->start) / PAGE;
+  int use_pagemap = pagemap_fd >= 0 && (a->flags & AREA_ANON) && !(a->flags & AREA_SHARED);
+  if (!use_pagemap) {
+    runs[0].offset = 0;
+    runs[0].len = a->end - a->start;
+    *data_len = runs[0].len;
+    return 1;
+  }
+  uint32_t n = 0;
+  uint64_t total = 0;
+  for (uint64_t first = 0; first < npages; first += PAGEMAP_BATCH) {
+    uint64_t count = npages - first < PAGEMAP_BATCH ? npages - first : PAGEMAP_BATCH;
+    uint64_t vpn = a->start / PAGE + first;
+    long got = rsys4(SYS_pread64, pagemap_fd, pagemap_batch, count * 8, vpn * 8);
+    if (got != (long)(count * 8)) goto whole_area;
+    for (uint64_t i = 0; i < count; i++) {
+      if (!(pagemap_batch[i] & (PM_PRESENT | PM_SWAPPED))) continue;
+      uint64_t off = (first + i) * PAGE;
+      if (n && runs[n - 1].offset + runs[n - 1].len == off) {
+        runs[n - 1].len += PAGE;
+      } else {
+        if (n == MAX_RUNS) goto whole_area;
+        runs[n].offset = off;
+        runs[n].len = PAGE;
+        n++;
+      }
+      total += PAGE;
+    }
+  }
+  *data_len = total;
+  return n;
+whole_area:
+  runs[0].offset = 0;
+  runs[0].len = a->end - a->start;
+  *data_len = runs[0].len;
+  return 1;
+}
+
+/* write() copies from our own memory; a page that cannot be read (a file mapping
+ * past its file's end) makes the kernel return EFAULT: send zeros for it. */
+static long stream_memory(int fd, uint64_t addr, uint64_t len) {
+  while (len > 0) {
+    uint64_t chunk = len < WRITE_CHUNK ? len : WRITE_CHUNK;
+    long n = rsys3(SYS_write, fd, addr, chunk);
+    if (n == -EINTR) continue;
+    if (n == -EFAULT) {
+      uint64_t page_left = PAGE - (addr % PAGE);
+      if (page_left > len) page_left = len;
+      long z = agent_write_all(fd, zero_page, page_left);
+      if (z < 0) return z;
+      addr += page_left;
+      len -= page_left;
+      continue;
+    }
+    if (n <= 0) return n < 0 ? n : -EIO;
+    addr += (uint64_t)n;
+    len -= (uint64_t)n;
+  }
+  return 0;
+}
+
+static long stream_area(int fd, int pagemap_fd, const struct area *a) {
+  struct raw_area_record rec;
+  memset(&rec, 0, sizeof rec);
+  memcpy(rec.tag, "AREA\0\0\0\0", 8);
+  rec.start = a->start;
+  rec.end = a->end;
+  rec.file_offset = a->offset;
+  rec.prot = a->prot;
+  rec.flags = a->flags;
+  rec.name_len = (uint32_t)a->name_len;
+  uint64_t data_len = 0;
+  uint32_t nruns = (a->flags & AREA_NODATA) ? 0 : find_runs(pagemap_fd, a, &data_len);
+  rec.nruns = nruns;
+  rec.data_len = data_len;
+  long r;
+  if ((r = agent_write_all(fd, &rec, sizeof rec)) < 0) return r;
+  size_t padded = (a->name_len + 7) & ~7UL;
+  if ((r = agent_write_all(fd, a->name, a->name_len)) < 0) return r;
+  if (padded > a->name_len && (r = agent_write_all(fd, zero_page, padded - a->name_len)) < 0) return r;
+  if (nruns && (r = agent_write_all(fd, runs, nruns * sizeof *runs)) < 0) return r;
+  for (uint32_t i = 0; i < nruns; i++)
+    if ((r = stream_memory(fd, a->start + runs[i].offset, runs[i].len)) < 0) return r;
+  return 0;
+}
+
+/* ---- the encoder process ---- */
+
+struct encoder_launch {
+  int pipe_read;
+  const char *argv[8];
+  const char *envp[4];
+};
+
+static int encoder_child(void *arg) {
+  struct encoder_launch *l = arg;
+  uint64_t none = 0;
+  rsys3(SYS_dup2, l->pipe_read, 0, 0);
+  rsys3(SYS_close_range, 3, ~0U, 0);
+  rsys4(SYS_rt_sigprocmask, SIG_SETMASK, &none, 0, 8);
+  rsys3(SYS_execve, l->argv[0], l->argv, l->envp);
+  rsys1(SYS_exit_group, 127);
+  return 127;
+}
+
+static pid_t spawn_encoder(int pipe_read, const char *final_path) {
+  static struct encoder_launch l;
+  l.pipe_read = pipe_read;
+  l.argv[0] = agent.config.node_path;
+  l.argv[1] = agent.config.encoder_path;
+  l.argv[2] = "--out";
+  l.argv[3] = final_path;
+  l.argv[4] = agent.config.gzip ? "--gzip" : "--no-gzip";
+  l.argv[5] = 0;
+  l.envp[0] = "PATH=/usr/local/bin:/usr/bin:/bin";
+  l.envp[1] = 0;
+  /* CLONE_VM|CLONE_VFORK: no copy of our address space; we wait until it execs.
+   * Exit signal 0: the program never gets a SIGCHLD for it. */
+  return clone(encoder_child, encoder_stack + ENCODER_STACK_SIZE, CLONE_VM | CLONE_VFORK, &l);
+}
+
+static void say_why(char *why, size_t size, const char *what, long err) {
+  char *e = why + agent_strlcpy(why, what, size);
+  if (err && (size_t)(e - why) + 24 < size) {
+    e += agent_strlcpy(e, " (errno ", size - (size_t)(e - why));
+    e = agent_fmt_u64(e, (uint64_t)(err < 0 ? -err : err), 10);
+    agent_strlcpy(e, ")", size - (size_t)(e - why));
+  }
+}
+
+int capture_write_image(const char *final_path, char *why, size_t why_size) {
+  if (ensure_buffers() < 0) { say_why(why, why_size, "no memory for capture buffers", 0); return -1; }
+  int maps_len = agent_read_file("/proc/self/maps", maps_buf, MAPS_BUF_SIZE);
+  if (maps_len <= 0) { say_why(why, why_size, "cannot read /proc/self/maps", maps_len); return -1; }
+
+  int fds[2];
+  long r = rsys2(SYS_pipe2, fds, O_CLOEXEC);
+  if (r < 0) { say_why(why, why_size, "cannot create a pipe", r); return -1; }
+  rsys3(SYS_fcntl, fds[1], F_SETPIPE_SZ, PIPE_SIZE);
+  pid_t child = spawn_encoder(fds[0], final_path);
+  rsys1(SYS_close, fds[0]);
+  if (child < 0) {
+    rsys1(SYS_close, fds[1]);
+    say_why(why, why_size, "cannot start the image encoder", errno);
+    return -1;
+  }
+  int out = fds[1];
+  int pagemap_fd = (int)rsys3(SYS_open, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+
+  size_t meta_len = 0;
+  const char *meta = meta_json_build(&meta_len);
+  struct raw_stream_header h;
+  memset(&h, 0, sizeof h);
+  memcpy(h.magic, RAW_MAGIC, 8);
+  h.version = RAW_VERSION;
+  h.meta_len = (uint32_t)meta_len;
+  r = agent_write_all(out, &h, sizeof h);
+  if (r >= 0) r = agent_write_all(out, meta, meta_len);
+
+  char *line = maps_buf;
+  while (r >= 0 && *line) {
+    char *eol = strchr(line, '\n');
+    if (eol) *eol = 0;
+    struct area a;
+    if (parse_area(line, &a)) r = stream_area(out, pagemap_fd, &a);
+    if (!eol) break;
+    line = eol + 1;
+  }
+  if (r >= 0) {
+    struct raw_end_record end;
+    memset(&end, 0, sizeof end);
+    memcpy(end.tag, "END\0\0\0\0\0", 8);
+    r = agent_write_all(out, &end, sizeof end);
+  }
+  if (pagemap_fd >= 0) rsys1(SYS_close, pagemap_fd);
+  rsys1(SYS_close, out);
+
+  int status = 0;
+  long w;
+  do { w = rsys4(SYS_wait4, child, &status, __WALL, 0); } while (w == -EINTR);
+  if (r < 0) { say_why(why, why_size, "writing the image stream failed", r); return -1; }
+  if (w < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    say_why(why, why_size, "the image encoder failed; exit status", WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status));
+    return -1;
+  }
+  return 0;
+}

@@ -1,1 +1,0 @@
-int dmtcp_agent_placeholder;

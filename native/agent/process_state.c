@@ -1,0 +1,175 @@
+/* Per-process kernel state that memory does not carry: open files, signal
+ * dispositions, pending signals, cwd and umask. Saved by the checkpoint thread
+ * while the program is frozen; restored by the restore entry before the program's
+ * threads run again. Raw system calls only (see util.c for why). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "agent.h"
+#include "../common/raw_syscall.h"
+
+#define DELETED_SUFFIX " (deleted)"
+
+/* ---- open files ---- */
+
+static int classify(const char *path, const struct stat *st) {
+  if (S_ISREG(st->st_mode)) return FD_FILE;
+  if (S_ISFIFO(st->st_mode)) return FD_PIPE;
+  if (S_ISSOCK(st->st_mode)) return FD_SOCKET;
+  if (S_ISCHR(st->st_mode)) {
+    if (!strncmp(path, "/dev/pts/", 9) || !strncmp(path, "/dev/tty", 8) || !strcmp(path, "/dev/console"))
+      return FD_TTY;
+    return FD_DEVICE;
+  }
+  return FD_OTHER;
+}
+
+static void save_one_fd(int fd) {
+  if (agent.nfds == AGENT_MAX_FDS) return;
+  struct fd_record *r = &agent.fds[agent.nfds];
+  char link[64], *e;
+  e = link + agent_strlcpy(link, "/proc/self/fd/", sizeof link);
+  agent_fmt_u64(e, (uint64_t)fd, 10);
+  long n = rsys3(SYS_readlink, link, r->path, sizeof r->path - 1);
+  if (n < 0) return;
+  r->path[n] = 0;
+  struct stat st;
+  if (rsys2(SYS_fstat, fd, &st) < 0) return;
+  r->fd = fd;
+  r->kind = classify(r->path, &st);
+  r->status_flags = (int)rsys2(SYS_fcntl, fd, F_GETFL);
+  r->fd_flags = (int)rsys2(SYS_fcntl, fd, F_GETFD);
+  r->offset = r->kind == FD_FILE ? rsys3(SYS_lseek, fd, 0, SEEK_CUR) : 0;
+  size_t len = (size_t)n, slen = sizeof DELETED_SUFFIX - 1;
+  r->deleted = r->kind == FD_FILE && len > slen && !strcmp(r->path + len - slen, DELETED_SUFFIX);
+  if (r->deleted) r->path[len - slen] = 0;
+  agent.nfds++;
+}
+
+static void save_fds(void) {
+  char buf[4096];
+  agent.nfds = 0;
+  int dir = (int)rsys3(SYS_open, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (dir < 0) return;
+  for (;;) {
+    long got = rsys3(SYS_getdents64, dir, buf, sizeof buf);
+    if (got <= 0) break;
+    for (long off = 0; off < got;) {
+      struct dirent64 *d = (struct dirent64 *)(buf + off);
+      off += d->d_reclen;
+      if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+      int fd = (int)agent_parse_u64(d->d_name, 10, 0);
+      if (fd == dir || fd == agent.coord_fd) continue;
+      save_one_fd(fd);
+    }
+  }
+  rsys1(SYS_close, dir);
+}
+
+/* Put `src` at number `fd` (closing src), keeping FD_CLOEXEC as saved. */
+static void place_fd(int src, const struct fd_record *r) {
+  if (src != r->fd) {
+    rsys3(SYS_dup3, src, r->fd, (r->fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0);
+    rsys1(SYS_close, src);
+  } else {
+    rsys3(SYS_fcntl, r->fd, F_SETFD, r->fd_flags);
+  }
+}
+
+static void restore_fds(void) {
+  for (int i = 0; i < agent.nfds; i++) {
+    const struct fd_record *r = &agent.fds[i];
+    /* stdin/stdout/stderr that were a terminal, pipe or socket: the restart's own
+     * (inherited through exec) take their place, as users expect. */
+    if (r->fd <= 2 && r->kind != FD_FILE) continue;
+    int src = -1;
+    if (r->kind == FD_FILE || r->kind == FD_DEVICE || r->kind == FD_TTY) {
+      int flags = r->status_flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
+      src = (int)rsys3(SYS_open, r->path, flags | O_CLOEXEC, 0600);
+      if (src < 0 && r->deleted) {
+        /* The file is gone; recreating it with its contents needs file data in the
+         * image (not yet saved): recreate it empty so the descriptor stays usable. */
+        src = (int)rsys3(SYS_open, r->path, (flags & ~O_APPEND) | O_CREAT | O_CLOEXEC, 0600);
+      }
+      if (src >= 0 && r->kind == FD_FILE) rsys3(SYS_lseek, src, r->offset, SEEK_SET);
+    }
+    if (src < 0) {
+      /* Pipes and sockets are not restored yet: keep the number valid. */
+      src = (int)rsys3(SYS_open, "/dev/null", O_RDWR | O_CLOEXEC, 0);
+    }
+    if (src >= 0) place_fd(src, r);
+  }
+}
+
+/* ---- signals ---- */
+
+static void save_sigactions(void) {
+  for (int sig = 1; sig <= 64; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    rsys4(SYS_rt_sigaction, sig, 0, &agent.sigactions[sig], 8);
+  }
+}
+
+static void restore_sigactions(void) {
+  for (int sig = 1; sig <= 64; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    rsys4(SYS_rt_sigaction, sig, &agent.sigactions[sig], 0, 8);
+  }
+}
+
+/* "SigPnd:\t0000000000000200" → bit mask (bit n-1 for signal n) */
+static uint64_t read_pending_field(const char *status_path, const char *field) {
+  char buf[4096];
+  if (agent_read_file(status_path, buf, sizeof buf) <= 0) return 0;
+  const char *p = strstr(buf, field);
+  if (!p) return 0;
+  p += strlen(field);
+  while (*p == ' ' || *p == '\t') p++;
+  return agent_parse_u64(p, 16, 0);
+}
+
+static void save_pending(void) {
+  agent.process_pending = read_pending_field("/proc/self/status", "ShdPnd:");
+  for (int i = 0; i < agent.nthreads; i++) {
+    struct thread_record *t = &agent.threads[i];
+    char path[64], *e = path + agent_strlcpy(path, "/proc/self/task/", sizeof path);
+    e = agent_fmt_u64(e, (uint64_t)t->real_tid, 10);
+    agent_strlcpy(e, "/status", sizeof path - (size_t)(e - path));
+    t->pending = read_pending_field(path, "SigPnd:");
+  }
+}
+
+void process_state_raise_pending(void) {
+  uint64_t ours = 1ULL << (agent.config.ckpt_signal - 1);
+  for (int sig = 1; sig <= 64; sig++) {
+    uint64_t bit = 1ULL << (sig - 1);
+    if (bit & ours) continue;
+    if (agent.process_pending & bit) rsys2(SYS_kill, agent.real_pid, sig);
+    for (int i = 0; i < agent.nthreads; i++)
+      if (agent.threads[i].pending & bit)
+        rsys3(SYS_tgkill, agent.real_pid, agent.threads[i].real_tid, sig);
+  }
+}
+
+/* ---- the rest ---- */
+
+void process_state_save(void) {
+  save_fds();
+  save_sigactions();
+  save_pending();
+  long n = rsys3(SYS_readlink, "/proc/self/cwd", agent.cwd, sizeof agent.cwd - 1);
+  agent.cwd[n > 0 ? n : 0] = 0;
+  agent.umask_value = (unsigned)rsys1(SYS_umask, 022);
+  rsys1(SYS_umask, agent.umask_value);
+}
+
+void process_state_restore_early(void) {
+  if (agent.cwd[0]) rsys1(SYS_chdir, agent.cwd);
+  rsys1(SYS_umask, agent.umask_value);
+  restore_fds();
+  restore_sigactions();
+}

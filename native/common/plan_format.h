@@ -1,0 +1,70 @@
+/* The restore plan, shared by the restorer (writer side is TypeScript: src/image/plan.ts).
+ * docs/restore-plan.md is the spec; keep both in step. Little-endian, fixed layout. */
+#ifndef DMTCP_PLAN_FORMAT_H
+#define DMTCP_PLAN_FORMAT_H
+#include <stdint.h>
+
+#define PLAN_MAGIC "DMTCPPLN"
+#define PLAN_VERSION 1
+#define PLAN_HEADER_SIZE 4096
+#define PLAN_INFO_OFFSET 256
+#define PLAN_INFO_MAX (PLAN_HEADER_SIZE - PLAN_INFO_OFFSET)
+
+struct plan_header {
+  char magic[8];
+  uint32_t version;
+  uint32_t nareas;
+  uint64_t entry;
+  uint64_t entry_arg;
+  uint64_t brk;
+  uint64_t start_brk;
+  uint64_t areas_offset;
+  uint64_t runs_offset;
+  uint64_t nruns;
+  uint64_t tables_len;
+  uint64_t tables_addr;
+  uint8_t reserved[40];
+  uint32_t info_len;
+};
+
+struct plan_area {
+  uint64_t start;
+  uint64_t end;
+  uint32_t prot;
+  uint32_t flags;
+  uint32_t first_run;
+  uint32_t nruns;
+  uint64_t file_offset;
+  uint32_t path_offset;
+  uint32_t reserved;
+};
+
+struct plan_run {
+  uint64_t addr;
+  uint64_t len;
+  uint64_t data_offset;
+};
+
+/* Area flags: the same bits as the raw capture stream (docs/raw-stream.md). */
+#define AREA_SHARED 0x1
+#define AREA_ANON 0x2
+#define AREA_STACK 0x4
+#define AREA_HEAP 0x8
+#define AREA_VDSO 0x10
+#define AREA_VVAR 0x20
+#define AREA_NODATA 0x40
+#define AREA_DELETED 0x80
+#define AREA_FILE_SHARED_WRITABLE 0x100
+
+/* What the restorer hands to the agent's restore entry (rdi). It lives in the
+ * restorer's memory, which the agent unmaps once it has copied what it needs. */
+struct restore_handoff {
+  uint64_t restorer_start;   /* the restorer's own image, to unmap */
+  uint64_t restorer_end;
+  uint64_t tables_addr;      /* the plan tables, to unmap */
+  uint64_t tables_len;
+  uint32_t info_len;
+  char info[PLAN_INFO_MAX];  /* key=value\n lines from dmtcp_restart */
+};
+
+#endif

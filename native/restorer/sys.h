@@ -1,0 +1,74 @@
+/* Raw system calls for the restorer: it has no libc, and while it works the old
+ * libc is not mapped yet. Every call returns the kernel's value (-errno on error). */
+#ifndef RESTORER_SYS_H
+#define RESTORER_SYS_H
+#include <stdint.h>
+#include <stddef.h>
+
+static inline long sys6(long n, long a, long b, long c, long d, long e, long f) {
+  long ret;
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = f;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
+#define sys0(n) sys6(n, 0, 0, 0, 0, 0, 0)
+#define sys1(n, a) sys6(n, (long)(a), 0, 0, 0, 0, 0)
+#define sys2(n, a, b) sys6(n, (long)(a), (long)(b), 0, 0, 0, 0)
+#define sys3(n, a, b, c) sys6(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define sys4(n, a, b, c, d) sys6(n, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define sys5(n, a, b, c, d, e) sys6(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
+
+#define NR_read 0
+#define NR_write 1
+#define NR_open 2
+#define NR_close 3
+#define NR_fstat 5
+#define NR_mmap 9
+#define NR_mprotect 10
+#define NR_munmap 11
+#define NR_brk 12
+#define NR_rt_sigprocmask 14
+#define NR_pread64 17
+#define NR_mremap 25
+#define NR_getpid 39
+#define NR_exit_group 231
+#define NR_personality 135
+#define NR_openat 257
+
+#define O_RDONLY 0
+#define O_RDWR 2
+#define O_CLOEXEC 02000000
+#define AT_FDCWD -100
+
+#define PROT_READ 1
+#define PROT_WRITE 2
+#define PROT_EXEC 4
+#define MAP_SHARED 0x01
+#define MAP_PRIVATE 0x02
+#define MAP_FIXED 0x10
+#define MAP_ANONYMOUS 0x20
+#define MAP_GROWSDOWN 0x100
+#define MAP_NORESERVE 0x4000
+#define MAP_FIXED_NOREPLACE 0x100000
+#define MREMAP_MAYMOVE 1
+#define MREMAP_FIXED 2
+#define ADDR_NO_RANDOMIZE 0x0040000
+
+#define PAGE_SIZE 4096UL
+
+/* struct stat as the x86_64 kernel fills it; we need only st_size. */
+struct kstat {
+  uint64_t st_dev, st_ino, st_nlink;
+  uint32_t st_mode, st_uid, st_gid, pad0;
+  uint64_t st_rdev;
+  int64_t st_size, st_blksize, st_blocks;
+  uint64_t times[6];
+  int64_t unused[3];
+};
+
+#endif
