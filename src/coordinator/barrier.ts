@@ -111,7 +111,7 @@ export class CheckpointRun {
       const timer = setTimeout(() => {
         for (const id of p.waiting) this.hung.add(id);
         const late = [...p.waiting].map((id) => this.describe(id)).join(', ');
-        finish(`barrier ${name} timed out after ${Math.round(this.timeoutMs / 1000)} s waiting for ${late}`);
+        finish(`barrier ${name} timed out after ${+(this.timeoutMs / 1000).toFixed(1)} s waiting for ${late}`);
       }, this.timeoutMs);
       const finish = (err?: string) => {
         clearTimeout(timer);
