@@ -75,9 +75,9 @@ function readHeader(f: ImageFile): Header {
   } else {
     f.fail('not a dmtcp image (bad magic)');
   }
+  if (section.length < HEADER_FIXED) f.fail('header truncated');
   const version = section.readUInt32LE(H_VERSION);
   if (version !== FORMAT_VERSION) f.fail(`unsupported image format version ${version}`);
-  if (section.length < HEADER_FIXED) f.fail('header truncated');
   const jsonLen = section.readUInt32LE(H_JSON_LEN);
   const pageSize = Number(section.readBigUInt64LE(H_PAGE_SIZE));
   if (pageSize !== PAGE) f.fail(`unsupported page size ${pageSize}`);
