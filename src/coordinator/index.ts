@@ -7,3 +7,5 @@ export { StatusInfo, JSON_SCHEMA_VERSION, formatCommandStatus, formatCoordinator
 export { PeerInfo, AgentState } from './registry';
 export { STABLE_SCRIPT_NAME, versionedScriptName, renderRestartScript, writeRestartScript, defaultRestartBin } from './restart-script';
 export { makeUniqueId, hostId } from './uniqueid';
+export { spawnDaemon, isDaemonChild, DAEMON_CHILD_ENV } from './daemon';
+export { AfterImages, CheckpointResult, ImageInfo, DEFAULT_BARRIER_TIMEOUT_S } from './barrier';
