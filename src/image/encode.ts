@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  Area, CHUNK_BYTES, COMPRESSION_GZIP, COMPRESSION_NONE, FORMAT_VERSION, HEADER_FIXED, H_COMPRESSION,
+  Area, CHUNK_BYTES, Chunk, COMPRESSION_GZIP, COMPRESSION_NONE, FORMAT_VERSION, HEADER_FIXED, H_COMPRESSION,
   H_HEADER_LEN, H_JSON_LEN, H_JSON_XXH, H_PAGE_SIZE, H_VERSION, PAGE, TAG_DATA, TAG_END, TAG_IMAGE,
   TAG_META, TRAILER_LEN, T_COMPRESSION, T_META_FILE, T_META_LEN, T_META_LOGICAL, T_META_STORED,
   T_META_XXH, T_SELF_XXH, T_VERSION, alignUp,
@@ -12,13 +12,15 @@ import {
 import { classifyPagesAt, compactPagesAt, memView, pageMapRoom, scratch, xxh64, xxh64At } from './codec';
 import { RawArea, RawStreamReader } from './rawstream';
 import { serializeMetadata } from './metadata';
-import { GzipSink, RawSink, Sink } from './sink';
+import { GzipSink, ParallelGzipSink, RawSink, Sink } from './sink';
 
 export const IMAGE_MODE = 0o600;
 export const ENCODER_NAME = 'dmtcp-encoder/1';
 
 export interface EncodeOptions {
   gzip: boolean;
+  /** Compress gzip members on the thread pool (default true). */
+  parallel?: boolean;
   /** Flush to disk before the rename (default true: a checkpoint must survive a crash). */
   fsync?: boolean;
 }
@@ -56,7 +58,7 @@ class ImageBuilder {
   }
 
   /** Reads the area's page data from the stream chunk by chunk, storing non-zero pages. */
-  area(raw: RawArea, input: RawStreamReader): void {
+  async area(raw: RawArea, input: RawStreamReader): Promise<void> {
     const area: Area = {
       index: this.areas.length, start: raw.start, end: raw.end, fileOffset: raw.fileOffset,
       prot: raw.prot, flags: raw.flags, name: raw.name, runs: [], chunks: [], dataLen: 0,
@@ -66,7 +68,7 @@ class ImageBuilder {
       for (let done = 0; done < run.len; ) {
         const n = Math.min(CHUNK_BYTES, run.len - done);
         input.readExact(memView(ptr, n), `the data of area 0x${raw.start.toString(16)}`);
-        this.chunk(area, run.offset + done, ptr, n);
+        await this.chunk(area, run.offset + done, ptr, n);
         done += n;
       }
     }
@@ -76,7 +78,7 @@ class ImageBuilder {
     this.areas.push(area);
   }
 
-  private chunk(area: Area, areaOffset: number, ptr: number, n: number): void {
+  private async chunk(area: Area, areaOffset: number, ptr: number, n: number): Promise<void> {
     const { mapPtr, pages, nonZero } = classifyPagesAt(ptr, n);
     if (nonZero === 0) return;
     const map = memView(mapPtr, pages);
@@ -90,15 +92,16 @@ class ImageBuilder {
     }
     const stored = nonZero === pages ? n : compactPagesAt(ptr, n, mapPtr);
     this.logical += stored;
-    const data = memView(ptr, stored);
-    const placed = this.sink.section(TAG_DATA, start, data, true);
-    area.chunks.push({ index: this.chunks++, area: area.index, logicalOffset: start, len: stored, ...placed, xxh: xxh64At(ptr, stored) });
+    const chunk: Chunk = { index: this.chunks++, area: area.index, logicalOffset: start, len: stored, fileOffset: 0, storedLen: 0, xxh: xxh64At(ptr, stored) };
+    area.chunks.push(chunk);
+    await this.sink.data(TAG_DATA, start, memView(ptr, stored), (p) => { chunk.fileOffset = p.fileOffset; chunk.storedLen = p.storedLen; });
     area.dataLen += stored;
     this.dataBytes += stored;
   }
 
 
-  finish(): void {
+  async finish(): Promise<void> {
+    await this.sink.flush();
     const meta = serializeMetadata(this.areas);
     const metaLogical = this.logical;
     const placed = this.sink.section(TAG_META, metaLogical, meta, false);
@@ -123,18 +126,18 @@ class ImageBuilder {
  * image is written to `<out>.tmp.<pid>` (mode 0600), synced and renamed; on
  * any failure the temp file is removed and the error rethrown.
  */
-export function encodeStream(inFd: number, outPath: string, opts: EncodeOptions): EncodeResult {
+export async function encodeStream(inFd: number, outPath: string, opts: EncodeOptions): Promise<EncodeResult> {
   const tmp = `${outPath}.tmp.${process.pid}`;
   const fd = fs.openSync(tmp, 'wx', IMAGE_MODE);
   try {
     fs.fchmodSync(fd, IMAGE_MODE); // the umask may only remove bits; be explicit anyway
     const compression = opts.gzip ? COMPRESSION_GZIP : COMPRESSION_NONE;
-    const sink: Sink = opts.gzip ? new GzipSink(fd) : new RawSink(fd);
+    const sink: Sink = !opts.gzip ? new RawSink(fd) : opts.parallel === false ? new GzipSink(fd) : new ParallelGzipSink(fd);
     const b = new ImageBuilder(sink, compression);
     const input = new RawStreamReader(inFd);
     b.header(input.readHeader().meta);
-    for (let rec = input.nextRecord(); rec; rec = input.nextRecord()) b.area(rec, input);
-    b.finish();
+    for (let rec = input.nextRecord(); rec; rec = input.nextRecord()) await b.area(rec, input);
+    await b.finish();
     if (opts.fsync !== false) fs.fsyncSync(fd);
     fs.closeSync(fd);
     fs.renameSync(tmp, outPath);

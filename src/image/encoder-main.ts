@@ -1,18 +1,19 @@
 // The encoder process: `node dist/image/encoder-main.js --out /abs/ckpt.dmtcp
-// [--gzip|--no-gzip] [--no-fsync]`. Reads the raw capture stream on fd 0.
+// [--gzip|--no-gzip] [--no-fsync] [--serial]`. Reads the raw capture stream on fd 0.
 // Silent on success (exit 0); one line `encoder: ...` and exit 99 otherwise.
 import { encodeStream } from './encode';
 
 const FAIL_RC = 99;
 const STDIN_FD = 0;
 
-interface Args { out: string; gzip: boolean; fsync: boolean }
+interface Args { out: string; gzip: boolean; fsync: boolean; parallel: boolean }
 
 function parseArgs(argv: string[]): Args {
   let out = '';
   // gzip is the default; DMTCP_GZIP=0 turns it off unless a flag says otherwise.
   let gzip = process.env.DMTCP_GZIP !== '0';
   let fsync = true;
+  let parallel = true;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--out') out = argv[++i] ?? '';
@@ -20,16 +21,17 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--gzip') gzip = true;
     else if (a === '--no-gzip') gzip = false;
     else if (a === '--no-fsync') fsync = false;
+    else if (a === '--serial') parallel = false;
     else throw new Error(`unknown argument ${a}`);
   }
   if (!out) throw new Error('missing --out FILE');
-  return { out, gzip, fsync };
+  return { out, gzip, fsync, parallel };
 }
 
-function main(): number {
+async function main(): Promise<number> {
   try {
     const args = parseArgs(process.argv.slice(2));
-    encodeStream(STDIN_FD, args.out, { gzip: args.gzip, fsync: args.fsync });
+    await encodeStream(STDIN_FD, args.out, { gzip: args.gzip, fsync: args.fsync, parallel: args.parallel });
     return 0;
   } catch (e) {
     const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
@@ -38,4 +40,4 @@ function main(): number {
   }
 }
 
-process.exitCode = main();
+main().then((rc) => { process.exitCode = rc; });
