@@ -160,6 +160,19 @@ describe('coordinator', () => {
     await slow.waitFor(() => slow.barriers.length === 6, 5000, 'second checkpoint');
   });
 
+  it('an agent connecting mid-checkpoint is not part of it', async () => {
+    const c = await start();
+    const slow = await agent({ delayMs: { CHECKPOINT: 300 } });
+    const pending = sendCommand(c.host, c.port, 'bcheckpoint');
+    await slow.waitFor(() => slow.barriers.includes('CHECKPOINT'));
+    const late = await agent();
+    const r = await pending;
+    expect(r.ok).toBe(true);
+    expect(r.lines.filter((l) => l.verb === 'IMAGE')).toHaveLength(1);
+    expect(late.barriers).toEqual([]);
+    expect(slow.barriers).toEqual(['SUSPEND', 'CHECKPOINT', 'RESUME']);
+  });
+
   it('checkpoint with no processes is an error', async () => {
     const c = await start();
     const r = await sendCommand(c.host, c.port, 'bcheckpoint');

@@ -48,6 +48,8 @@ export class CheckpointRun {
   private dropped: string[] = [];
   /** Agents that did not answer in time: they get RESUME but nobody waits for them again. */
   private hung = new Set<string>();
+  /** Agents present at SUSPEND: one that connects later is not part of this checkpoint. */
+  private members?: Set<string>;
 
   constructor(
     private registry: Registry,
@@ -66,7 +68,7 @@ export class CheckpointRun {
   async run(after: AfterImages): Promise<CheckpointResult> {
     const fail = async (reason: string): Promise<CheckpointResult> => {
       // Never leave a process suspended because another one failed.
-      const all = this.registry.all();
+      const all = this.participants();
       const waitFor = all.filter((a) => !this.hung.has(a.id));
       const notify = all.filter((a) => this.hung.has(a.id));
       if (all.length) await this.barrierStep(BARRIER_RESUME, waitFor, notify);
@@ -74,8 +76,9 @@ export class CheckpointRun {
       return { ok: false, gen: this.gen, images: [...this.images.values()], dropped: this.dropped, reason };
     };
 
+    this.members = new Set(this.registry.all().map((a) => a.id));
     for (const name of [BARRIER_SUSPEND, BARRIER_CHECKPOINT]) {
-      const participants = this.registry.all();
+      const participants = this.participants();
       if (participants.length === 0) return fail('no processes left (all disconnected)');
       const err = await this.barrierStep(name, participants);
       if (err) return fail(err);
@@ -90,12 +93,17 @@ export class CheckpointRun {
     if (after === 'kill') {
       for (const a of this.registry.all()) a.send(encodeMessage('KILL'));
     } else {
-      const rest = this.registry.all();
+      const rest = this.participants();
       const err = rest.length ? await this.barrierStep(BARRIER_RESUME, rest) : undefined;
       // Images are written: a late RESUME problem does not undo the checkpoint, but is reported.
       if (err) this.log(`checkpoint ${this.gen}: ${err}`);
     }
     return { ok: true, gen: this.gen, images, dropped: this.dropped };
+  }
+
+  /** Connected agents that started this checkpoint. */
+  private participants(): Agent[] {
+    return this.registry.all().filter((a) => this.members?.has(a.id));
   }
 
   /** One barrier: send, wait for every answer (or timeout); returns an error line or undefined. */
