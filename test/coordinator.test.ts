@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { startCoordinator, CoordinatorHandle, sendCommand, probeCoordinator, StartOptions } from '../src/coordinator';
+import { startCoordinator, CoordinatorHandle, sendCommand, probeCoordinator, StartOptions, barrierTimeoutFromEnv } from '../src/coordinator';
 import { decodeMessage, encodeMessage } from '../src/coordinator/codec';
 import { FakeAgent, FakeAgentOptions } from './helpers/fake-agent';
 
@@ -231,6 +231,24 @@ describe('coordinator', () => {
     expect(r.reason).toMatch(new RegExp(`barrier SUSPEND timed out after 0.3 s waiting for a.out\\[\\d+\\] \\(${h.id}\\)`));
     expect(a.barriers).toEqual(['SUSPEND', 'RESUME']);
     expect(h.barriers).toEqual(['SUSPEND', 'RESUME']);
+  });
+
+  it('REACHED CHECKPOINT without an image fails the checkpoint', async () => {
+    const c = await start();
+    const a = await agent({ behavior: { CHECKPOINT: 'hang' } });
+    const pending = sendCommand(c.host, c.port, 'bcheckpoint');
+    await a.waitFor(() => a.barriers.includes('CHECKPOINT'));
+    a.send('REACHED', { name: 'CHECKPOINT' });
+    const r = await pending;
+    expect(r.ok).toBe(false);
+    expect(r.reason).toMatch(/reported no image/);
+    expect(a.barriers).toEqual(['SUSPEND', 'CHECKPOINT', 'RESUME']);
+  });
+
+  it('DMTCP_BARRIER_TIMEOUT sets the barrier timeout', () => {
+    expect(barrierTimeoutFromEnv({})).toBe(120_000);
+    expect(barrierTimeoutFromEnv({ DMTCP_BARRIER_TIMEOUT: '5' })).toBe(5000);
+    expect(barrierTimeoutFromEnv({ DMTCP_BARRIER_TIMEOUT: 'junk' })).toBe(120_000);
   });
 
   it('interval command and automatic checkpoints', async () => {
