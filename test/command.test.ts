@@ -117,7 +117,9 @@ describe('dmtcp_command', () => {
     const r = await run(['--frob']);
     expect(r).toMatchObject({ code: 99, stderr: "dmtcp_command: unknown option '--frob' (try --help)\n" });
     expect((await run(['-p', 'x', '-s'])).code).toBe(99);
-    expect((await run([])).code).toBe(99);
+    const none = await run([]);
+    expect(none.code).toBe(99);
+    expect(none.stderr).toMatch(/^Usage: dmtcp_command/);
     const h = await run(['--help']);
     expect(h.code).toBe(0);
     expect(h.stdout).toMatch(/^Usage: dmtcp_command/);

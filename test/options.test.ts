@@ -118,6 +118,7 @@ describe('parseCoordinatorArgs', () => {
     expect(parseCoordinatorArgs([], { DMTCP_CHECKPOINT_INTERVAL: '60' } as NodeJS.ProcessEnv).interval).toBe(60);
     const o = parseCoordinatorArgs(['--exit-on-last', '--daemon', '--ckptdir', 'd', '-i', '3', '--port-file', 'pf'], NOENV);
     expect(o).toMatchObject({ exitOnLast: true, daemon: true, ckptDir: path.resolve('d'), interval: 3, portFile: path.resolve('pf'), bind: '127.0.0.1' });
+    expect(parseCoordinatorArgs(['-h'], NOENV).help).toBe(true);
     expect(() => parseCoordinatorArgs(['1', '2'], NOENV)).toThrow(/unexpected argument/);
     expect(() => parseCoordinatorArgs(['x'], NOENV)).toThrow(/needs a number/);
   });

@@ -85,6 +85,11 @@ function printText(o: CommandOptions, reply: CommandReply): void {
 
 export async function main(argv: string[]): Promise<number> {
   const env = process.env;
+  if (argv.length === 0) {
+    // The seeds: dmtcp_command prints its options when run with no arguments.
+    process.stderr.write(commandHelp(CMD));
+    return failRc(env);
+  }
   let o: CommandOptions;
   try {
     o = parseCommandArgs(argv, env, CMD);

@@ -43,7 +43,8 @@ export const COORDINATOR_SPECS: OptSpec[] = [
   { key: 'daemon', names: ['--daemon'], kind: 'flag', help: 'Run in the background, detached from the terminal' },
   { ...INTERVAL_SPEC, help: 'Time in seconds between automatic checkpoints (default: 0, disabled)' },
   { key: 'quiet', names: ['-q', '--quiet'], kind: 'flag', help: 'Print fewer messages' },
-  HELP_SPEC, VERSION_SPEC,
+  // The coordinator has no host option, so '-h' is help here (seeds: "--help or -h").
+  { ...HELP_SPEC, names: ['-h', '--help'] }, VERSION_SPEC,
 ];
 
 export function parseCoordinatorArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = 'dmtcp_coordinator'): CoordinatorOptions {
