@@ -45,7 +45,7 @@ describe('dmtcp_command', () => {
     const c = await withAgents(2);
     const r = await run(['-s', '-h', '127.0.0.1', '-p', String(c.port)]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`Coordinator:\n  Host: 127.0.0.1\n  Port: ${c.port}\nStatus...\n  NUM_PEERS=2\n  RUNNING=yes\n  CKPT_INTERVAL=0\n`);
+    expect(r.stdout).toBe(`Coordinator:\n  Host: 127.0.0.1\n  Port: ${c.port}\nStatus...\n  NUM_PEERS=2\n  RUNNING=yes\n  CKPT_INTERVAL=0 (checkpoint manually)\n`);
     // The seeds' form without dashes, address from the environment.
     const r2 = await run(['s'], { DMTCP_PORT: String(c.port), DMTCP_HOST: '127.0.0.1' });
     expect(r2.stdout).toContain('NUM_PEERS=2');
@@ -56,8 +56,9 @@ describe('dmtcp_command', () => {
     const r = await run(['--list', '--coord-port', String(c.port), '--coord-host', '127.0.0.1']);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
-    expect(lines[2]).toBe(`1, p0[500:501]@fakehost, ${agents[0].id}, RUNNING`);
-    expect(lines[3]).toBe(`2, p1[501:502]@fakehost, ${agents[1].id}, RUNNING`);
+    expect(lines.slice(0, 3)).toEqual(['Coordinator:', '  Host: 127.0.0.1', `  Port: ${c.port}`]);
+    expect(lines[5]).toBe(`1, p0[500:501]@fakehost, ${agents[0].id}, RUNNING`);
+    expect(lines[6]).toBe(`2, p1[501:502]@fakehost, ${agents[1].id}, RUNNING`);
   });
 
   it('--json status and list parse with DMTCP 5 field names', async () => {
@@ -66,7 +67,7 @@ describe('dmtcp_command', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({
       schema_version: 1, command: 'status', command_status: 'ok', num_peers: 1, running: true,
-      checkpoint_interval: 0, coordinator_host: '127.0.0.1', coordinator_port: c.port,
+      checkpoint_interval: 0, coordinator_host: '127.0.0.1', coordinator_port: c.port, type: 'status', ok: true,
     });
     const l = JSON.parse((await run(['--json', 'l', '-p', String(c.port), '-h', '127.0.0.1'])).stdout);
     expect(l.peers).toEqual([expect.objectContaining({ program: 'p0', virtual_pid: 500, real_pid: 501, unique_id: agents[0].id, state: 'RUNNING' })]);
@@ -83,7 +84,7 @@ describe('dmtcp_command', () => {
     expect(fs.existsSync(doc.restart_script)).toBe(true);
     expect(fs.existsSync(path.join(tmp, 'dmtcp_restart_script.sh'))).toBe(true);
 
-    expect((await run(['-i', '30', ...addr])).code).toBe(0);
+    expect(await run(['-i', '30', ...addr])).toMatchObject({ code: 0, stdout: 'Interval changed to 30\n' });
     expect((await run(['-s', ...addr])).stdout).toContain('CKPT_INTERVAL=30');
 
     const k = await run(['-k', ...addr]);
@@ -109,7 +110,9 @@ describe('dmtcp_command', () => {
     expect(r.stderr).toMatch(new RegExp(`^dmtcp_command: no coordinator at 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)\\n$`));
     const j = await run(['--json', '-s', '-p', String(port), '-h', '127.0.0.1']);
     expect(j.code).toBe(99);
-    expect(JSON.parse(j.stdout)).toMatchObject({ schema_version: 1, command: 'status', command_status: 'error', coordinator_port: port });
+    expect(JSON.parse(j.stdout)).toMatchObject({
+      schema_version: 1, command: 'status', command_status: 'error', coordinator_port: port, ok: false, error_code: 'coordinator_not_found',
+    });
     expect((await run(['-s', '-p', String(port)], { DMTCP_FAIL_RC: '17' })).code).toBe(17);
   });
 

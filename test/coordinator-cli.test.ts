@@ -60,7 +60,7 @@ describe('dmtcp_coordinator (process)', () => {
     agents.push(a);
 
     c.child.stdin.write('s\n');
-    await c.waitOut(/NUM_PEERS=1\n  RUNNING=yes\n  CKPT_INTERVAL=0/);
+    await c.waitOut(/NUM_PEERS=1\n  RUNNING=yes\n  CKPT_INTERVAL=0 \(checkpoint manually\)/);
     c.child.stdin.write('l\n');
     await c.waitOut(new RegExp(`1, keyprog\\[777:778\\]@fakehost, ${a.id}, RUNNING`));
     c.child.stdin.write('?\n');

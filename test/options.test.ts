@@ -90,6 +90,7 @@ describe('parseCommandArgs', () => {
     }
     expect(parseCommandArgs(['-i', '7'], NOENV)).toMatchObject({ command: 'interval', value: 7 });
     expect(parseCommandArgs(['--interval=8'], NOENV)).toMatchObject({ command: 'interval', value: 8 });
+    expect(parseCommandArgs(['-i5', '-p7000'], NOENV)).toMatchObject({ command: 'interval', value: 5, port: 7000 });
   });
 
   it('takes host/port from options or env, -h alone and h mean help', () => {

@@ -1,7 +1,8 @@
 /** dmtcp_command [OPTIONS] COMMAND: talk to a running coordinator. */
 import { commandHelp, CommandOptions, errorLine, failRc, parseCommandArgs, UsageError, versionText } from '../options';
 import { CommandReply, sendCommand } from '../coordinator/client';
-import { formatCommandStatus, formatList, JSON_SCHEMA_VERSION, StatusInfo } from '../coordinator/format';
+import { formatCommandStatus, formatCoordinatorHeader, formatList, JSON_SCHEMA_VERSION, StatusInfo } from '../coordinator/format';
+import { NoCoordinatorError } from '../coordinator/client';
 import { PeerInfo } from '../coordinator/registry';
 import { Message } from '../coordinator/codec';
 
@@ -33,16 +34,33 @@ function peersFrom(lines: Message[]): PeerInfo[] {
   });
 }
 
-/** The JSON document: DMTCP 5's field names, plus what this command returned. */
-function jsonDoc(o: CommandOptions, reply: CommandReply | undefined, error?: string): Json {
+/** DMTCP's JSON `type`: the blocking and killing checkpoints are checkpoints. */
+function dmtcpType(c: CommandOptions['command']): string {
+  return c === 'bcheckpoint' || c === 'kcheckpoint' ? 'checkpoint' : c ?? 'unknown';
+}
+
+/** DMTCP's `error_code` values. */
+export type JsonErrorCode = 'coordinator_not_found' | 'invalid_command' | 'not_running' | 'unknown_error';
+
+/**
+ * The JSON document: DMTCP 5's field names (`command`, `command_status`, and the
+ * older `type`/`ok`/`error_code`/`error_message` too), plus what this command returned.
+ */
+function jsonDoc(o: CommandOptions, reply: CommandReply | undefined, error?: { code: JsonErrorCode; message: string }): Json {
   const doc: Json = {
     schema_version: JSON_SCHEMA_VERSION,
     command: o.command,
     command_status: error ? 'error' : 'ok',
+    type: dmtcpType(o.command),
+    ok: !error,
     coordinator_host: o.host,
     coordinator_port: o.port,
   };
-  if (error) doc.error = error;
+  if (error) {
+    doc.error = error.message;
+    doc.error_code = error.code;
+    doc.error_message = error.message;
+  }
   if (!reply) return doc;
   const s = statusFrom(reply.lines.find((l) => l.verb === 'STATUS'));
   if (s) {
@@ -78,9 +96,11 @@ function printText(o: CommandOptions, reply: CommandReply): void {
     const s = statusFrom(reply.lines.find((l) => l.verb === 'STATUS'));
     if (s) process.stdout.write(formatCommandStatus(o.host, o.port, s));
   } else if (o.command === 'list') {
-    process.stdout.write(formatList(peersFrom(reply.lines)));
+    process.stdout.write(formatCoordinatorHeader(o.host, o.port) + formatList(peersFrom(reply.lines)));
+  } else if (o.command === 'interval') {
+    process.stdout.write(`Interval changed to ${o.value}\n`);
   }
-  // checkpoint, kill, quit, interval: silent on success, as DMTCP's.
+  // checkpoint, kill, quit: silent on success, as DMTCP's.
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -105,13 +125,17 @@ export async function main(argv: string[]): Promise<number> {
     reply = await sendCommand(o.host, o.port, o.command!, o.value);
   } catch (e) {
     const msg = errorLine(e);
-    if (o.json) process.stdout.write(JSON.stringify(jsonDoc(o, undefined, msg)) + '\n');
+    const code: JsonErrorCode = e instanceof NoCoordinatorError ? 'coordinator_not_found' : 'unknown_error';
+    if (o.json) process.stdout.write(JSON.stringify(jsonDoc(o, undefined, { code, message: msg })) + '\n');
     else process.stderr.write(`${CMD}: ${msg}\n`);
     return failRc(env);
   }
   if (!reply.ok) {
     const msg = `${o.command} failed: ${reply.reason ?? 'no reason given'}`;
-    if (o.json) process.stdout.write(JSON.stringify(jsonDoc(o, reply, msg)) + '\n');
+    // The coordinator refuses a checkpoint when nothing runs or one is under way.
+    const code: JsonErrorCode = /unknown command/.test(reply.reason ?? '') ? 'invalid_command'
+      : /no processes|already in progress/.test(reply.reason ?? '') ? 'not_running' : 'unknown_error';
+    if (o.json) process.stdout.write(JSON.stringify(jsonDoc(o, reply, { code, message: msg })) + '\n');
     else process.stderr.write(`${CMD}: ${msg}\n`);
     return failRc(env);
   }

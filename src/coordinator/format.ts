@@ -24,16 +24,23 @@ export interface StatusInfo {
   exitOnLast: boolean;
 }
 
+/** DMTCP's `CKPT_INTERVAL=` line value: the seconds, with a note when off. */
+function intervalValue(seconds: number): string {
+  return seconds > 0 ? String(seconds) : '0 (checkpoint manually)';
+}
+
+/** `dmtcp_command -s` and `-l` start with the address used. */
+export function formatCoordinatorHeader(host: string, port: number): string {
+  return `Coordinator:\n  Host: ${host}\n  Port: ${port}\n`;
+}
+
 /** `dmtcp_command -s`: the address used, then DMTCP's KEY=value lines. */
 export function formatCommandStatus(host: string, port: number, s: StatusInfo): string {
-  return [
-    'Coordinator:',
-    `  Host: ${host}`,
-    `  Port: ${port}`,
+  return formatCoordinatorHeader(host, port) + [
     'Status...',
     `  NUM_PEERS=${s.numPeers}`,
     `  RUNNING=${s.running ? 'yes' : 'no'}`,
-    `  CKPT_INTERVAL=${s.interval}`,
+    `  CKPT_INTERVAL=${intervalValue(s.interval)}`,
     '',
   ].join('\n');
 }
@@ -52,7 +59,7 @@ export function formatCoordinatorStatus(s: StatusInfo): string {
     `  Checkpoint in progress: ${s.barrier ?? 'no'}`,
     `  NUM_PEERS=${s.numPeers}`,
     `  RUNNING=${s.running ? 'yes' : 'no'}`,
-    `  CKPT_INTERVAL=${s.interval}`,
+    `  CKPT_INTERVAL=${intervalValue(s.interval)}`,
     '',
   ].join('\n');
 }

@@ -3,7 +3,7 @@ export { startCoordinator, StartOptions, CoordinatorHandle, DEFAULT_BIND_ADDRESS
 export { sendCommand, probeCoordinator, CommandReply, NoCoordinatorError, SendOptions } from './client';
 export { Coordinator } from './core';
 export { encodeMessage, decodeMessage, encodeValue, decodeValue, Message, PROTOCOL_VERSION, LineSplitter } from './codec';
-export { StatusInfo, JSON_SCHEMA_VERSION, formatCommandStatus, formatCoordinatorStatus, formatList } from './format';
+export { StatusInfo, JSON_SCHEMA_VERSION, formatCommandStatus, formatCoordinatorHeader, formatCoordinatorStatus, formatList } from './format';
 export { PeerInfo, AgentState } from './registry';
 export { STABLE_SCRIPT_NAME, versionedScriptName, renderRestartScript, writeRestartScript, defaultRestartBin } from './restart-script';
 export { makeUniqueId, hostId } from './uniqueid';

@@ -85,6 +85,18 @@ export function parseCommandArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = '
       if (host === '') throw new UsageError(`${cmd}: option '${name}' needs a non-empty value (try --help)`);
       continue;
     }
+    // DMTCP's attached forms: -p7779, -i5.
+    const attached = /^-p(\d+)$/.exec(arg) ?? /^-{0,2}i(\d+)$/.exec(arg);
+    if (attached) {
+      if (arg.replace(/^-+/, '').startsWith('p')) port = parseIntStrict(cmd, "option '-p'", attached[1], 0, MAX_PORT);
+      else {
+        if (command !== undefined && command !== 'interval') throw new UsageError(`${cmd}: give one command only (got '${command}' and 'interval')`);
+        command = 'interval';
+        value = parseIntStrict(cmd, "option '-i'", attached[1], 0);
+      }
+      i++;
+      continue;
+    }
     if (PORT_SPEC.names.includes(name)) {
       let raw: string;
       [raw, i] = takeValue(i, name, inline);
