@@ -115,7 +115,7 @@ describe('coordinator', () => {
     expect(text).toContain(`'${a.images[0]}'`);
     expect(text).toContain(`'${b.images[0]}'`);
     expect(text).toContain(`coord_port=\${DMTCP_COORD_PORT:-\${DMTCP_PORT:-${c.port}}}`);
-    expect(text).toContain(`coord_host=\${DMTCP_COORD_HOST:-\${DMTCP_HOST:-'localhost'}}`);
+    expect(text).toContain(`coord_host=\${DMTCP_COORD_HOST:-\${DMTCP_HOST:-'127.0.0.1'}}`);
     // The computation generation went up and everyone runs again.
     const s = await sendCommand(c.host, c.port, 'status');
     expect(s.lines[0].fields).toMatchObject({ gen: '1', running: 'yes', num_peers: '2' });

@@ -130,9 +130,9 @@ export class Coordinator {
 
   /** The host the restart script tells dmtcp_restart to use by default. */
   private scriptHost(): string {
-    // A loopback coordinator is only reachable as localhost; otherwise use our name.
-    return this.cfg.bind === '127.0.0.1' || this.cfg.bind === '::1' || this.cfg.bind === 'localhost'
-      ? 'localhost' : os.hostname();
+    // Listening everywhere: other hosts know us by name. Otherwise the exact address we
+    // listen on (not "localhost", which may resolve to ::1 where nobody listens).
+    return this.cfg.bind === '0.0.0.0' || this.cfg.bind === '::' ? os.hostname() : this.cfg.bind;
   }
 
   private onInterval(): void {
