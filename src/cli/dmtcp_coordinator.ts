@@ -2,6 +2,7 @@
 import { coordinatorHelp, errorLine, failRc, parseCoordinatorArgs, UsageError, versionText } from '../options';
 import { startCoordinator } from '../coordinator/server';
 import { attachKeys } from '../coordinator/keys';
+import { inForeground } from '../coordinator/tty';
 import { isDaemonChild, reportToParent, spawnDaemon } from '../coordinator/daemon';
 
 const CMD = 'dmtcp_coordinator';
@@ -48,7 +49,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!opts.quiet && !child) say(`${CMD}: type '?' and <return> for help\n`);
   if (child) reportToParent({ listening: { host: handle.host, port: handle.port } });
 
-  const detachKeys = attachKeys(handle.coordinator, process.stdin, say);
+  const detachKeys = attachKeys(handle.coordinator, process.stdin, say, process.stdin.isTTY ? inForeground : undefined);
   const onSignal = () => void handle.close();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

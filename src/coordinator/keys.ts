@@ -50,15 +50,40 @@ export function handleKey(coord: Coordinator, line: string, out: (text: string) 
   }
 }
 
-/** Read keys from `input` until it ends; returns a function that stops listening. */
-export function attachKeys(coord: Coordinator, input: Readable, out: (text: string) => void): () => void {
+/** How often a terminal coordinator checks whether it went to the background or came back. */
+export const FOREGROUND_POLL_MS = 500;
+
+/**
+ * Read keys from `input` until it ends; returns a function that stops listening.
+ * With `isForeground` (for a terminal), input is only read while it returns true, so a
+ * coordinator in the background (`&`, Ctrl-Z + bg) is never stopped by SIGTTIN, and
+ * its keys work again after `fg`.
+ */
+export function attachKeys(coord: Coordinator, input: Readable, out: (text: string) => void,
+  isForeground?: () => boolean): () => void {
   const splitter = new LineSplitter((line) => handleKey(coord, line, out), () => {});
   const onData = (chunk: Buffer | string) => splitter.push(chunk);
-  input.on('data', onData);
   input.on('error', () => {}); // a closed terminal is not our failure
+  let reading = false;
+  const sync = () => {
+    const want = !isForeground || isForeground();
+    if (want && !reading) {
+      input.on('data', onData);
+      input.resume();
+      reading = true;
+    } else if (!want && reading) {
+      input.off('data', onData);
+      input.pause();
+      reading = false;
+    }
+  };
+  sync();
+  const poll = isForeground ? setInterval(sync, FOREGROUND_POLL_MS) : undefined;
+  poll?.unref();
   return () => {
+    if (poll) clearInterval(poll);
     input.off('data', onData);
     splitter.stop();
-    if ('pause' in input) input.pause();
+    input.pause();
   };
 }
