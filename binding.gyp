@@ -16,7 +16,7 @@
       "type": "shared_library",
       "product_name": "dmtcp",
       "product_prefix": "lib",
-      "sources": ["<!@(ls -1 native/agent/*.c)"],
+      "sources": ["<!@(ls -1 native/agent/*.c native/agent/*.S)"],
       "include_dirs": ["include", "native/common"],
       "cflags": ["-std=gnu11", "-Wall", "-O2", "-fPIC", "-fno-stack-protector", "-fvisibility=hidden", "-D_GNU_SOURCE"],
       "ldflags": ["-ldl", "-lpthread"]

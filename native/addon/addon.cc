@@ -38,9 +38,12 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
 }
 
 // Undo what Node did to the process that the new program would otherwise inherit:
-// non-blocking stdio (libuv), an ignored SIGPIPE, blocked signals.
+// close-on-exec and non-blocking stdio (Node and libuv set both), an ignored
+// SIGPIPE, blocked signals.
 void ResetInheritedState() {
   for (int fd = 0; fd <= 2; fd++) {
+    int fdflags = fcntl(fd, F_GETFD);
+    if (fdflags >= 0 && (fdflags & FD_CLOEXEC)) fcntl(fd, F_SETFD, fdflags & ~FD_CLOEXEC);
     int flags = fcntl(fd, F_GETFL);
     if (flags >= 0 && (flags & O_NONBLOCK)) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   }

@@ -56,14 +56,14 @@ static void key(struct jbuf *b, const char *k, int first) {
   put(b, ":");
 }
 
-/* Field 48 of /proc/self/stat (1-based): where the kernel started the heap. */
+/* Field 47 of /proc/self/stat (1-based, start_brk): where the kernel started the heap. */
 static uint64_t read_start_brk(void) {
   char buf[2048];
   if (agent_read_file("/proc/self/stat", buf, sizeof buf) <= 0) return 0;
   const char *p = strrchr(buf, ')');   /* the command name may hold spaces */
   if (!p) return 0;
   int field = 2;
-  for (; *p && field < 48; p++) if (*p == ' ') field++;
+  for (; *p && field < 47; p++) if (*p == ' ') field++;
   return agent_parse_u64(p, 10, 0);
 }
 

@@ -83,9 +83,9 @@ static void place_fd(int src, const struct fd_record *r) {
 static void restore_fds(void) {
   for (int i = 0; i < agent.nfds; i++) {
     const struct fd_record *r = &agent.fds[i];
-    /* stdin/stdout/stderr that were a terminal, pipe or socket: the restart's own
-     * (inherited through exec) take their place, as users expect. */
-    if (r->fd <= 2 && r->kind != FD_FILE) continue;
+    /* stdin/stdout/stderr are the restart's own (inherited through exec): the
+     * restarted program talks to the terminal or files of whoever restarted it. */
+    if (r->fd <= 2) continue;
     int src = -1;
     if (r->kind == FD_FILE || r->kind == FD_DEVICE || r->kind == FD_TTY) {
       int flags = r->status_flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);

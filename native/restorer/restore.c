@@ -104,8 +104,6 @@ static void for_each_mapping(void (*fn)(uint64_t start, uint64_t end, const char
       while (*p && *p != ' ') p++;
       fields++;
     }
-    while (*p && *p != ' ') p++;
-    while (*p == ' ') p++;
     fn(start, end, p);
     *eol = saved;
     line = saved ? eol + 1 : eol;

@@ -6,7 +6,7 @@
   .text
 _start:
   mov %rsp, %rdi
-  lea restorer_stack_top(%rip), %rsp
+  mov restorer_stack_top(%rip), %rsp
   and $-16, %rsp
   call restorer_main
   /* restorer_main never returns; exit(99) if it ever does. */

@@ -26,8 +26,15 @@ export interface PlanLayout {
 
 /** Areas whose contents the restorer must not copy (the live vdso/vvar are moved there). */
 const keepsNoRuns = (a: Area): boolean => (a.flags & (FLAG.VDSO | FLAG.VVAR)) !== 0;
-/** Backing path recorded for file mappings (not anonymous or `[special]` areas). */
-const backingPath = (a: Area): string => ((a.flags & FLAG.ANON) || a.name === '' || a.name.startsWith('[')) ? '' : a.name;
+/**
+ * Path recorded for an area: the backing file of a file mapping, and the kernel's
+ * name of a vdso/vvar area (`[vvar_vclock]`...), which the restorer matches with
+ * this kernel's own to move them; nothing for other anonymous or `[special]` areas.
+ */
+const backingPath = (a: Area): string => {
+  if (a.flags & (FLAG.VDSO | FLAG.VVAR)) return a.name;
+  return ((a.flags & FLAG.ANON) || a.name === '' || a.name.startsWith('[')) ? '' : a.name;
+};
 
 function parseAddr(v: unknown, key: string, file: string): bigint {
   if (v === undefined || v === null) return 0n;

@@ -1,0 +1,82 @@
+/**
+ * dmtcp_launch [OPTIONS] PROGRAM [ARGS...] (old name: dmtcp_checkpoint)
+ *
+ * Finds or starts the coordinator, puts the agent in LD_PRELOAD with its settings
+ * in the environment, and execs the program: it keeps our pid, and its exit code
+ * is the command's exit code.
+ */
+import * as fs from 'fs';
+import { parseLaunchArgs, LaunchOptions } from '../options/launch';
+import { launchHelp, versionText } from '../options/help';
+import { UsageError, failRc } from '../options/errors';
+import { findOrStartCoordinator, CoordinatorError } from '../launch/coordinator';
+import { resolveProgram } from '../launch/program-path';
+import { loadAddon, nativeParts, MissingBuildError } from '../native';
+
+/** The environment the program (and its agent) starts with. */
+export function agentEnvironment(
+  base: NodeJS.ProcessEnv,
+  opts: LaunchOptions,
+  coord: { address: string; port: number },
+  parts: { agent: string; encoder: string },
+): string[] {
+  const env: NodeJS.ProcessEnv = { ...base };
+  const preload = (base.LD_PRELOAD ?? '').split(/[ :]/).filter((p) => p && p !== parts.agent);
+  env.LD_PRELOAD = [parts.agent, ...preload].join(':');
+  env.DMTCP_COORD_HOST = coord.address;
+  env.DMTCP_COORD_PORT = String(coord.port);
+  env.DMTCP_CHECKPOINT_DIR = opts.ckptDir;
+  env.DMTCP_GZIP = opts.gzip ? '1' : '0';
+  env.DMTCP_SIGCKPT = String(opts.ckptSignal);
+  env.DMTCP_TMPDIR = opts.tmpDir;
+  env.DMTCP_NODE = process.execPath;
+  env.DMTCP_ENCODER = parts.encoder;
+  return Object.entries(env)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
+}
+
+export async function main(argv: string[], cmd = 'dmtcp_launch'): Promise<number> {
+  let opts: LaunchOptions;
+  try {
+    opts = parseLaunchArgs(argv, process.env, cmd);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`${e.message}\n`);
+      return failRc();
+    }
+    throw e;
+  }
+  if (opts.help) {
+    process.stdout.write(launchHelp(cmd));
+    return 0;
+  }
+  if (opts.version) {
+    process.stdout.write(versionText(cmd));
+    return 0;
+  }
+  try {
+    const parts = nativeParts();
+    const program = resolveProgram(opts.program[0]);
+    if (!program) {
+      process.stderr.write(`${cmd}: ${opts.program[0]}: program not found or not executable\n`);
+      return failRc();
+    }
+    if (!fs.existsSync(opts.ckptDir)) fs.mkdirSync(opts.ckptDir, { recursive: true });
+    const coord = await findOrStartCoordinator(cmd, {
+      host: opts.host, port: opts.port, coordMode: opts.coordMode, portFile: opts.portFile,
+      interval: opts.interval, ckptDir: opts.ckptDir,
+    });
+    if (coord.started) process.stderr.write(`${cmd}: started a coordinator on ${coord.host}:${coord.port}\n`);
+    const env = agentEnvironment(process.env, opts, coord, parts);
+    loadAddon().exec({ path: program, argv: opts.program, env });
+    return failRc(); // not reached: exec replaced us or threw
+  } catch (e) {
+    if (e instanceof CoordinatorError || e instanceof MissingBuildError) {
+      process.stderr.write(`${e.message.startsWith(cmd) ? '' : cmd + ': '}${e.message}\n`);
+      return failRc();
+    }
+    process.stderr.write(`${cmd}: ${(e as Error).message}\n`);
+    return failRc();
+  }
+}

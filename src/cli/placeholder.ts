@@ -1,1 +1,0 @@
-export async function main(_argv: string[]): Promise<number> { return 0; }

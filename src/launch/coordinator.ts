@@ -1,0 +1,63 @@
+/**
+ * Find the coordinator a command should talk to, or start one, following the
+ * coordinator mode: any (join one if it answers, else start one), join (fail if
+ * none answers), new (fail if one answers; start one, port 0 = any free port).
+ */
+import * as path from 'path';
+import * as dns from 'dns';
+import { probeCoordinator } from '../coordinator/client';
+import { spawnDaemon } from '../coordinator/daemon';
+import type { CoordMode } from '../options/common';
+
+export interface CoordinatorWish {
+  host: string;
+  port: number;
+  coordMode: CoordMode;
+  portFile?: string;
+  interval?: number;
+  /** Where a coordinator we start writes dmtcp_restart_script.sh. */
+  ckptDir?: string;
+}
+
+export interface CoordinatorFound {
+  host: string;
+  port: number;
+  /** A numeric address for the agent (which may not resolve names after a restart). */
+  address: string;
+  started: boolean;
+}
+
+const LOCAL_NAMES = new Set(['localhost', '127.0.0.1', '::1', '0.0.0.0']);
+
+export class CoordinatorError extends Error {}
+
+async function numericAddress(host: string): Promise<string> {
+  const { address } = await dns.promises.lookup(host);
+  return address;
+}
+
+export async function findOrStartCoordinator(cmd: string, wish: CoordinatorWish): Promise<CoordinatorFound> {
+  const where = `${wish.host}:${wish.port}`;
+  if (wish.port !== 0 && (await probeCoordinator(wish.host, wish.port))) {
+    if (wish.coordMode === 'new') {
+      throw new CoordinatorError(`${cmd}: a coordinator is already running at ${where} (--new-coordinator)`);
+    }
+    return { host: wish.host, port: wish.port, address: await numericAddress(wish.host), started: false };
+  }
+  if (wish.coordMode === 'join') {
+    throw new CoordinatorError(`${cmd}: no coordinator answers at ${where} (--join-coordinator)`);
+  }
+  if (!LOCAL_NAMES.has(wish.host)) {
+    throw new CoordinatorError(`${cmd}: no coordinator answers at ${where}, and one can only be started on this host`);
+  }
+  const args = ['--daemon', '--exit-on-last', '--port', String(wish.port)];
+  if (wish.portFile) args.push('--port-file', wish.portFile);
+  if (wish.interval !== undefined) args.push('--interval', String(wish.interval));
+  if (wish.ckptDir) args.push('--ckptdir', path.resolve(wish.ckptDir));
+  try {
+    const d = await spawnDaemon(args);
+    return { host: wish.host, port: d.port, address: await numericAddress(wish.host), started: true };
+  } catch (e) {
+    throw new CoordinatorError(`${cmd}: cannot start a coordinator on port ${wish.port}: ${(e as Error).message}`);
+  }
+}
