@@ -227,6 +227,10 @@ static void say_why(char *why, size_t size, const char *what, long err) {
 
 int capture_write_image(const char *final_path, char *why, size_t why_size) {
   if (ensure_buffers() < 0) { say_why(why, why_size, "no memory for capture buffers", 0); return -1; }
+  /* Build the metadata before reading the maps: its buffer must be an area of the
+   * image, or the restarted process would find its pointer dangling. */
+  size_t meta_len = 0;
+  const char *meta = meta_json_build(&meta_len);
   int maps_len = agent_read_file("/proc/self/maps", maps_buf, MAPS_BUF_SIZE);
   if (maps_len <= 0) { say_why(why, why_size, "cannot read /proc/self/maps", maps_len); return -1; }
 
@@ -244,8 +248,6 @@ int capture_write_image(const char *final_path, char *why, size_t why_size) {
   int out = fds[1];
   int pagemap_fd = (int)rsys3(SYS_open, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
 
-  size_t meta_len = 0;
-  const char *meta = meta_json_build(&meta_len);
   struct raw_stream_header h;
   memset(&h, 0, sizeof h);
   memcpy(h.magic, RAW_MAGIC, 8);

@@ -1,0 +1,147 @@
+/**
+ * End-to-end helpers: build the small C programs under test/programs, run them
+ * under dmtcp_launch against a coordinator on port 0, checkpoint, kill, restart.
+ * Every process is started in its own process group and ended by that group.
+ */
+import { spawn, spawnSync, ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { startCoordinator, CoordinatorHandle } from '../../src/coordinator/server';
+import { sendCommand } from '../../src/coordinator/client';
+import type { Message } from '../../src/coordinator/codec';
+
+export const ROOT = path.resolve(__dirname, '../..');
+export const BIN = path.join(ROOT, 'bin');
+const PROGRAMS = path.join(ROOT, 'test', 'programs');
+const BUILT = path.join(ROOT, 'test', 'bin');
+
+/** Compile test/programs/<name>.c once (again when the source is newer). */
+export function program(name: string): string {
+  const src = path.join(PROGRAMS, `${name}.c`);
+  const out = path.join(BUILT, name);
+  fs.mkdirSync(BUILT, { recursive: true });
+  if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(src).mtimeMs) {
+    const tmp = `${out}.${process.pid}.tmp`;
+    const r = spawnSync('gcc', ['-O1', '-g', '-pthread', '-o', tmp, src], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`gcc ${name}.c failed:\n${r.stderr}`);
+    fs.renameSync(tmp, out);
+  }
+  return out;
+}
+
+export class Run {
+  readonly lines: string[] = [];
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private partial = '';
+  private waiters: (() => void)[] = [];
+
+  constructor(readonly child: ChildProcess) {
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => {
+      const parts = (this.partial + d).split('\n');
+      this.partial = parts.pop()!;
+      this.lines.push(...parts);
+      this.waiters.splice(0).forEach((w) => w());
+    });
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => { this.stderr += d; });
+    this.exited = new Promise((resolve) => {
+      child.on('close', (code, signal) => {
+        if (this.partial) this.lines.push(this.partial);
+        this.partial = '';
+        this.waiters.splice(0).forEach((w) => w());
+        resolve({ code, signal });
+      });
+    });
+  }
+
+  /** Resolves when some output line satisfies `pred`. */
+  async waitFor(pred: (line: string) => boolean, timeoutMs = 20_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.lines.find(pred);
+      if (hit !== undefined) return hit;
+      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+        throw new Error(`process ended before the expected line; stdout:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`);
+      }
+      if (Date.now() > deadline) throw new Error(`timed out; stdout so far:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`);
+      await new Promise<void>((r) => { this.waiters.push(r); setTimeout(r, 200); });
+    }
+  }
+
+  kill(): void {
+    try { process.kill(-this.child.pid!, 'SIGKILL'); } catch { /* already gone */ }
+  }
+}
+
+export interface Session {
+  dir: string;
+  coord: CoordinatorHandle;
+  port: number;
+  runs: Run[];
+  launch(prog: string, args?: string[], opts?: { launchArgs?: string[]; env?: NodeJS.ProcessEnv }): Run;
+  restart(images: string[], opts?: { args?: string[]; env?: NodeJS.ProcessEnv }): Run;
+  command(name: string, value?: number): Promise<Message[]>;
+  /** --bcheckpoint; returns the image paths written. */
+  checkpoint(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+function spawnRun(cmd: string, args: string[], cwd: string, env?: NodeJS.ProcessEnv): Run {
+  const child = spawn(process.execPath, [path.join(BIN, cmd), ...args], {
+    cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+  });
+  return new Run(child);
+}
+
+export async function session(): Promise<Session> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmtcp-e2e-'));
+  const coord = await startCoordinator({ port: 0, ckptDir: dir, log: () => {} });
+  const runs: Run[] = [];
+  const s: Session = {
+    dir, coord, port: coord.port, runs,
+    launch(prog, args = [], opts = {}) {
+      const r = spawnRun('dmtcp_launch', ['-p', String(coord.port), '-j', '--ckptdir', dir, ...(opts.launchArgs ?? []), prog, ...args], dir, opts.env);
+      runs.push(r);
+      return r;
+    },
+    restart(images, opts = {}) {
+      const r = spawnRun('dmtcp_restart', ['-p', String(coord.port), '-j', ...(opts.args ?? []), ...images], dir, opts.env);
+      runs.push(r);
+      return r;
+    },
+    async command(name, value) {
+      const reply = await sendCommand('127.0.0.1', coord.port, name, value);
+      if (!reply.ok) throw new Error(`${name} failed: ${reply.reason ?? reply.lines.join(' ')}`);
+      return reply.lines;
+    },
+    async checkpoint() {
+      const lines = await s.command('bcheckpoint');
+      const images = lines.filter((m) => m.verb === 'IMAGE').map((m) => m.fields.path);
+      if (images.length === 0) throw new Error(`bcheckpoint wrote no image: ${lines.join(' | ')}`);
+      return images;
+    },
+    async close() {
+      for (const r of runs) r.kill();
+      await Promise.all(runs.map((r) => Promise.race([r.exited, new Promise((res) => setTimeout(res, 2000))])));
+      await coord.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return s;
+}
+
+/** Parse integers printed one per line by a counter-style program. */
+export function numbers(lines: string[]): number[] {
+  return lines.filter((l) => /^\d+$/.test(l)).map(Number);
+}
+
+export async function waitUntil(pred: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
