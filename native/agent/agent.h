@@ -107,6 +107,7 @@ struct agent_state {
   struct fd_record fds[AGENT_MAX_FDS];
   int nfds;
   char cwd[PATH_MAX];
+  struct { uint64_t cur, max; } rlimits[16];   /* RLIM_NLIMITS on x86_64 */
   unsigned umask_value;
 
   char last_image[PATH_MAX];
@@ -149,6 +150,7 @@ int threads_real_of_virt(int virt_tid);
 void process_state_save(void);
 void process_state_restore_early(void);   /* before threads exist again */
 void process_state_raise_pending(void);   /* after threads are back */
+void process_state_restore_limits(void);  /* after the coordinator socket is back */
 
 /* capture.c */
 int capture_write_image(const char *final_path, char *why, size_t why_size);

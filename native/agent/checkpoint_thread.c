@@ -50,6 +50,7 @@ static void continue_after_restart(void) {
     agent_say("restart: cannot reach the coordinator; the program continues without checkpoints");
     agent.active = 0;
   }
+  process_state_restore_limits();
   process_state_raise_pending();
   threads_resume_all();
 }

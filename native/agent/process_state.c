@@ -163,6 +163,7 @@ void process_state_save(void) {
   save_pending();
   long n = rsys3(SYS_readlink, "/proc/self/cwd", agent.cwd, sizeof agent.cwd - 1);
   agent.cwd[n > 0 ? n : 0] = 0;
+  for (int r = 0; r < 16; r++) rsys4(SYS_prlimit64, 0, r, 0, &agent.rlimits[r]);
   agent.umask_value = (unsigned)rsys1(SYS_umask, 022);
   rsys1(SYS_umask, agent.umask_value);
 }
@@ -172,4 +173,19 @@ void process_state_restore_early(void) {
   rsys1(SYS_umask, agent.umask_value);
   restore_fds();
   restore_sigactions();
+}
+
+/* After the coordinator socket is back: a lowered RLIMIT_NOFILE must not stop us
+ * from opening it at its high number. Lowering a limit always works; raising a
+ * hard limit needs privilege, so an ordinary user's restart keeps the new host's
+ * hard limit there. */
+void process_state_restore_limits(void) {
+  for (int r = 0; r < 16; r++) {
+    if (rsys4(SYS_prlimit64, 0, r, &agent.rlimits[r], 0) < 0) {
+      uint64_t now[2];
+      rsys4(SYS_prlimit64, 0, r, 0, now);
+      uint64_t soft[2] = { agent.rlimits[r].cur < now[1] ? agent.rlimits[r].cur : now[1], now[1] };
+      rsys4(SYS_prlimit64, 0, r, soft, 0);
+    }
+  }
 }

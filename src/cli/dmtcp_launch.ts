@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import { parseLaunchArgs, LaunchOptions } from '../options/launch';
 import { launchHelp, versionText } from '../options/help';
 import { UsageError, failRc } from '../options/errors';
-import { findOrStartCoordinator, CoordinatorError } from '../launch/coordinator';
+import { findOrStartCoordinator, quitStartedCoordinator, CoordinatorError, CoordinatorFound } from '../launch/coordinator';
 import { resolveProgram } from '../launch/program-path';
 import { loadAddon, nativeParts, MissingBuildError } from '../native';
 
@@ -55,6 +55,7 @@ export async function main(argv: string[], cmd = 'dmtcp_launch'): Promise<number
     process.stdout.write(versionText(cmd));
     return 0;
   }
+  let coord: CoordinatorFound | undefined;
   try {
     const parts = nativeParts();
     const program = resolveProgram(opts.program[0]);
@@ -63,20 +64,22 @@ export async function main(argv: string[], cmd = 'dmtcp_launch'): Promise<number
       return failRc();
     }
     if (!fs.existsSync(opts.ckptDir)) fs.mkdirSync(opts.ckptDir, { recursive: true });
-    const coord = await findOrStartCoordinator(cmd, {
+    coord = await findOrStartCoordinator(cmd, {
       host: opts.host, port: opts.port, coordMode: opts.coordMode, portFile: opts.portFile,
       interval: opts.interval, ckptDir: opts.ckptDir,
     });
-    if (coord.started) process.stderr.write(`${cmd}: started a coordinator on ${coord.host}:${coord.port}\n`);
     const env = agentEnvironment(process.env, opts, coord, parts);
-    loadAddon().exec({ path: program, argv: opts.program, env });
+    const addon = loadAddon();
+    if (coord.started) process.stderr.write(`${cmd}: started a coordinator on ${coord.host}:${coord.port}\n`);
+    addon.exec({ path: program, argv: opts.program, env });
     return failRc(); // not reached: exec replaced us or threw
   } catch (e) {
     if (e instanceof CoordinatorError || e instanceof MissingBuildError) {
       process.stderr.write(`${e.message.startsWith(cmd) ? '' : cmd + ': '}${e.message}\n`);
-      return failRc();
+    } else {
+      process.stderr.write(`${cmd}: ${(e as Error).message}\n`);
     }
-    process.stderr.write(`${cmd}: ${(e as Error).message}\n`);
+    await quitStartedCoordinator(coord);
     return failRc();
   }
 }

@@ -12,7 +12,7 @@ import * as path from 'path';
 import { parseRestartArgs, RestartOptions } from '../options/restart';
 import { restartHelp, versionText } from '../options/help';
 import { UsageError, failRc } from '../options/errors';
-import { findOrStartCoordinator } from '../launch/coordinator';
+import { findOrStartCoordinator, quitStartedCoordinator, CoordinatorFound } from '../launch/coordinator';
 import { loadAddon, nativeParts } from '../native';
 import { readImageMeta, ImageMeta } from '../image/decode';
 import { writeRestorePlanSync } from '../image/plan';
@@ -51,6 +51,7 @@ export async function main(argv: string[], cmd = 'dmtcp_restart'): Promise<numbe
     return 0;
   }
   let planPath: string | undefined;
+  let coord: CoordinatorFound | undefined;
   try {
     const parts = nativeParts();
     const images = imagePaths(opts);
@@ -59,11 +60,10 @@ export async function main(argv: string[], cmd = 'dmtcp_restart'): Promise<numbe
     const image = images[0];
     const meta = checkImage(image);
 
-    const coord = await findOrStartCoordinator(cmd, {
+    coord = await findOrStartCoordinator(cmd, {
       host: opts.host, port: opts.port, coordMode: opts.coordMode, portFile: opts.portFile,
       interval: opts.interval, ckptDir: opts.ckptDir ?? path.dirname(image),
     });
-    if (coord.started) process.stderr.write(`${cmd}: started a coordinator on ${coord.host}:${coord.port}\n`);
 
     const info: Record<string, string> = { coord_addr: coord.address, coord_port: String(coord.port) };
     if (opts.ckptDir) info.ckpt_dir = path.resolve(opts.ckptDir);
@@ -80,11 +80,15 @@ export async function main(argv: string[], cmd = 'dmtcp_restart'): Promise<numbe
     const memfd = addon.memfdCreate('mtcp_restart');
     fs.writeSync(memfd, restorer);
     const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
+    // Only now, when nothing of ours can fail any more but the exec itself, so
+    // that a failure stays one line.
+    if (coord.started) process.stderr.write(`${cmd}: started a coordinator on ${coord.host}:${coord.port}\n`);
     addon.exec({ fd: memfd, argv: ['mtcp_restart', '--plan-fd', String(planFd)], env, noRandomize: true });
     return failRc();
   } catch (e) {
     const msg = (e as Error).message;
     process.stderr.write(`${msg.startsWith(cmd) ? '' : cmd + ': '}${msg}\n`);
+    await quitStartedCoordinator(coord);
     return failRc();
   } finally {
     if (planPath) fs.rmSync(planPath, { force: true });

@@ -5,7 +5,7 @@
  */
 import * as path from 'path';
 import * as dns from 'dns';
-import { probeCoordinator } from '../coordinator/client';
+import { probeCoordinator, sendCommand } from '../coordinator/client';
 import { spawnDaemon } from '../coordinator/daemon';
 import type { CoordMode } from '../options/common';
 
@@ -60,4 +60,16 @@ export async function findOrStartCoordinator(cmd: string, wish: CoordinatorWish)
   } catch (e) {
     throw new CoordinatorError(`${cmd}: cannot start a coordinator on port ${wish.port}: ${(e as Error).message}`);
   }
+}
+
+/**
+ * A command that started a coordinator and then failed before its program ran
+ * must not leave that coordinator behind: with --exit-on-last and no client it
+ * would wait forever. Best effort; errors are swallowed.
+ */
+export async function quitStartedCoordinator(found: CoordinatorFound | undefined): Promise<void> {
+  if (!found || !found.started) return;
+  try {
+    await sendCommand(found.address, found.port, 'quit');
+  } catch { /* already gone */ }
 }
