@@ -69,4 +69,13 @@ describe('state that survives a restart', () => {
     expect(lastLine(run2)).toBe('DONE ok');
     expect(run2.child.pid).not.toBe(run1.child.pid); // and yet the program saw its old pid
   });
+
+  it('open files: offsets, O_APPEND, FD_CLOEXEC, read-only reopen, a deleted file (two generations)', async () => {
+    const { runs } = await checkpointKillRestart('files', ['30'], 8, { generations: 2 });
+    const last = runs[runs.length - 1];
+    expect(last.stderr).toBe('');
+    expect(lastLine(last)).toBe('DONE ok');
+    // the deleted scratch file stays deleted: nothing left under its name
+    expect(fs.readdirSync(s!.dir).filter((f) => f.startsWith('scratch'))).toEqual([]);
+  });
 });

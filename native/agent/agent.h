@@ -52,6 +52,9 @@ struct fd_record {
   int fd_flags;               /* F_GETFD (FD_CLOEXEC) */
   int64_t offset;
   int deleted;
+  unsigned mode;              /* permission bits, to recreate a deleted file */
+  uint64_t saved_data;        /* a deleted file's contents, copied into memory so */
+  uint64_t saved_len;         /* the image carries them (see process_state.c) */
   char path[AGENT_FD_PATH_MAX];
 };
 
@@ -148,6 +151,7 @@ int threads_real_of_virt(int virt_tid);
 
 /* process_state.c: fds, signals, cwd, umask */
 void process_state_save(void);
+void process_state_release(void);         /* after the image is written */
 void process_state_restore_early(void);   /* before threads exist again */
 void process_state_raise_pending(void);   /* after threads are back */
 void process_state_restore_limits(void);  /* after the coordinator socket is back */

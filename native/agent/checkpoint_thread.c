@@ -67,7 +67,9 @@ static int checkpoint(const char *barrier) {
     continue_after_restart();
     return 1;
   }
-  if (capture_write_image(path, why, sizeof why) == 0) {
+  int written = capture_write_image(path, why, sizeof why);
+  process_state_release();
+  if (written == 0) {
     agent_strlcpy(agent.last_image, path, sizeof agent.last_image);
     reply("REACHED", barrier, "image", path);
   } else {

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -13,6 +14,36 @@
 #include "../common/raw_syscall.h"
 
 #define DELETED_SUFFIX " (deleted)"
+#define DELETED_FILE_MAX (1ULL << 30)   /* larger deleted files are not carried */
+
+/* A file deleted while open has no path to reopen. Its bytes are copied into an
+ * anonymous mapping before the maps are read, so they travel inside the image as
+ * ordinary memory; the restart writes them back to a new file. */
+static void copy_deleted_file(int fd, struct fd_record *r, const struct stat *st) {
+  r->saved_data = 0;
+  r->saved_len = 0;
+  uint64_t len = (uint64_t)st->st_size;
+  if (len == 0 || len > DELETED_FILE_MAX) return;
+  long mem = rsys6(SYS_mmap, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem < 0 && mem > -4096) return;
+  uint64_t done = 0;
+  while (done < len) {
+    long n = rsys4(SYS_pread64, fd, mem + (long)done, len - done, done);
+    if (n == -EINTR) continue;
+    if (n <= 0) break;
+    done += (uint64_t)n;
+  }
+  r->saved_data = (uint64_t)mem;
+  r->saved_len = done;
+}
+
+void process_state_release(void) {
+  for (int i = 0; i < agent.nfds; i++) {
+    struct fd_record *r = &agent.fds[i];
+    if (r->saved_data) rsys2(SYS_munmap, r->saved_data, (r->saved_len + 4095) & ~4095ULL);
+    r->saved_data = 0;
+  }
+}
 
 /* ---- open files ---- */
 
@@ -47,6 +78,9 @@ static void save_one_fd(int fd) {
   size_t len = (size_t)n, slen = sizeof DELETED_SUFFIX - 1;
   r->deleted = r->kind == FD_FILE && len > slen && !strcmp(r->path + len - slen, DELETED_SUFFIX);
   if (r->deleted) r->path[len - slen] = 0;
+  r->mode = st.st_mode & 07777;
+  r->saved_data = 0;
+  if (r->deleted) copy_deleted_file(fd, r, &st);
   agent.nfds++;
 }
 
@@ -80,6 +114,27 @@ static void place_fd(int src, const struct fd_record *r) {
   }
 }
 
+/* Write a deleted file's saved bytes to a new file at its old path, open it as
+ * the program had it, and delete it again: the program keeps an fd to an unlinked
+ * file with the same contents. A path taken by a new file gets a suffix instead. */
+static int recreate_deleted_file(const struct fd_record *r, int flags) {
+  char path[AGENT_FD_PATH_MAX + 32];
+  agent_strlcpy(path, r->path, sizeof path);
+  int w = (int)rsys3(SYS_open, path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, r->mode ? r->mode : 0600);
+  if (w == -EEXIST) {
+    char *e = path + agent_strlcpy(path, r->path, sizeof path);
+    e += agent_strlcpy(e, ".dmtcp-restored-", sizeof path - (size_t)(e - path));
+    agent_fmt_u64(e, (uint64_t)agent.real_pid, 10);
+    w = (int)rsys3(SYS_open, path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, r->mode ? r->mode : 0600);
+  }
+  if (w < 0) return w;
+  if (r->saved_data) agent_write_all(w, (const void *)r->saved_data, r->saved_len);
+  int fd = (int)rsys3(SYS_open, path, flags | O_CLOEXEC, 0600);
+  rsys1(SYS_unlink, path);
+  rsys1(SYS_close, w);
+  return fd;
+}
+
 static void restore_fds(void) {
   for (int i = 0; i < agent.nfds; i++) {
     const struct fd_record *r = &agent.fds[i];
@@ -89,12 +144,8 @@ static void restore_fds(void) {
     int src = -1;
     if (r->kind == FD_FILE || r->kind == FD_DEVICE || r->kind == FD_TTY) {
       int flags = r->status_flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
-      src = (int)rsys3(SYS_open, r->path, flags | O_CLOEXEC, 0600);
-      if (src < 0 && r->deleted) {
-        /* The file is gone; recreating it with its contents needs file data in the
-         * image (not yet saved): recreate it empty so the descriptor stays usable. */
-        src = (int)rsys3(SYS_open, r->path, (flags & ~O_APPEND) | O_CREAT | O_CLOEXEC, 0600);
-      }
+      if (r->deleted) src = recreate_deleted_file(r, flags);
+      else src = (int)rsys3(SYS_open, r->path, flags | O_CLOEXEC, 0600);
       if (src >= 0 && r->kind == FD_FILE) rsys3(SYS_lseek, src, r->offset, SEEK_SET);
     }
     if (src < 0) {
@@ -103,6 +154,7 @@ static void restore_fds(void) {
     }
     if (src >= 0) place_fd(src, r);
   }
+  process_state_release();
 }
 
 /* ---- signals ---- */
