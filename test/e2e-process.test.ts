@@ -78,4 +78,20 @@ describe('state that survives a restart', () => {
     // the deleted scratch file stays deleted: nothing left under its name
     expect(fs.readdirSync(s!.dir).filter((f) => f.startsWith('scratch'))).toEqual([]);
   });
+
+  it('256 MiB of heap and mmap, a guard page, a 64 GiB sparse reservation, file mappings (raw image)', async () => {
+    const { runs, image } = await checkpointKillRestart('memory', ['12'], 6, { launchArgs: ['--no-gzip'] });
+    expect(runs[1].stderr).toBe('');
+    expect(lastLine(runs[1])).toBe('DONE ok');
+    // zero pages are not stored: the image holds the 256 MiB of data, not the 64 GiB reservation
+    const size = fs.statSync(image).size;
+    expect(size).toBeGreaterThan(256 * 2 ** 20);
+    expect(size).toBeLessThan(320 * 2 ** 20);
+  });
+
+  it('keeps the program\'s SIGUSR2 working with --mtcp-checkpoint-signal', async () => {
+    const { runs } = await checkpointKillRestart('usr2', ['30'], 10, { launchArgs: ['--mtcp-checkpoint-signal', '10'] });
+    expect(runs[1].stderr).toBe('');
+    expect(lastLine(runs[1])).toMatch(/^DONE ok/);
+  });
 });

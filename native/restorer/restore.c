@@ -225,7 +225,10 @@ static void map_area(int plan_fd, const struct plan_area *a) {
     return;
   }
   int flags = MAP_FIXED | ((a->flags & AREA_SHARED) ? MAP_SHARED : MAP_PRIVATE);
-  if (a->flags & AREA_NODATA) flags |= MAP_NORESERVE;
+  /* The kernel does not tell us which areas the program reserved with
+   * MAP_NORESERVE (a 64 GiB sanitizer shadow, a JVM heap): without it such an area
+   * would fail overcommit checks. Pages are still allocated only when touched. */
+  flags |= MAP_NORESERVE;
   if (a->flags & AREA_STACK) flags |= MAP_GROWSDOWN;
   int prot = a->nruns ? PROT_READ | PROT_WRITE : a->prot;
   if (file_fd >= 0 && !(a->flags & AREA_SHARED)) {
