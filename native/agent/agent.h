@@ -71,6 +71,7 @@ struct agent_config {
   int coord_port;
   int ckpt_signal;
   int gzip;
+  int hbict;                  /* delta images (DMTCP_HBICT=1): the encoder's job */
   char ckpt_dir[PATH_MAX];
   char node_path[PATH_MAX];
   char encoder_path[PATH_MAX];

@@ -208,7 +208,8 @@ static pid_t spawn_encoder(int pipe_read, const char *final_path) {
   l.argv[2] = "--out";
   l.argv[3] = final_path;
   l.argv[4] = agent.config.gzip ? "--gzip" : "--no-gzip";
-  l.argv[5] = 0;
+  l.argv[5] = agent.config.hbict ? "--hbict" : "--no-hbict";
+  l.argv[6] = 0;
   l.envp[0] = "PATH=/usr/local/bin:/usr/bin:/bin";
   l.envp[1] = 0;
   /* CLONE_VM|CLONE_VFORK: no copy of our address space; we wait until it execs.

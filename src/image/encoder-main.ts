@@ -1,12 +1,12 @@
 // The encoder process: `node dist/image/encoder-main.js --out /abs/ckpt.dmtcp
-// [--gzip|--no-gzip] [--no-fsync] [--serial]`. Reads the raw capture stream on fd 0.
+// [--gzip|--no-gzip] [--hbict|--no-hbict] [--no-fsync] [--serial]`. Reads the raw capture stream on fd 0.
 // Silent on success (exit 0); one line `encoder: ...` and exit 99 otherwise.
 import { encodeStream } from './encode';
 
 const FAIL_RC = 99;
 const STDIN_FD = 0;
 
-interface Args { out: string; gzip: boolean; fsync: boolean; parallel: boolean }
+interface Args { out: string; gzip: boolean; fsync: boolean; parallel: boolean; hbict: boolean }
 
 function parseArgs(argv: string[]): Args {
   let out = '';
@@ -14,6 +14,7 @@ function parseArgs(argv: string[]): Args {
   let gzip = process.env.DMTCP_GZIP !== '0';
   let fsync = true;
   let parallel = true;
+  let hbict = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--out') out = argv[++i] ?? '';
@@ -22,10 +23,12 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--no-gzip') gzip = false;
     else if (a === '--no-fsync') fsync = false;
     else if (a === '--serial') parallel = false;
+    else if (a === '--hbict') hbict = true;
+    else if (a === '--no-hbict') hbict = false;
     else throw new Error(`unknown argument ${a}`);
   }
   if (!out) throw new Error('missing --out FILE');
-  return { out, gzip, fsync, parallel };
+  return { out, gzip, fsync, parallel, hbict };
 }
 
 async function main(): Promise<number> {
