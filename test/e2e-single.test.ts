@@ -65,4 +65,18 @@ describe('single-threaded counter', () => {
     expectWholeCount([...printedBefore.slice(0, after[0] - 1), ...after], 60);
     expect(run2.lines.at(-1)).toBe('DONE 60');
   });
+
+  it('restarts a non-PIE program (heap near 4 MiB, below the usual mmap area)', async () => {
+    s = await session();
+    const run1 = s.launch(program('counter', { flags: ['-no-pie', '-fno-pie'], as: 'counter-nopie' }), ['40']);
+    await run1.waitFor((l) => l === '6');
+    await s.command('kcheckpoint');
+    await run1.exited;
+    const image = fs.readdirSync(s.dir).find((f) => f.startsWith('ckpt_counter-nopie_'))!;
+    const run2 = s.restart([`${s.dir}/${image}`]);
+    const end = await run2.exited;
+    expect(run2.stderr).toBe('');
+    expect(end.code).toBe(0);
+    expectWholeCount(numbers([...run1.lines, ...run2.lines]), 40);
+  });
 });

@@ -14,8 +14,6 @@ const PT_GNU_STACK = 0x6474e551;
 const PF_R = 4;
 const PF_W = 2;
 const PAGE = 4096n;
-/** The restorer is linked at 0x100000 and keeps below this (see binding.gyp). */
-export const RESTORER_REGION_END = 0x10000000n;
 
 const E_PHOFF = 32;
 const E_PHENTSIZE = 54;
@@ -34,14 +32,23 @@ export class RestorerError extends Error {}
 /** A copy of the restorer whose brk will start at `startBrk`. */
 export function patchRestorerForBrk(restorer: Buffer, startBrk: bigint): Buffer {
   if (startBrk % PAGE !== 0n) startBrk = (startBrk + PAGE - 1n) & ~(PAGE - 1n);
-  if (startBrk < RESTORER_REGION_END + PAGE) {
-    throw new RestorerError(`the image's heap starts at 0x${startBrk.toString(16)}, inside the restorer's region`);
-  }
   const elf = Buffer.from(restorer);
   if (elf.readUInt32LE(0) !== ELF_MAGIC) throw new RestorerError('mtcp_restart is not an ELF file');
   const phoff = Number(elf.readBigUInt64LE(E_PHOFF));
   const phentsize = elf.readUInt16LE(E_PHENTSIZE);
   const phnum = elf.readUInt16LE(E_PHNUM);
+  // The extra page must lie above the restorer's own segments, or the kernel's brk
+  // would end at the restorer instead (non-PIE programs have their heap near 4 MiB).
+  let restorerEnd = 0n;
+  for (let i = 0; i < phnum; i++) {
+    const ph = phoff + i * phentsize;
+    if (elf.readUInt32LE(ph + P_TYPE) !== PT_LOAD) continue;
+    const end = elf.readBigUInt64LE(ph + P_VADDR) + elf.readBigUInt64LE(ph + P_MEMSZ);
+    if (end > restorerEnd) restorerEnd = end;
+  }
+  if (startBrk - PAGE < ((restorerEnd + PAGE - 1n) & ~(PAGE - 1n))) {
+    throw new RestorerError(`the image's heap starts at 0x${startBrk.toString(16)}, inside the restorer (ends at 0x${restorerEnd.toString(16)})`);
+  }
   for (let i = 0; i < phnum; i++) {
     const ph = phoff + i * phentsize;
     if (elf.readUInt32LE(ph + P_TYPE) !== PT_GNU_STACK) continue;

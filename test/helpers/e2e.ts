@@ -17,13 +17,13 @@ const PROGRAMS = path.join(ROOT, 'test', 'programs');
 const BUILT = path.join(ROOT, 'test', 'bin');
 
 /** Compile test/programs/<name>.c once (again when the source is newer). */
-export function program(name: string): string {
+export function program(name: string, build: { flags?: string[]; as?: string } = {}): string {
   const src = path.join(PROGRAMS, `${name}.c`);
-  const out = path.join(BUILT, name);
+  const out = path.join(BUILT, build.as ?? name);
   fs.mkdirSync(BUILT, { recursive: true });
   if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(src).mtimeMs) {
     const tmp = `${out}.${process.pid}.tmp`;
-    const r = spawnSync('gcc', ['-O1', '-g', '-pthread', '-o', tmp, src], { encoding: 'utf8' });
+    const r = spawnSync('gcc', ['-O1', '-g', '-pthread', ...(build.flags ?? []), '-o', tmp, src], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`gcc ${name}.c failed:\n${r.stderr}`);
     fs.renameSync(tmp, out);
   }
