@@ -128,6 +128,12 @@ describe('our own failures: exit 99 with one line', () => {
     expect(expectOneLineFailure(r)).toContain('no-such-program');
   });
 
+  it('a statically linked program, which LD_PRELOAD cannot reach', async () => {
+    const staticExit = program('exitcode', { flags: ['-static'], as: 'exitcode-static' });
+    const r = await runCli('dmtcp_launch', [...args, staticExit, '0'], { cwd: s.dir });
+    expect(expectOneLineFailure(r)).toContain('statically linked');
+  });
+
   it('DMTCP_FAIL_RC changes the code of our failures', async () => {
     const r = await runCli('dmtcp_launch', ['--frob', exitcode], { env: { DMTCP_FAIL_RC: '42' } });
     expect(r.code).toBe(42);

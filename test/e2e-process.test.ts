@@ -94,4 +94,10 @@ describe('state that survives a restart', () => {
     expect(runs[1].stderr).toBe('');
     expect(lastLine(runs[1])).toMatch(/^DONE ok/);
   });
+
+  it('children forked after a restart see the pid their parent believes it has', async () => {
+    const { runs } = await checkpointKillRestart('forker', ['25'], 8);
+    expect(runs[1].stderr).toBe('');
+    expect(lastLine(runs[1])).toBe('DONE ok');
+  });
 });

@@ -85,6 +85,7 @@ struct agent_state {
   char unique_id[128];
   int generation;             /* images written by this process so far */
   int restarted;              /* 1 once this process has come back from an image */
+  int ppid_virtual;           /* getppid() answers virt_ppid, not the kernel */
 
   /* pids as the program sees them, and as the kernel knows them now */
   pid_t virt_pid, real_pid, virt_ppid;

@@ -84,6 +84,10 @@ static void after_fork_in_child(void) {
    * coordinator: it runs unobserved (process trees come with a later version). */
   if (agent.coord_fd >= AGENT_COORD_FD_MIN) rsys1(SYS_close, agent.coord_fd);
   agent.active = 0;
+  /* Our parent is the process that forked us, under the pid it believes it has. */
+  agent.virt_ppid = agent.virt_pid;
+  agent.ppid_virtual = agent.restarted;
+  agent.restarted = 0;
   agent.real_pid = agent.virt_pid = (pid_t)rsys0(SYS_getpid);
   agent.nthreads = 0;
 }

@@ -27,7 +27,10 @@ AGENT_EXPORT pid_t getpid(void) {
 
 AGENT_EXPORT pid_t getppid(void) {
   /* After a restart our parent is whoever ran dmtcp_restart: keep the old one. */
-  return agent.restarted ? agent.virt_ppid : (pid_t)rsys0(SYS_getppid);
+  if (!agent.restarted && !agent.ppid_virtual) return (pid_t)rsys0(SYS_getppid);
+  /* If the parent we knew has gone, the kernel reparented us: say so as it would. */
+  pid_t real = (pid_t)rsys0(SYS_getppid);
+  return real == 1 ? 1 : agent.virt_ppid;
 }
 
 AGENT_EXPORT pid_t gettid(void) {

@@ -11,6 +11,7 @@ import { launchHelp, versionText } from '../options/help';
 import { UsageError, failRc } from '../options/errors';
 import { findOrStartCoordinator, quitStartedCoordinator, CoordinatorError, CoordinatorFound } from '../launch/coordinator';
 import { resolveProgram } from '../launch/program-path';
+import { programKind } from '../launch/elf-kind';
 import { loadAddon, nativeParts, MissingBuildError } from '../native';
 
 /** The environment the program (and its agent) starts with. */
@@ -61,6 +62,10 @@ export async function main(argv: string[], cmd = 'dmtcp_launch'): Promise<number
     const program = resolveProgram(opts.program[0]);
     if (!program) {
       process.stderr.write(`${cmd}: ${opts.program[0]}: program not found or not executable\n`);
+      return failRc();
+    }
+    if (programKind(program) === 'static') {
+      process.stderr.write(`${cmd}: ${opts.program[0]}: statically linked; the checkpoint agent can only join dynamically linked programs\n`);
       return failRc();
     }
     if (!fs.existsSync(opts.ckptDir)) fs.mkdirSync(opts.ckptDir, { recursive: true });
