@@ -2,14 +2,18 @@
 // Bad input gives one line naming the file and exit 99, never a stack trace.
 import * as fs from 'node:fs';
 import { Image, openImage } from '../image/decode';
-import { areaTable, human, jsonDocument, totals } from '../image/inspect';
+import { areaTable, chainText, human, jsonDocument, totals } from '../image/inspect';
+import { flattenImage } from '../image/flatten';
+import { renderHtml } from '../image/html';
+import { progressLine } from '../image/progress';
 
 const FAIL_RC = 99;
 const USAGE_RC = 2;
 
 const HELP = `Usage: readdmtcp [OPTIONS] IMAGE...
 Show what a checkpoint image holds: program, process facts, threads, fds and
-memory areas. Works on raw and gzip images without native code.
+memory areas. Works on raw, gzip and HBICT delta images (the chain is followed)
+without native code.
 
   (no option)   header, process, threads, fds and the area table
   --json        one JSON document per image (has schema_version)
@@ -20,14 +24,17 @@ memory areas. Works on raw and gzip images without native code.
   --verify      check every checksum; exit 0 when intact, 99 naming the damage
   --extract ADDR LEN -o FILE
                 write LEN bytes of the process's memory at ADDR (hex ok) to FILE
+  --flatten OUT write one full image holding what IMAGE (a delta chain too)
+                decodes to; gzip when IMAGE is gzip (--gzip/--no-gzip to choose)
+  --html FILE   write a self-contained page drawing the address space
   -h, --help    this text
 
 Exit status: 0 ok, 2 usage error, 99 damaged, truncated or foreign image.
 `;
 
-type Mode = 'default' | 'json' | 'areas' | 'fds' | 'env' | 'threads' | 'verify' | 'extract';
+type Mode = 'default' | 'json' | 'areas' | 'fds' | 'env' | 'threads' | 'verify' | 'extract' | 'flatten' | 'html';
 
-interface Args { mode: Mode; files: string[]; extract?: { addr: bigint; len: number; out: string } }
+interface Args { mode: Mode; files: string[]; extract?: { addr: bigint; len: number; out: string }; out?: string; gzip?: boolean }
 
 class UsageError extends Error {}
 
@@ -41,6 +48,7 @@ function parseArgs(argv: string[]): Args | 'help' {
   let mode: Mode = 'default';
   let out = '';
   let addr = 0n, len = 0n;
+  let gzip: boolean | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     switch (a) {
@@ -53,6 +61,13 @@ function parseArgs(argv: string[]): Args | 'help' {
         len = parseNumber(argv[++i], 'LEN');
         break;
       case '-o': out = argv[++i] ?? ''; break;
+      case '--flatten': case '--html':
+        mode = a.slice(2) as Mode;
+        out = argv[++i] ?? '';
+        if (!out) throw new UsageError(`${a} needs an output FILE`);
+        break;
+      case '--gzip': gzip = true; break;
+      case '--no-gzip': gzip = false; break;
       default:
         if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
         files.push(a);
@@ -64,7 +79,8 @@ function parseArgs(argv: string[]): Args | 'help' {
     if (len > 1n << 32n) throw new UsageError('--extract LEN is too large');
     return { mode, files, extract: { addr, len: Number(len), out } };
   }
-  return { mode, files };
+  if ((mode === 'flatten' || mode === 'html') && files.length !== 1) throw new UsageError(`--${mode} takes exactly one image`);
+  return { mode, files, out, gzip };
 }
 
 function describe(img: Image): string {
@@ -83,6 +99,7 @@ function describe(img: Image): string {
     `process:  pid ${m.pid ?? '?'} ppid ${m.ppid ?? '?'} pgid ${m.pgid ?? '?'} sid ${m.sid ?? '?'} uid ${m.uid ?? '?'} gid ${m.gid ?? '?'}`,
     `cwd:      ${m.cwd ?? '?'}`,
     `memory:   ${img.areas.length} areas, ${human(t.size)} mapped, ${human(t.stored)} stored, ${human(t.zero)} zero; file ${human(img.fileSize)}`,
+    ...(chainText(img) ? [chainText(img)!] : []),
     '',
     threadsText(img),
     '',
@@ -103,8 +120,9 @@ function fdsText(img: Image): string {
   return [`fds (${fds.length}):`, ...fds.map((f) => `  ${String(f.fd).padStart(4)}  ${(f.kind ?? '?').padEnd(8)} flags 0x${(f.flags ?? 0).toString(16).padEnd(6)} offset ${String(f.offset ?? 0).padEnd(8)} ${f.path ?? ''}`)].join('\n');
 }
 
-function runOne(file: string, args: Args, out: (s: string) => void): number {
+async function runOne(file: string, args: Args, out: (s: string) => void): Promise<number> {
   const img = openImage(file);
+  const bytes = img.areas.reduce((s, a) => s + a.dataLen, 0);
   try {
     switch (args.mode) {
       case 'json': out(JSON.stringify(jsonDocument(img), null, 2)); break;
@@ -113,7 +131,9 @@ function runOne(file: string, args: Args, out: (s: string) => void): number {
       case 'threads': out(threadsText(img)); break;
       case 'env': out((img.meta.env ?? []).join('\n')); break;
       case 'verify': {
-        const bad = img.verify();
+        const p = progressLine(`verifying ${file}`, bytes);
+        const bad = img.verify(p.tick);
+        p.end();
         if (bad) { process.stderr.write(`readdmtcp: ${bad}\n`); return FAIL_RC; }
         out(`${file}: ok (${img.chunks.length} chunks verified)`);
         break;
@@ -123,6 +143,14 @@ function runOne(file: string, args: Args, out: (s: string) => void): number {
         fs.writeFileSync(x.out, img.readMemory(x.addr, x.len));
         break;
       }
+      case 'flatten': {
+        const p = progressLine(`flattening ${file}`, bytes);
+        try {
+          await flattenImage(img, args.out!, { gzip: args.gzip ?? img.compression === 'gzip', progress: p.tick });
+        } finally { p.end(); }
+        break;
+      }
+      case 'html': fs.writeFileSync(args.out!, renderHtml(img)); break;
       default: out(describe(img));
     }
     return 0;
@@ -143,7 +171,7 @@ export async function main(argv: string[]): Promise<number> {
   let rc = 0;
   for (const file of args.files) {
     try {
-      rc = Math.max(rc, runOne(file, args, (s) => process.stdout.write(s + '\n')));
+      rc = Math.max(rc, await runOne(file, args, (s) => process.stdout.write(s + '\n')));
     } catch (e) {
       const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
       process.stderr.write(`readdmtcp: ${msg}\n`);

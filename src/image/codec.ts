@@ -15,6 +15,7 @@ interface CodecExports {
   classifyPages(ptr: number, len: number, pageSize: number, outMapPtr: number): number;
   compactPages(ptr: number, len: number, pageSize: number, mapPtr: number): number;
   xxh64(ptr: number, len: number, seed: bigint): bigint;
+  hashPages(ptr: number, len: number, pageSize: number, outPtr: number): number;
   scratchBase(): number;
   grow(pages: number): number;
   version(): number;
@@ -117,4 +118,27 @@ export function nonZeroPages(buf: Uint8Array): boolean[] {
 /** Moves non-zero pages (per map at mapPtr) to the front; returns bytes kept. */
 export function compactPagesAt(ptr: number, len: number, mapPtr: number): number {
   return codec().compactPages(ptr, len, PAGE_SIZE, mapPtr);
+}
+
+/** Bytes a caller must reserve (8-aligned) for hashPagesAt's output of `len` bytes. */
+export function pageHashRoom(len: number): number {
+  return Math.ceil(len / PAGE_SIZE) * 8 + 8;
+}
+
+/**
+ * XXH64 of every page of [ptr, ptr+len) in wasm memory, written at the first
+ * 8-aligned address at or after `outPtr`; returns that address and a view.
+ * The view dies when memory grows: use it before the next scratch() call.
+ */
+export function hashPagesAt(ptr: number, len: number, outPtr: number): BigUint64Array {
+  const c = codec();
+  const at = (outPtr + 7) & ~7;
+  const n = c.hashPages(ptr, len, PAGE_SIZE, at);
+  return new BigUint64Array(c.memory.buffer, at, n);
+}
+
+/** Per-page XXH64 of a buffer (a copy: the result survives later codec calls). */
+export function pageHashes(buf: Uint8Array): BigUint64Array {
+  const ptr = place(buf, pageHashRoom(buf.length));
+  return hashPagesAt(ptr, buf.length, ptr + buf.length).slice();
 }

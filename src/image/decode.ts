@@ -12,6 +12,8 @@ import { GZ_FOOTER, GZ_HEADER, inflateMember, parseMemberHeader, storedMemberLen
 import { ImageError, ImageFile } from './imagefile';
 import { parseMetadata } from './metadata';
 import { xxh64 } from './codec';
+import { HbictInfo, hbictInfo } from './hbict';
+import { openChain } from './chain';
 
 export { ImageError } from './imagefile';
 export type { Area, Chunk, Run } from './format';
@@ -26,7 +28,19 @@ export interface ImageMeta {
   fds?: { fd: number; path?: string; flags?: number; offset?: number; kind?: string; [k: string]: unknown }[];
   env?: string[];
   image?: { formatVersion: number; compression: string; created: string; encoder?: string; pageSize?: number };
+  hbict?: HbictInfo;
   [k: string]: unknown;
+}
+
+/** One file of an HBICT chain, as readdmtcp shows it (newest first in Image.chain). */
+export interface ChainLink {
+  path: string;
+  generation: number;
+  /** true for the full image the chain rests on. */
+  full: boolean;
+  fileSize: number;
+  /** Page bytes this file itself stores. */
+  storedBytes: number;
 }
 
 export type Container = 'raw' | 'gzip';
@@ -49,8 +63,14 @@ export interface Image {
   /** Reads process memory [addr, addr+len) from the image (zero where nothing is stored). */
   readMemory(addr: bigint, len: number): Buffer;
   /** Checks every checksum; returns null when intact, else the first problem's message. */
-  verify(): string | null;
+  verify(progress?: (done: number, total: number) => void): string | null;
   close(): void;
+  /** HBICT facts of this file (absent for images written without --hbict). */
+  hbict?: HbictInfo;
+  /** The trailer's self-checksum: what a child delta records as `parentXxh`. */
+  contentXxh: bigint;
+  /** HBICT images: every file the memory comes from, newest (this one) first. */
+  chain?: ChainLink[];
 }
 
 interface Header { container: Container; compression: number; headerLen: number; meta: ImageMeta }
@@ -121,7 +141,18 @@ function readTrailer(f: ImageFile, container: Container): Buffer {
   return t;
 }
 
+/**
+ * Opens an image; an HBICT delta is opened together with its parents (found
+ * by name next to it, checked by content hash) and reads as the full memory.
+ */
 export function openImage(path: string): Image {
+  const top = openImageFile(path);
+  if (!top.hbict?.parent) return top;
+  return openChain(top);
+}
+
+/** Opens one file only: a delta reads as just the pages it stores. */
+export function openImageFile(path: string): Image {
   const f = new ImageFile(path);
   try {
     return open(f);
@@ -160,13 +191,17 @@ function open(f: ImageFile): Image {
     return `chunk ${c.index} of area ${hex(a.start)}-${hex(a.end)} (file offset ${off})`;
   };
 
+  // Delta chains read a parent's chunk once per page span: keep the last one.
+  let cached: { k: number; data: Buffer } | null = null;
   const readChunk = (k: number): Buffer => {
+    if (cached && cached.k === k) return cached.data;
     const c = chunks[k];
     if (!c) throw new RangeError(`no chunk ${k}`);
     let data: Buffer;
     if (h.container === 'raw') data = f.read(c.logicalOffset, c.len, where(c));
     else data = inflateAt(f, c.fileOffset, c.storedLen, c.len, where(c), TAG_DATA);
     if (xxh64(data) !== c.xxh) f.fail(`checksum mismatch in ${where(c)}`);
+    cached = { k, data };
     return data;
   };
 
@@ -174,7 +209,33 @@ function open(f: ImageFile): Image {
     for (const c of area.chunks) fn(c, readChunk(c.index));
   };
 
-  const readMemory = (addr: bigint, len: number): Buffer => {
+  const readMemory = (addr: bigint, len: number): Buffer => readMemoryFrom(areas, readChunk, addr, len);
+
+  const verify = (progress?: (done: number, total: number) => void): string | null => {
+    for (const c of chunks) {
+      try { readChunk(c.index); } catch (e) { return (e as Error).message; }
+      progress?.(c.index + 1, chunks.length);
+    }
+    return null;
+  };
+
+  const hb = hbictInfo(h.meta);
+  const storedBytes = areas.reduce((s, a) => s + a.dataLen, 0);
+  return {
+    path: f.path, container: h.container, compression: compressionName(h.compression),
+    formatVersion: FORMAT_VERSION, fileSize: f.size, meta: h.meta, areas, chunks,
+    readChunk, forEachChunk, readMemory, verify, close: () => f.close(),
+    hbict: hb, contentXxh: t.readBigUInt64LE(T_SELF_XXH),
+    chain: hb ? [{ path: f.path, generation: hb.generation, full: !hb.parent, fileSize: f.size, storedBytes }] : undefined,
+  };
+}
+
+/**
+ * Process memory [addr, addr+len) from areas whose runs locate bytes in
+ * chunks (zero where nothing is stored). Shared by single images and chains.
+ */
+export function readMemoryFrom(areas: Area[], readChunk: (k: number) => Buffer, addr: bigint, len: number): Buffer {
+  {
     const out = Buffer.alloc(len);
     const endAddr = addr + BigInt(len);
     for (const a of areas) {
@@ -200,18 +261,5 @@ function open(f: ImageFile): Image {
       }
     }
     return out;
-  };
-
-  const verify = (): string | null => {
-    for (const c of chunks) {
-      try { readChunk(c.index); } catch (e) { return (e as Error).message; }
-    }
-    return null;
-  };
-
-  return {
-    path: f.path, container: h.container, compression: compressionName(h.compression),
-    formatVersion: FORMAT_VERSION, fileSize: f.size, meta: h.meta, areas, chunks,
-    readChunk, forEachChunk, readMemory, verify, close: () => f.close(),
-  };
+  }
 }

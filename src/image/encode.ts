@@ -1,6 +1,8 @@
-// Raw capture stream -> .dmtcp image (docs/image-format.md). Streams: holds
-// one chunk of page data at a time, read straight into wasm memory, where
-// zero pages are found and squeezed out before the chunk is hashed and written.
+// Area records + page data -> .dmtcp image (docs/image-format.md). Streams:
+// holds one chunk of page data at a time, read straight into wasm memory, where
+// zero pages (and, for HBICT deltas, pages unchanged since the parent) are
+// squeezed out before the chunk is hashed and written. File naming and the
+// chain live in checkpoint.ts.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -9,8 +11,9 @@ import {
   TAG_META, TRAILER_LEN, T_COMPRESSION, T_META_FILE, T_META_LEN, T_META_LOGICAL, T_META_STORED,
   T_META_XXH, T_SELF_XXH, T_VERSION, alignUp,
 } from './format';
-import { classifyPagesAt, compactPagesAt, memView, pageMapRoom, scratch, xxh64, xxh64At } from './codec';
-import { RawArea, RawStreamReader } from './rawstream';
+import { classifyPagesAt, compactPagesAt, hashPagesAt, memView, pageHashRoom, pageMapRoom, scratch, xxh64, xxh64At } from './codec';
+import { RawArea } from './rawstream';
+import { ParentHashes, pageNo } from './hbict';
 import { serializeMetadata } from './metadata';
 import { GzipSink, ParallelGzipSink, RawSink, Sink } from './sink';
 
@@ -23,6 +26,28 @@ export interface EncodeOptions {
   parallel?: boolean;
   /** Flush to disk before the rename (default true: a checkpoint must survive a crash). */
   fsync?: boolean;
+  /** HBICT: keep a block hash table, and write a delta when the previous image allows (checkpoint.ts). */
+  hbict?: boolean;
+}
+
+/** Where page data comes from: the raw stream, or (flatten) an image's chunks. */
+export interface DataSource { readExact(dst: Uint8Array, what: string): void }
+
+/**
+ * Hashing mode of a builder: off (plain image), on without a parent (a full
+ * image with a hash table), or on against the parent's table (a delta).
+ */
+export type Hashing = { parent?: ParentHashes } | null;
+
+/** Growable list of u64 page hashes. */
+class HashList {
+  private buf = new BigUint64Array(1024);
+  n = 0;
+  push(h: bigint): void {
+    if (this.n === this.buf.length) { const b = new BigUint64Array(this.buf.length * 2); b.set(this.buf); this.buf = b; }
+    this.buf[this.n++] = h;
+  }
+  done(): BigUint64Array { return this.buf.slice(0, this.n); }
 }
 
 export interface EncodeResult { areas: number; chunks: number; dataBytes: number; fileBytes: number }
@@ -44,12 +69,15 @@ export function buildHeader(meta: Record<string, unknown>, compression: number):
   return h;
 }
 
-class ImageBuilder {
+export class ImageBuilder {
   logical = 0;
   areas: Area[] = [];
   chunks = 0;
   dataBytes = 0;
-  constructor(private sink: Sink, private compression: number) {}
+  /** Pages found unchanged since the parent and therefore not stored (deltas). */
+  inheritedBytes = 0;
+  private hashList = new HashList();
+  constructor(private sink: Sink, private compression: number, private hashing: Hashing = null) {}
 
   header(meta: Record<string, unknown>): void {
     const h = buildHeader(meta, this.compression);
@@ -57,13 +85,15 @@ class ImageBuilder {
     this.logical = h.length;
   }
 
-  /** Reads the area's page data from the stream chunk by chunk, storing non-zero pages. */
-  async area(raw: RawArea, input: RawStreamReader): Promise<void> {
+  /** Reads the area's page data from `input` chunk by chunk, storing non-zero (changed) pages. */
+  async area(raw: RawArea, input: DataSource): Promise<void> {
     const area: Area = {
       index: this.areas.length, start: raw.start, end: raw.end, fileOffset: raw.fileOffset,
       prot: raw.prot, flags: raw.flags, name: raw.name, runs: [], chunks: [], dataLen: 0,
     };
-    const { ptr } = scratch(CHUNK_BYTES + pageMapRoom(CHUNK_BYTES));
+    if (this.hashing) { area.live = []; this.hashList = new HashList(); }
+    const room = CHUNK_BYTES + pageMapRoom(CHUNK_BYTES) + (this.hashing ? pageHashRoom(CHUNK_BYTES) : 0);
+    const { ptr } = scratch(room);
     for (const run of raw.runs) {
       for (let done = 0; done < run.len; ) {
         const n = Math.min(CHUNK_BYTES, run.len - done);
@@ -75,22 +105,39 @@ class ImageBuilder {
     // An area's stored bytes are one contiguous logical range, in run order.
     let at = area.chunks.length ? area.chunks[0].logicalOffset : 0;
     for (const r of area.runs) { r.dataOffset = at; at += r.len; }
+    if (this.hashing) area.hashes = this.hashList.done();
     this.areas.push(area);
+  }
+
+  /**
+   * HBICT: records every non-zero page of the chunk as live with its hash, and
+   * clears the map bit of pages whose hash equals the parent's at the same
+   * address (they are inherited, not stored). Returns the pages left to store.
+   */
+  private hashChunk(area: Area, areaOffset: number, ptr: number, n: number, mapPtr: number, pages: number): number {
+    const hashes = hashPagesAt(ptr, n, mapPtr + pages);
+    const map = memView(mapPtr, pages);
+    const parent = this.hashing!.parent;
+    const base = pageNo(area.start) + areaOffset / PAGE;
+    let keep = 0;
+    for (let i = 0; i < pages; i++) {
+      if (!map[i]) continue;
+      appendPage(area.live!, areaOffset + i * PAGE);
+      this.hashList.push(hashes[i]);
+      if (parent && parent.get(base + i) === hashes[i]) { map[i] = 0; this.inheritedBytes += PAGE; } else keep++;
+    }
+    return keep;
   }
 
   private async chunk(area: Area, areaOffset: number, ptr: number, n: number): Promise<void> {
     const { mapPtr, pages, nonZero } = classifyPagesAt(ptr, n);
     if (nonZero === 0) return;
+    const keep = this.hashing ? this.hashChunk(area, areaOffset, ptr, n, mapPtr, pages) : nonZero;
+    if (keep === 0) return;
     const map = memView(mapPtr, pages);
     const start = this.logical;
-    for (let i = 0; i < pages; i++) {
-      if (!map[i]) continue;
-      const off = areaOffset + i * PAGE;
-      const last = area.runs[area.runs.length - 1];
-      if (last && last.offset + last.len === off) last.len += PAGE;
-      else area.runs.push({ offset: off, len: PAGE, dataOffset: 0 });
-    }
-    const stored = nonZero === pages ? n : compactPagesAt(ptr, n, mapPtr);
+    for (let i = 0; i < pages; i++) if (map[i]) appendPage(area.runs, areaOffset + i * PAGE);
+    const stored = keep === pages ? n : compactPagesAt(ptr, n, mapPtr);
     this.logical += stored;
     const chunk: Chunk = { index: this.chunks++, area: area.index, logicalOffset: start, len: stored, fileOffset: 0, storedLen: 0, xxh: xxh64At(ptr, stored) };
     area.chunks.push(chunk);
@@ -99,8 +146,8 @@ class ImageBuilder {
     this.dataBytes += stored;
   }
 
-
-  async finish(): Promise<void> {
+  /** Writes metadata and trailer; returns the trailer's self-checksum (the image's content hash). */
+  async finish(): Promise<bigint> {
     await this.sink.flush();
     const meta = serializeMetadata(this.areas);
     const metaLogical = this.logical;
@@ -115,34 +162,40 @@ class ImageBuilder {
     t.writeBigUInt64LE(BigInt(placed.storedLen), T_META_STORED);
     t.writeBigUInt64LE(BigInt(meta.length), T_META_LEN);
     t.writeBigUInt64LE(xxh64(meta), T_META_XXH);
-    t.writeBigUInt64LE(xxh64(t.subarray(0, T_SELF_XXH)), T_SELF_XXH);
+    const self = xxh64(t.subarray(0, T_SELF_XXH));
+    t.writeBigUInt64LE(self, T_SELF_XXH);
     this.sink.trailer(TAG_END, this.logical, t);
     this.logical += TRAILER_LEN;
+    return self;
   }
 }
 
+/** Appends one page at `offset` to ascending runs, merging with the last run. */
+function appendPage<R extends { offset: number; len: number }>(runs: R[], offset: number): void {
+  const last = runs[runs.length - 1];
+  if (last && last.offset + last.len === offset) last.len += PAGE;
+  else runs.push({ offset, len: PAGE, dataOffset: 0 } as unknown as R);
+}
+
+export interface WrittenImage extends EncodeResult { contentXxh: bigint; inheritedBytes: number }
+
 /**
- * Encodes the raw stream read from `inFd` into `outPath`, atomically: the
- * image is written to `<out>.tmp.<pid>` (mode 0600), synced and renamed; on
- * any failure the temp file is removed and the error rethrown.
+ * Writes an image to `tmp` (created exclusively, mode 0600): `produce` feeds
+ * the builder header and areas. Synced and closed on success; on failure the
+ * temp file is removed and the error rethrown. Renaming is the caller's job.
  */
-export async function encodeStream(inFd: number, outPath: string, opts: EncodeOptions): Promise<EncodeResult> {
-  const tmp = `${outPath}.tmp.${process.pid}`;
+export async function writeImageFile(tmp: string, opts: EncodeOptions, hashing: Hashing, produce: (b: ImageBuilder) => Promise<void>): Promise<WrittenImage> {
   const fd = fs.openSync(tmp, 'wx', IMAGE_MODE);
   try {
     fs.fchmodSync(fd, IMAGE_MODE); // the umask may only remove bits; be explicit anyway
     const compression = opts.gzip ? COMPRESSION_GZIP : COMPRESSION_NONE;
     const sink: Sink = !opts.gzip ? new RawSink(fd) : opts.parallel === false ? new GzipSink(fd) : new ParallelGzipSink(fd);
-    const b = new ImageBuilder(sink, compression);
-    const input = new RawStreamReader(inFd);
-    b.header(input.readHeader().meta);
-    for (let rec = input.nextRecord(); rec; rec = input.nextRecord()) await b.area(rec, input);
-    await b.finish();
+    const b = new ImageBuilder(sink, compression, hashing);
+    await produce(b);
+    const contentXxh = await b.finish();
     if (opts.fsync !== false) fs.fsyncSync(fd);
     fs.closeSync(fd);
-    fs.renameSync(tmp, outPath);
-    if (opts.fsync !== false) syncDir(path.dirname(outPath));
-    return { areas: b.areas.length, chunks: b.chunks, dataBytes: b.dataBytes, fileBytes: sink.size };
+    return { areas: b.areas.length, chunks: b.chunks, dataBytes: b.dataBytes, fileBytes: sink.size, contentXxh, inheritedBytes: b.inheritedBytes };
   } catch (e) {
     try { fs.closeSync(fd); } catch { /* already closed */ }
     try { fs.unlinkSync(tmp); } catch { /* already gone */ }
@@ -151,7 +204,7 @@ export async function encodeStream(inFd: number, outPath: string, opts: EncodeOp
 }
 
 /** Makes the rename itself durable. */
-function syncDir(dir: string): void {
+export function syncDir(dir: string): void {
   let dfd = -1;
   try {
     dfd = fs.openSync(dir, 'r');

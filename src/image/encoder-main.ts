@@ -1,7 +1,7 @@
 // The encoder process: `node dist/image/encoder-main.js --out /abs/ckpt.dmtcp
 // [--gzip|--no-gzip] [--hbict|--no-hbict] [--no-fsync] [--serial]`. Reads the raw capture stream on fd 0.
 // Silent on success (exit 0); one line `encoder: ...` and exit 99 otherwise.
-import { encodeStream } from './encode';
+import { encodeStream } from './checkpoint';
 
 const FAIL_RC = 99;
 const STDIN_FD = 0;
@@ -34,7 +34,7 @@ function parseArgs(argv: string[]): Args {
 async function main(): Promise<number> {
   try {
     const args = parseArgs(process.argv.slice(2));
-    await encodeStream(STDIN_FD, args.out, { gzip: args.gzip, fsync: args.fsync, parallel: args.parallel });
+    await encodeStream(STDIN_FD, args.out, { gzip: args.gzip, fsync: args.fsync, parallel: args.parallel, hbict: args.hbict });
     return 0;
   } catch (e) {
     const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];

@@ -35,10 +35,18 @@ export const M_NAREAS = 8;
 export const M_NRUNS = 12;
 export const M_NCHUNKS = 16;
 export const M_NAMES_LEN = 20;
+/** HBICT block hash table (optional): count of live-run records, and flags saying it is there. */
+export const M_NLIVE = 24;
+export const M_FLAGS = 28;
+export const MFLAG_HASHES = 0x1;
 
 export const AREA_REC = 64;
 export const RUN_REC = 24;
 export const CHUNK_REC = 48;
+/** Live-run record of the hash table: u64 offset_in_area, u64 len, u32 area, u32 reserved. */
+export const LIVE_REC = 24;
+/** One u64 XXH64 per page of the live runs, in table order. */
+export const HASH_REC = 8;
 
 // Trailer: the last 64 logical bytes of every image.
 export const TRAILER_LEN = 64;
@@ -89,7 +97,16 @@ export interface Area {
   chunks: Chunk[];
   /** Bytes of page data stored for this area (the rest is zero). */
   dataLen: number;
+  /**
+   * HBICT images only: the area's non-zero pages in the process at this
+   * checkpoint (ascending, page aligned), whether stored here or inherited from
+   * the parent, and one XXH64 per page of them, in order.
+   */
+  live?: LiveRun[];
+  hashes?: BigUint64Array;
 }
+
+export interface LiveRun { offset: number; len: number }
 
 export const hex = (v: bigint | number): string => '0x' + v.toString(16);
 

@@ -1,6 +1,7 @@
 // Presentation of an opened image for readdmtcp: the maps-like area table,
 // per-area byte accounting and the --json document. No I/O beyond the image.
 import { Area, FLAG, PAGE, hex } from './format';
+import * as path from 'node:path';
 import { Image } from './decode';
 
 export const JSON_SCHEMA_VERSION = 1;
@@ -71,5 +72,13 @@ export function jsonDocument(img: Image): Record<string, unknown> {
     meta: img.meta,
     areas: img.areas.map((a) => ({ ...areaFacts(a), runs: a.runs.length, chunks: a.chunks.length })),
     totals: totals(img),
+    ...(img.chain ? { hbict: img.hbict, chain: img.chain } : {}),
   };
+}
+
+/** The HBICT chain, newest first: `chain: a.dmtcp (delta gen 3, 40K) <- a.hbict.2 (...) <- a.hbict.1 (full gen 1, 4.1M)`. */
+export function chainText(img: Image): string | null {
+  if (!img.chain) return null;
+  const links = img.chain.map((l) => `${path.basename(l.path)} (${l.full ? 'full' : 'delta'} gen ${l.generation}, ${human(l.storedBytes)} stored, file ${human(l.fileSize)})`);
+  return `chain:    ${links.join(' <- ')}`;
 }

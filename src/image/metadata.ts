@@ -2,9 +2,18 @@
 // The parser trusts nothing: every count and offset is checked against the
 // section's length before use, so a damaged image gives an error, not a crash.
 import {
-  AREA_REC, Area, CHUNK_REC, Chunk, META_FIXED, M_NAMES_LEN, M_NAREAS, M_NCHUNKS, M_NRUNS,
-  RUN_REC, Run, TAG_META, hex,
+  AREA_REC, Area, CHUNK_REC, Chunk, HASH_REC, LIVE_REC, LiveRun, META_FIXED, MFLAG_HASHES, M_FLAGS, M_NAMES_LEN,
+  M_NAREAS, M_NCHUNKS, M_NLIVE, M_NRUNS, PAGE, RUN_REC, Run, TAG_META, hex,
 } from './format';
+
+/** An image carries the HBICT hash table when any of its areas has one. */
+const hasHashTable = (areas: Area[]): boolean => areas.some((a) => a.live !== undefined);
+
+function hashTableLen(areas: Area[]): { nlive: number; npages: number } {
+  let nlive = 0, npages = 0;
+  for (const a of areas) for (const r of a.live ?? []) { nlive++; npages += r.len / PAGE; }
+  return { nlive, npages };
+}
 
 export function serializeMetadata(areas: Area[]): Buffer {
   const names = areas.map((a) => Buffer.from(a.name, 'utf8'));
@@ -15,8 +24,17 @@ export function serializeMetadata(areas: Area[]): Buffer {
   const runsOff = areasOff + areas.length * AREA_REC;
   const chunksOff = runsOff + nruns * RUN_REC;
   const namesOff = chunksOff + nchunks * CHUNK_REC;
-  const b = Buffer.alloc(namesOff + namesLen);
+  const hashed = hasHashTable(areas);
+  const ht = hashTableLen(areas);
+  const liveOff = namesOff + namesLen;
+  const hashesOff = liveOff + ht.nlive * LIVE_REC;
+  const b = Buffer.alloc(hashed ? hashesOff + ht.npages * HASH_REC : liveOff);
   b.write(TAG_META, 0, 8, 'latin1');
+  if (hashed) {
+    b.writeUInt32LE(ht.nlive, M_NLIVE);
+    b.writeUInt32LE(MFLAG_HASHES, M_FLAGS);
+    writeHashTable(b, areas, liveOff, hashesOff);
+  }
   b.writeUInt32LE(areas.length, M_NAREAS);
   b.writeUInt32LE(nruns, M_NRUNS);
   b.writeUInt32LE(nchunks, M_NCHUNKS);
@@ -57,6 +75,56 @@ export function serializeMetadata(areas: Area[]): Buffer {
   return b;
 }
 
+function writeHashTable(b: Buffer, areas: Area[], liveOff: number, hashesOff: number): void {
+  let lo = liveOff, ho = hashesOff;
+  areas.forEach((a, i) => {
+    const pages = (a.live ?? []).reduce((n, r) => n + r.len / PAGE, 0);
+    if (pages !== (a.hashes?.length ?? 0)) throw new Error(`internal: area ${i} has ${a.hashes?.length ?? 0} hashes for ${pages} live pages`);
+    for (const r of a.live ?? []) {
+      b.writeBigUInt64LE(BigInt(r.offset), lo);
+      b.writeBigUInt64LE(BigInt(r.len), lo + 8);
+      b.writeUInt32LE(i, lo + 16);
+      lo += LIVE_REC;
+    }
+    for (const h of a.hashes ?? []) { b.writeBigUInt64LE(h, ho); ho += HASH_REC; }
+  });
+}
+
+/**
+ * Parses the optional hash table at `off` (after the names) into the areas'
+ * live runs and hashes; returns the section's expected total length.
+ */
+function parseHashTable(b: Buffer, off: number, nlive: number, areas: Area[], fail: (what: string) => never): void {
+  const hashesOff = off + nlive * LIVE_REC;
+  if (hashesOff > b.length) fail('metadata hash table does not match the section length');
+  for (const a of areas) { a.live = []; }
+  const pagesOf: number[] = areas.map(() => 0);
+  let prevArea = 0;
+  for (let k = 0; k < nlive; k++) {
+    const o = off + k * LIVE_REC;
+    const area = b.readUInt32LE(o + 16);
+    const r: LiveRun = { offset: Number(b.readBigUInt64LE(o)), len: Number(b.readBigUInt64LE(o + 8)) };
+    const a = areas[area];
+    if (!a || area < prevArea) fail(`hash table record ${k} names no area in order`);
+    const last = a.live![a.live!.length - 1];
+    const size = Number(a.end - a.start);
+    if (r.offset % PAGE || r.len % PAGE || r.len === 0 || r.offset + r.len > size || (last && r.offset < last.offset + last.len)) {
+      fail(`hash table record ${k} of area ${hex(a.start)}-${hex(a.end)} is out of range`);
+    }
+    a.live!.push(r);
+    pagesOf[area] += r.len / PAGE;
+    prevArea = area;
+  }
+  const total = pagesOf.reduce((s, n) => s + n, 0);
+  if (hashesOff + total * HASH_REC !== b.length) fail('metadata hash table does not match the section length');
+  let at = hashesOff;
+  areas.forEach((a, i) => {
+    const h = new BigUint64Array(pagesOf[i]);
+    for (let p = 0; p < h.length; p++, at += HASH_REC) h[p] = b.readBigUInt64LE(at);
+    a.hashes = h;
+  });
+}
+
 /** Parses the section; `fail(what)` must throw. Returns areas with their runs and chunks. */
 export function parseMetadata(b: Buffer, dataEnd: number, fail: (what: string) => never): Area[] {
   if (b.length < META_FIXED || b.toString('latin1', 0, 8) !== TAG_META) fail('metadata section has a bad tag');
@@ -67,7 +135,8 @@ export function parseMetadata(b: Buffer, dataEnd: number, fail: (what: string) =
   const runsOff = META_FIXED + nareas * AREA_REC;
   const chunksOff = runsOff + nruns * RUN_REC;
   const namesOff = chunksOff + nchunks * CHUNK_REC;
-  if (namesOff + namesLen !== b.length) fail('metadata tables do not match the section length');
+  const hashed = (b.readUInt32LE(M_FLAGS) & MFLAG_HASHES) !== 0;
+  if (hashed ? namesOff + namesLen > b.length : namesOff + namesLen !== b.length) fail('metadata tables do not match the section length');
   const num = (o: number, what: string): number => {
     const v = b.readBigUInt64LE(o);
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`absurd ${what} in metadata`);
@@ -123,5 +192,6 @@ export function parseMetadata(b: Buffer, dataEnd: number, fail: (what: string) =
       runs, chunks, dataLen,
     });
   }
+  if (hashed) parseHashTable(b, namesOff + namesLen, b.readUInt32LE(M_NLIVE), areas, fail);
   return areas;
 }
