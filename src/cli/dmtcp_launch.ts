@@ -28,6 +28,7 @@ export function agentEnvironment(
   env.DMTCP_COORD_PORT = String(coord.port);
   env.DMTCP_CHECKPOINT_DIR = opts.ckptDir;
   env.DMTCP_GZIP = opts.gzip ? '1' : '0';
+  env.DMTCP_HBICT = opts.hbict ? '1' : '0';
   env.DMTCP_SIGCKPT = String(opts.ckptSignal);
   env.DMTCP_TMPDIR = opts.tmpDir;
   env.DMTCP_NODE = process.execPath;

@@ -1,7 +1,7 @@
 /** dmtcp_launch (and its old name dmtcp_checkpoint) options. */
 import * as path from 'path';
 import { UsageError } from './errors';
-import { OptSpec, parseArgv } from './parser';
+import { OptSpec, ParseResult, envFirst, parseArgv } from './parser';
 import {
   CKPT_DIR_SPEC, CoordMode, ENV_GZIP, ENV_SIGNAL, HELP_SPEC, HOST_SPEC, INTERVAL_SPEC, MAX_SIGNAL, MODE_SPECS,
   optString, PORT_FILE_SPEC, PORT_SPEC, resolveAddress, resolveCkptDir, resolveGzip, resolveInterval,
@@ -16,6 +16,8 @@ export interface LaunchOptions {
   /** Absolute; default the current directory. */
   ckptDir: string;
   gzip: boolean;
+  /** HBICT delta images (DMTCP_HBICT=1); off by default. */
+  hbict: boolean;
   interval?: number;
   ckptSignal: number;
   tmpDir: string;
@@ -31,6 +33,18 @@ export const SIGNAL_SPEC: OptSpec = {
   help: `Signal number used internally for checkpointing; must not be used by the program\n(default: ${DEFAULT_CKPT_SIGNAL} = SIGUSR2)`,
 };
 
+export const ENV_HBICT = ['DMTCP_HBICT'];
+
+/** --hbict/--no-hbict win; otherwise DMTCP_HBICT=0|1; off by default. */
+function resolveHbict(cmd: string, r: ParseResult, env: NodeJS.ProcessEnv): boolean {
+  const v = r.values.get('hbict');
+  if (typeof v === 'boolean') return v;
+  const e = envFirst(env, ENV_HBICT);
+  if (!e || e.value === '0' || e.value === '') return false;
+  if (e.value === '1') return true;
+  throw new UsageError(`${cmd}: environment variable ${e.name} must be 0 or 1, got '${e.value}'`);
+}
+
 export const LAUNCH_SPECS: OptSpec[] = [
   HOST_SPEC, PORT_SPEC, PORT_FILE_SPEC, ...MODE_SPECS, INTERVAL_SPEC,
   CKPT_DIR_SPEC,
@@ -38,6 +52,10 @@ export const LAUNCH_SPECS: OptSpec[] = [
     help: 'Do not compress checkpoint images (DMTCP_GZIP=0); faster for large images' },
   { key: 'gzip', names: ['--gzip'], kind: 'flag', value: true, env: ENV_GZIP,
     help: 'Compress checkpoint images with gzip (DMTCP_GZIP=1, default)' },
+  { key: 'hbict', names: ['--hbict'], kind: 'flag', value: true, env: ENV_HBICT,
+    help: 'Write later checkpoints as deltas of the previous one (HBICT, DMTCP_HBICT=1)' },
+  { key: 'hbict', names: ['--no-hbict'], kind: 'flag', value: false, env: ENV_HBICT,
+    help: 'Write every checkpoint as a full image (DMTCP_HBICT=0, default)' },
   SIGNAL_SPEC, TMPDIR_SPEC, HELP_SPEC, VERSION_SPEC,
 ];
 
@@ -55,6 +73,7 @@ export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = 'd
     portFile: optString(r, 'portFile'),
     ckptDir: resolveCkptDir(r, env) ?? path.resolve('.'),
     gzip: resolveGzip(cmd, r, env),
+    hbict: resolveHbict(cmd, r, env),
     interval: resolveInterval(cmd, r, env),
     ckptSignal: resolveSignal(cmd, r, env),
     tmpDir: resolveTmpDir(r, env),
