@@ -235,31 +235,29 @@ function open(f: ImageFile): Image {
  * chunks (zero where nothing is stored). Shared by single images and chains.
  */
 export function readMemoryFrom(areas: Area[], readChunk: (k: number) => Buffer, addr: bigint, len: number): Buffer {
-  {
-    const out = Buffer.alloc(len);
-    const endAddr = addr + BigInt(len);
-    for (const a of areas) {
-      if (a.end <= addr || a.start >= endAddr || a.runs.length === 0) continue;
-      for (const c of a.chunks) {
-        const cEnd = c.logicalOffset + c.len;
-        // Only decode chunks holding some run byte inside the window.
-        const hit = a.runs.some((r) => r.dataOffset < cEnd && r.dataOffset + r.len > c.logicalOffset &&
-          a.start + BigInt(r.offset) < endAddr && a.start + BigInt(r.offset + r.len) > addr);
-        if (!hit) continue;
-        const data = readChunk(c.index);
-        for (const r of a.runs) {
-          const lo = Math.max(r.dataOffset, c.logicalOffset), hi = Math.min(r.dataOffset + r.len, cEnd);
-          for (let p = lo; p < hi; p += PAGE) {
-            const pageAddr = a.start + BigInt(r.offset + (p - r.dataOffset));
-            const s = pageAddr > addr ? pageAddr : addr;
-            const e = pageAddr + BigInt(PAGE) < endAddr ? pageAddr + BigInt(PAGE) : endAddr;
-            if (s >= e) continue;
-            const src = p - c.logicalOffset + Number(s - pageAddr);
-            data.copy(out, Number(s - addr), src, src + Number(e - s));
-          }
+  const out = Buffer.alloc(len);
+  const endAddr = addr + BigInt(len);
+  for (const a of areas) {
+    if (a.end <= addr || a.start >= endAddr || a.runs.length === 0) continue;
+    for (const c of a.chunks) {
+      const cEnd = c.logicalOffset + c.len;
+      // Only decode chunks holding some run byte inside the window.
+      const hit = a.runs.some((r) => r.dataOffset < cEnd && r.dataOffset + r.len > c.logicalOffset &&
+        a.start + BigInt(r.offset) < endAddr && a.start + BigInt(r.offset + r.len) > addr);
+      if (!hit) continue;
+      const data = readChunk(c.index);
+      for (const r of a.runs) {
+        const lo = Math.max(r.dataOffset, c.logicalOffset), hi = Math.min(r.dataOffset + r.len, cEnd);
+        for (let p = lo; p < hi; p += PAGE) {
+          const pageAddr = a.start + BigInt(r.offset + (p - r.dataOffset));
+          const s = pageAddr > addr ? pageAddr : addr;
+          const e = pageAddr + BigInt(PAGE) < endAddr ? pageAddr + BigInt(PAGE) : endAddr;
+          if (s >= e) continue;
+          const src = p - c.logicalOffset + Number(s - pageAddr);
+          data.copy(out, Number(s - addr), src, src + Number(e - s));
         }
       }
     }
-    return out;
   }
+  return out;
 }

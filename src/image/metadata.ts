@@ -92,7 +92,7 @@ function writeHashTable(b: Buffer, areas: Area[], liveOff: number, hashesOff: nu
 
 /**
  * Parses the optional hash table at `off` (after the names) into the areas'
- * live runs and hashes; returns the section's expected total length.
+ * live runs and hashes; the table must end exactly at the section's end.
  */
 function parseHashTable(b: Buffer, off: number, nlive: number, areas: Area[], fail: (what: string) => never): void {
   const hashesOff = off + nlive * LIVE_REC;
