@@ -79,4 +79,17 @@ describe('single-threaded counter', () => {
     expect(end.code).toBe(0);
     expectWholeCount(numbers([...run1.lines, ...run2.lines]), 40);
   });
+
+  it('--interval checkpoints on its own, and the image restarts', async () => {
+    s = await session();
+    const run1 = s.launch(program('counter'), ['80'], { launchArgs: ['--interval', '1'] });
+    const dir = s.dir;
+    const imageName = () => fs.readdirSync(dir).find((f) => /^ckpt_counter_.*\.dmtcp$/.test(f));
+    await run1.waitFor(() => imageName() !== undefined && fs.existsSync(`${dir}/dmtcp_restart_script.sh`), 20_000);
+    await s.command('kill');
+    await run1.exited;
+    const run2 = s.restart([`${dir}/${imageName()}`]);
+    await run2.waitFor((l) => l === 'DONE 80', 30_000);
+    expect(numbers(run2.lines)[0]).toBeGreaterThan(1);
+  });
 });

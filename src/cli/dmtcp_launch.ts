@@ -12,6 +12,7 @@ import { UsageError, failRc } from '../options/errors';
 import { findOrStartCoordinator, quitStartedCoordinator, CoordinatorError, CoordinatorFound } from '../launch/coordinator';
 import { resolveProgram } from '../launch/program-path';
 import { programKind } from '../launch/elf-kind';
+import { sendCommand } from '../coordinator/client';
 import { loadAddon, nativeParts, MissingBuildError } from '../native';
 
 /** The environment the program (and its agent) starts with. */
@@ -74,6 +75,12 @@ export async function main(argv: string[], cmd = 'dmtcp_launch'): Promise<number
       host: opts.host, port: opts.port, coordMode: opts.coordMode, portFile: opts.portFile,
       interval: opts.interval, ckptDir: opts.ckptDir,
     });
+    if (!coord.started && opts.interval !== undefined) {
+      // Joining a running coordinator: --interval / DMTCP_CHECKPOINT_INTERVAL still
+      // sets how often the computation is checkpointed, as with dmtcp_command -i.
+      const reply = await sendCommand(coord.host, coord.port, 'interval', opts.interval);
+      if (!reply.ok) throw new Error(`cannot set the checkpoint interval: ${reply.reason ?? 'refused'}`);
+    }
     const env = agentEnvironment(process.env, opts, coord, parts);
     const addon = loadAddon();
     if (coord.started) process.stderr.write(`${cmd}: started a coordinator on ${coord.host}:${coord.port}\n`);
