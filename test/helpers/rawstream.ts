@@ -123,3 +123,84 @@ export function expectedMemory(a: TestArea): Uint8Array {
   for (const r of a.runs ?? [{ offset: 0, len: a.size }]) mem.set(a.data.subarray(r.offset, r.offset + r.len), r.offset);
   return mem;
 }
+
+// ---- lazily generated streams (gigabytes of mostly zero pages, no big buffer) ----
+import { spawn } from 'node:child_process';
+
+/** Bytes handed to the pipe at a time: one shared zero buffer unless a data page falls inside. */
+const PIECE = 1 << 20;
+
+export interface LazyArea {
+  start: bigint;
+  size: number;
+  name?: string;
+  /** Runs the agent sends (offset,len; page aligned); default: the whole area. */
+  runs?: { offset: number; len: number }[];
+  /** Area offset (page aligned) -> that page's contents; every other page sent is zero. */
+  pages: Map<number, Uint8Array>;
+}
+
+function recordHead(start: bigint, size: number, name: Buffer, nruns: number, dataLen: number): Buffer {
+  const r = Buffer.alloc(64);
+  r.write('AREA', 0, 'latin1');
+  r.writeBigUInt64LE(start, 8);
+  r.writeBigUInt64LE(start + BigInt(size), 16);
+  r.writeUInt32LE(3, 32);
+  r.writeUInt32LE(2, 36);
+  r.writeUInt32LE(name.length, 40);
+  r.writeUInt32LE(nruns, 44);
+  r.writeBigUInt64LE(BigInt(dataLen), 48);
+  return r;
+}
+
+/** The raw stream of `areas`, piece by piece: what an agent sends for a huge, mostly zero process. */
+export function* lazyRawStream(meta: Record<string, unknown>, areas: LazyArea[]): Generator<Buffer> {
+  const json = Buffer.from(JSON.stringify(meta), 'utf8');
+  const h = Buffer.alloc(32);
+  h.write('DMTCPRAW', 0, 'latin1');
+  h.writeUInt32LE(1, 8);
+  h.writeUInt32LE(json.length, 12);
+  yield Buffer.concat([h, json]);
+  const zero = Buffer.alloc(PIECE);
+  for (const a of areas) {
+    const runs = a.runs ?? [{ offset: 0, len: a.size }];
+    const name = Buffer.from(a.name ?? '', 'utf8');
+    const dataLen = runs.reduce((s, r) => s + r.len, 0);
+    yield Buffer.concat([recordHead(a.start, a.size, name, runs.length, dataLen), name, Buffer.alloc(Math.ceil(name.length / 8) * 8 - name.length)]);
+    yield Buffer.concat(runs.map((r) => Buffer.concat([u64(r.offset), u64(r.len)])));
+    for (const r of runs) {
+      for (let off = r.offset; off < r.offset + r.len; off += PIECE) {
+        const n = Math.min(PIECE, r.offset + r.len - off);
+        const inside = [...a.pages.keys()].filter((p) => p >= off && p < off + n);
+        if (inside.length === 0) { yield n === PIECE ? zero : zero.subarray(0, n); continue; }
+        const piece = Buffer.alloc(n);
+        for (const p of inside) piece.set(a.pages.get(p)!, p - off);
+        yield piece;
+      }
+    }
+  }
+  const e = Buffer.alloc(64);
+  e.write('END', 0, 'latin1');
+  yield e;
+}
+
+/** Runs the encoder CLI on a lazily generated stream, honouring the pipe's back-pressure. */
+export async function runEncoderLazy(pieces: Iterable<Buffer>, out: string, flags: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [ENCODER, '--out', out, ...flags], { stdio: ['pipe', 'ignore', 'pipe'], env });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  child.stdin.on('error', () => { /* the encoder quit early: its status says why */ });
+  for (const p of pieces) {
+    if (child.stdin.destroyed) break;
+    if (!child.stdin.write(p)) {
+      await new Promise<void>((resolve) => {
+        const go = (): void => { child.stdin.off('drain', go); child.stdin.off('close', go); resolve(); };
+        child.stdin.on('drain', go);
+        child.stdin.on('close', go);
+      });
+    }
+  }
+  child.stdin.end();
+  return { status: await exited, stderr };
+}
