@@ -5,23 +5,15 @@
 #include <stdint.h>
 #include <stddef.h>
 
-static inline long sys6(long n, long a, long b, long c, long d, long e, long f) {
-  long ret;
-  register long r10 __asm__("r10") = d;
-  register long r8 __asm__("r8") = e;
-  register long r9 __asm__("r9") = f;
-  __asm__ volatile("syscall"
-                   : "=a"(ret)
-                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                   : "rcx", "r11", "memory");
-  return ret;
-}
-#define sys0(n) sys6(n, 0, 0, 0, 0, 0, 0)
-#define sys1(n, a) sys6(n, (long)(a), 0, 0, 0, 0, 0)
-#define sys2(n, a, b) sys6(n, (long)(a), (long)(b), 0, 0, 0, 0)
-#define sys3(n, a, b, c) sys6(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
-#define sys4(n, a, b, c, d) sys6(n, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
-#define sys5(n, a, b, c, d, e) sys6(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
+#include "../common/raw_syscall.h"
+
+#define sys6(n, a, b, c, d, e, f) raw_syscall6(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+#define sys0(n) rsys0(n)
+#define sys1(n, a) rsys1(n, a)
+#define sys2(n, a, b) rsys2(n, a, b)
+#define sys3(n, a, b, c) rsys3(n, a, b, c)
+#define sys4(n, a, b, c, d) rsys4(n, a, b, c, d)
+#define sys5(n, a, b, c, d, e) rsys5(n, a, b, c, d, e)
 
 #define NR_read 0
 #define NR_write 1

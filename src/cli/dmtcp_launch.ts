@@ -6,9 +6,10 @@
  * is the command's exit code.
  */
 import * as fs from 'fs';
+import { preamble } from './preamble';
 import { parseLaunchArgs, LaunchOptions } from '../options/launch';
-import { launchHelp, versionText } from '../options/help';
-import { UsageError, failRc } from '../options/errors';
+import { launchHelp } from '../options/help';
+import { failRc } from '../options/errors';
 import { findOrStartCoordinator, quitStartedCoordinator, CoordinatorError, CoordinatorFound } from '../launch/coordinator';
 import { resolveProgram } from '../launch/program-path';
 import { programKind } from '../launch/elf-kind';
@@ -40,24 +41,9 @@ export function agentEnvironment(
 }
 
 export async function main(argv: string[], cmd = 'dmtcp_launch'): Promise<number> {
-  let opts: LaunchOptions;
-  try {
-    opts = parseLaunchArgs(argv, process.env, cmd);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`${e.message}\n`);
-      return failRc();
-    }
-    throw e;
-  }
-  if (opts.help) {
-    process.stdout.write(launchHelp(cmd));
-    return 0;
-  }
-  if (opts.version) {
-    process.stdout.write(versionText(cmd));
-    return 0;
-  }
+  const pre = preamble(cmd, () => parseLaunchArgs(argv, process.env, cmd), launchHelp);
+  if ('exit' in pre) return pre.exit;
+  const opts = pre.opts;
   let coord: CoordinatorFound | undefined;
   try {
     const parts = nativeParts();

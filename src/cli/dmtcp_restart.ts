@@ -9,9 +9,10 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { preamble } from './preamble';
 import { parseRestartArgs, RestartOptions } from '../options/restart';
-import { restartHelp, versionText } from '../options/help';
-import { UsageError, failRc } from '../options/errors';
+import { restartHelp } from '../options/help';
+import { failRc } from '../options/errors';
 import { findOrStartCoordinator, quitStartedCoordinator, CoordinatorFound } from '../launch/coordinator';
 import { loadAddon, nativeParts } from '../native';
 import { readImageMeta, ImageMeta } from '../image/decode';
@@ -32,24 +33,9 @@ function checkImage(file: string): ImageMeta {
 }
 
 export async function main(argv: string[], cmd = 'dmtcp_restart'): Promise<number> {
-  let opts: RestartOptions;
-  try {
-    opts = parseRestartArgs(argv, process.env, cmd);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`${e.message}\n`);
-      return failRc();
-    }
-    throw e;
-  }
-  if (opts.help) {
-    process.stdout.write(restartHelp(cmd));
-    return 0;
-  }
-  if (opts.version) {
-    process.stdout.write(versionText(cmd));
-    return 0;
-  }
+  const pre = preamble(cmd, () => parseRestartArgs(argv, process.env, cmd), restartHelp);
+  if ('exit' in pre) return pre.exit;
+  const opts = pre.opts;
   let planPath: string | undefined;
   let coord: CoordinatorFound | undefined;
   try {
