@@ -7,7 +7,8 @@ import * as net from 'net';
 /** DMTCP-like worker states as shown by `list`. */
 export type AgentState = 'RUNNING' | 'SUSPENDED' | 'CHECKPOINTED' | 'FAILED';
 
-export interface Agent {
+/** Plain data for status/list replies and JSON. */
+export interface PeerInfo {
   /** Order of connection, 1-based, as shown by `list`. */
   num: number;
   id: string;
@@ -16,25 +17,16 @@ export interface Agent {
   rpid: number;
   ppid: number;
   host: string;
+  state: AgentState;
   /** Generation of the image it restarted from (0 at launch). */
   gen: number;
-  restarted: boolean;
-  state: AgentState;
-  socket: net.Socket;
-  send(line: string): void;
 }
 
-/** Plain data for status/list replies and JSON. */
-export interface PeerInfo {
-  num: number;
-  id: string;
-  prog: string;
-  pid: number;
-  rpid: number;
-  ppid: number;
-  host: string;
-  state: AgentState;
-  gen: number;
+/** A connected agent: its peer facts plus the live connection. */
+export interface Agent extends PeerInfo {
+  restarted: boolean;
+  socket: net.Socket;
+  send(line: string): void;
 }
 
 export class Registry {
