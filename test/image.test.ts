@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { openImage, readImageMeta } from '../dist/image/decode.js';
 import { writeRestorePlanSync, chooseTablesAddr, TABLES_ADDR_MIN, TABLES_ADDR_MAX, RESTORER_LO, RESTORER_HI } from '../dist/image/plan.js';
-import { PAGE, buildRawStream, defaultMeta, expectedMemory, runEncoder, sampleAreas } from './helpers/rawstream';
+import { ENCODER, PAGE, buildRawStream, defaultMeta, expectedMemory, runEncoder, sampleAreas } from './helpers/rawstream';
 
 const VDSO = 0x10, VVAR = 0x20;
 let dir: string;
@@ -147,6 +147,43 @@ describe('gzip container', () => {
     expect(runEncoder(s, img('t.gz'), ['--gzip']).status).toBe(0);
     expect(runEncoder(s, img('t.raw'), ['--no-gzip']).status).toBe(0);
     expect(fs.statSync(img('t.gz')).size * 4).toBeLessThan(fs.statSync(img('t.raw')).size);
+  });
+});
+
+describe('durability (fsync only when asked)', () => {
+  const env = (v?: string): NodeJS.ProcessEnv => {
+    const e = { ...process.env };
+    delete e.DMTCP_FSYNC;
+    if (v !== undefined) e.DMTCP_FSYNC = v;
+    return e;
+  };
+  for (const flags of [['--gzip'], ['--no-gzip'], ['--gzip', '--hbict']]) {
+    it(`DMTCP_FSYNC=1 ${flags.join(' ')}: a valid image, no temp file left`, () => {
+      const out = img(`fsync${flags.join('')}.dmtcp`);
+      const r = runEncoder(stream, out, flags, env('1'));
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const im = openImage(out);
+      expect(im.verify()).toBeNull();
+      for (const a of areas) expect(Buffer.compare(im.readMemory(a.start, a.size), expectedMemory(a))).toBe(0);
+      im.close();
+      expect(leftovers()).toEqual([]);
+    });
+  }
+
+  // Which syscalls run: only where strace exists (not needed to build or test otherwise).
+  const hasStrace = spawnSync('strace', ['-V']).status === 0;
+  const fsyncCalls = (flags: string[], e: NodeJS.ProcessEnv): number => {
+    const log = img(`strace-${Math.random().toString(36).slice(2)}.log`);
+    const r = spawnSync('strace', ['-f', '-qq', '-e', 'trace=fsync,fdatasync', '-o', log, process.execPath, ENCODER, '--out', img('traced.dmtcp'), ...flags], { input: stream, env: e });
+    expect(r.status).toBe(0);
+    return fs.readFileSync(log, 'utf8').split('\n').filter((l) => /\b(fsync|fdatasync)\(/.test(l)).length;
+  };
+  it.skipIf(!hasStrace)('fsyncs file and directory with DMTCP_FSYNC=1 or --fsync, and not by default', () => {
+    expect(fsyncCalls([], env())).toBe(0);
+    expect(fsyncCalls(['--no-fsync'], env('1'))).toBe(0);
+    expect(fsyncCalls([], env('1'))).toBeGreaterThanOrEqual(2);
+    expect(fsyncCalls(['--fsync'], env())).toBeGreaterThanOrEqual(2);
   });
 });
 

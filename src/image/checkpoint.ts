@@ -5,7 +5,7 @@
 // final name is replaced last, by one rename.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EncodeOptions, EncodeResult, ImageBuilder, writeImageFile, syncDir } from './encode';
+import { EncodeOptions, EncodeResult, ImageBuilder, fsyncWanted, writeImageFile, syncDir } from './encode';
 import { RawStreamReader } from './rawstream';
 import { HBICT_BLOCK, HbictInfo, MAX_CHAIN_DEPTH, ParentHashes, isLinkOf, linkPath } from './hbict';
 import { Image, openImageFile } from './decode';
@@ -109,7 +109,7 @@ export async function encodeStream(inFd: number, outPath: string, opts: EncodeOp
   };
   const { meta } = input.readHeader();
   const tmp = tmpName(outPath);
-  const sync = opts.fsync !== false;
+  const sync = fsyncWanted(opts.fsync);
   if (!opts.hbict) {
     const r = await writeImageFile(tmp, opts, null, feed(meta));
     fs.renameSync(tmp, outPath);

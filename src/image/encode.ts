@@ -18,13 +18,25 @@ import { serializeMetadata } from './metadata';
 import { GzipSink, ParallelGzipSink, RawSink, Sink } from './sink';
 
 export const IMAGE_MODE = 0o600;
+/** Environment switch for durable images (the CLI's --fsync/--no-fsync win). */
+export const FSYNC_ENV = 'DMTCP_FSYNC';
+
+/** Whether to fsync: the explicit option, else DMTCP_FSYNC=1. */
+export function fsyncWanted(opt?: boolean): boolean {
+  return opt ?? process.env[FSYNC_ENV] === '1';
+}
 export const ENCODER_NAME = 'dmtcp-encoder/1';
 
 export interface EncodeOptions {
   gzip: boolean;
   /** Compress gzip members on the thread pool (default true). */
   parallel?: boolean;
-  /** Flush to disk before the rename (default true: a checkpoint must survive a crash). */
+  /**
+   * fsync the file before the rename and the directory after it. Default:
+   * DMTCP_FSYNC=1 in the environment (see fsyncWanted). Without it the image
+   * is still atomic against a crash of the process (temp name, rename), just
+   * not against a crash of the machine: that costs a full flush per image.
+   */
   fsync?: boolean;
   /** HBICT: keep a block hash table, and write a delta when the previous image allows (checkpoint.ts). */
   hbict?: boolean;
@@ -181,7 +193,7 @@ export interface WrittenImage extends EncodeResult { contentXxh: bigint; inherit
 
 /**
  * Writes an image to `tmp` (created exclusively, mode 0600): `produce` feeds
- * the builder header and areas. Synced and closed on success; on failure the
+ * the builder header and areas. Closed (and synced when asked) on success; on failure the
  * temp file is removed and the error rethrown. Renaming is the caller's job.
  */
 export async function writeImageFile(tmp: string, opts: EncodeOptions, hashing: Hashing, produce: (b: ImageBuilder) => Promise<void>): Promise<WrittenImage> {
@@ -193,7 +205,7 @@ export async function writeImageFile(tmp: string, opts: EncodeOptions, hashing: 
     const b = new ImageBuilder(sink, compression, hashing);
     await produce(b);
     const contentXxh = await b.finish();
-    if (opts.fsync !== false) fs.fsyncSync(fd);
+    if (fsyncWanted(opts.fsync)) fs.fsyncSync(fd);
     fs.closeSync(fd);
     return { areas: b.areas.length, chunks: b.chunks, dataBytes: b.dataBytes, fileBytes: sink.size, contentXxh, inheritedBytes: b.inheritedBytes };
   } catch (e) {

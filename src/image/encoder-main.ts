@@ -1,18 +1,23 @@
 // The encoder process: `node dist/image/encoder-main.js --out /abs/ckpt.dmtcp
-// [--gzip|--no-gzip] [--hbict|--no-hbict] [--no-fsync] [--serial]`. Reads the raw capture stream on fd 0.
-// Silent on success (exit 0); one line `encoder: ...` and exit 99 otherwise.
+// [--gzip|--no-gzip] [--hbict|--no-hbict] [--fsync|--no-fsync] [--serial]`.
+// Reads the raw capture stream on fd 0. Silent on success (exit 0); one line
+// `encoder: ...` and exit 99 otherwise. The image is written under a temp name
+// and renamed (atomic against a crash of this process); fsync of the file and
+// its directory (durable against a crash of the machine) only when asked:
+// `--fsync` or DMTCP_FSYNC=1, since a flush of every image costs real time.
 import { encodeStream } from './checkpoint';
 
 const FAIL_RC = 99;
 const STDIN_FD = 0;
 
-interface Args { out: string; gzip: boolean; fsync: boolean; parallel: boolean; hbict: boolean }
+interface Args { out: string; gzip: boolean; fsync?: boolean; parallel: boolean; hbict: boolean }
 
 function parseArgs(argv: string[]): Args {
   let out = '';
   // gzip is the default; DMTCP_GZIP=0 turns it off unless a flag says otherwise.
   let gzip = process.env.DMTCP_GZIP !== '0';
-  let fsync = true;
+  // undefined: DMTCP_FSYNC decides (encode.ts fsyncWanted); flags win.
+  let fsync: boolean | undefined;
   let parallel = true;
   let hbict = false;
   for (let i = 0; i < argv.length; i++) {
@@ -21,6 +26,7 @@ function parseArgs(argv: string[]): Args {
     else if (a.startsWith('--out=')) out = a.slice('--out='.length);
     else if (a === '--gzip') gzip = true;
     else if (a === '--no-gzip') gzip = false;
+    else if (a === '--fsync') fsync = true;
     else if (a === '--no-fsync') fsync = false;
     else if (a === '--serial') parallel = false;
     else if (a === '--hbict') hbict = true;

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Image } from './decode';
 import { Area } from './format';
-import { DataSource, WrittenImage, syncDir, writeImageFile } from './encode';
+import { DataSource, WrittenImage, fsyncWanted, syncDir, writeImageFile } from './encode';
 import { HBICT_BLOCK } from './hbict';
 
 /** Reads an area's stored bytes in order, as the builder asks for them. */
@@ -57,6 +57,6 @@ export async function flattenImage(img: Image, outPath: string, opts: FlattenOpt
     }
   });
   fs.renameSync(tmp, outPath);
-  if (opts.fsync !== false) syncDir(path.dirname(outPath));
+  if (fsyncWanted(opts.fsync)) syncDir(path.dirname(outPath));
   return r;
 }

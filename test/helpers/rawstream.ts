@@ -111,8 +111,8 @@ export const ROOT = path.join(__dirname, '..', '..');
 export const ENCODER = path.join(ROOT, 'dist', 'image', 'encoder-main.js');
 export const READDMTCP = path.join(ROOT, 'bin', 'readdmtcp');
 
-export function runEncoder(stream: Uint8Array, out: string, flags: string[] = []): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [ENCODER, '--out', out, ...flags], { input: stream, encoding: 'utf8', maxBuffer: 1 << 26 });
+export function runEncoder(stream: Uint8Array, out: string, flags: string[] = [], env: NodeJS.ProcessEnv = process.env): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [ENCODER, '--out', out, ...flags], { input: stream, encoding: 'utf8', maxBuffer: 1 << 26, env });
   return { status: r.status, stderr: r.stderr };
 }
 
