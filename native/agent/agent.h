@@ -72,6 +72,7 @@ struct agent_config {
   int ckpt_signal;
   int gzip;
   int hbict;                  /* delta images (DMTCP_HBICT=1): the encoder's job */
+  int fsync;                  /* DMTCP_FSYNC=1: images reach the disk before rename */
   char ckpt_dir[PATH_MAX];
   char node_path[PATH_MAX];
   char encoder_path[PATH_MAX];

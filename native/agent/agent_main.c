@@ -28,6 +28,7 @@ static int read_config(struct agent_config *c) {
   const char *sig = getenv("DMTCP_SIGCKPT");
   const char *gzip = getenv("DMTCP_GZIP");
   const char *hbict = getenv("DMTCP_HBICT");
+  const char *fsync_env = getenv("DMTCP_FSYNC");
   const char *dir = getenv("DMTCP_CHECKPOINT_DIR");
   const char *node = getenv("DMTCP_NODE");
   const char *encoder = getenv("DMTCP_ENCODER");
@@ -37,6 +38,7 @@ static int read_config(struct agent_config *c) {
   c->ckpt_signal = sig && atoi(sig) > 0 && atoi(sig) < 65 ? atoi(sig) : DEFAULT_CKPT_SIGNAL;
   c->gzip = !(gzip && !strcmp(gzip, "0"));
   c->hbict = hbict && !strcmp(hbict, "1");
+  c->fsync = fsync_env && !strcmp(fsync_env, "1");
   if (dir && *dir) agent_strlcpy(c->ckpt_dir, dir, sizeof c->ckpt_dir);
   else if (!getcwd(c->ckpt_dir, sizeof c->ckpt_dir)) agent_strlcpy(c->ckpt_dir, ".", sizeof c->ckpt_dir);
   agent_strlcpy(c->node_path, node, sizeof c->node_path);

@@ -185,7 +185,7 @@ static long stream_area(int fd, int pagemap_fd, const struct area *a) {
 
 struct encoder_launch {
   int pipe_read;
-  const char *argv[8];
+  const char *argv[10];
   const char *envp[4];
 };
 
@@ -209,7 +209,8 @@ static pid_t spawn_encoder(int pipe_read, const char *final_path) {
   l.argv[3] = final_path;
   l.argv[4] = agent.config.gzip ? "--gzip" : "--no-gzip";
   l.argv[5] = agent.config.hbict ? "--hbict" : "--no-hbict";
-  l.argv[6] = 0;
+  l.argv[6] = agent.config.fsync ? "--fsync" : "--no-fsync";
+  l.argv[7] = 0;
   l.envp[0] = "PATH=/usr/local/bin:/usr/bin:/bin";
   l.envp[1] = 0;
   /* CLONE_VM|CLONE_VFORK: no copy of our address space; we wait until it execs.
