@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 
 #define AGENT_MAX_THREADS 1024
-#define AGENT_MAX_FDS 256
+#define AGENT_MAX_FDS 1024
 #define AGENT_FD_PATH_MAX 1024
 #define AGENT_COORD_FD_MIN 820      /* our coordinator socket sits above the program's fds */
 #define AGENT_LINE_MAX 65536

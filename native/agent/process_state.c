@@ -60,7 +60,10 @@ static int classify(const char *path, const struct stat *st) {
 }
 
 static void save_one_fd(int fd) {
-  if (agent.nfds == AGENT_MAX_FDS) return;
+  if (agent.nfds == AGENT_MAX_FDS) {
+    agent_say("too many open files to save them all; the rest will be closed after a restart");
+    return;
+  }
   struct fd_record *r = &agent.fds[agent.nfds];
   char link[64], *e;
   e = link + agent_strlcpy(link, "/proc/self/fd/", sizeof link);
