@@ -59,9 +59,11 @@ static int classify(const char *path, const struct stat *st) {
   return FD_OTHER;
 }
 
+static int fd_overflow_said;
+
 static void save_one_fd(int fd) {
   if (agent.nfds == AGENT_MAX_FDS) {
-    agent_say("too many open files to save them all; the rest will be closed after a restart");
+    if (!fd_overflow_said++) agent_say("too many open files to save them all; the rest will be closed after a restart");
     return;
   }
   struct fd_record *r = &agent.fds[agent.nfds];
@@ -90,6 +92,7 @@ static void save_one_fd(int fd) {
 static void save_fds(void) {
   char buf[4096];
   agent.nfds = 0;
+  fd_overflow_said = 0;
   int dir = (int)rsys3(SYS_open, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (dir < 0) return;
   for (;;) {
