@@ -16,7 +16,7 @@ import { failRc } from '../options/errors';
 import { findOrStartCoordinator, quitStartedCoordinator, CoordinatorFound } from '../launch/coordinator';
 import { loadAddon, nativeParts } from '../native';
 import { readImageMeta, ImageMeta } from '../image/decode';
-import { writeRestorePlanSync } from '../image/plan';
+import { writeRestorePlan } from '../image/plan';
 import { patchRestorerForBrk, readRestorer } from '../restart/restorer-elf';
 
 function imagePaths(opts: RestartOptions): string[] {
@@ -55,7 +55,7 @@ export async function main(argv: string[], cmd = 'dmtcp_restart'): Promise<numbe
     if (opts.ckptDir) info.ckpt_dir = path.resolve(opts.ckptDir);
     const tmpDir = opts.tmpDir || os.tmpdir();
     planPath = path.join(tmpDir, `dmtcp_plan_${process.pid}_${Date.now()}`);
-    writeRestorePlanSync(image, planPath, info);
+    await writeRestorePlan(image, planPath, info); // every chunk verified before the restorer runs
     const planFd = fs.openSync(planPath, 'r');
     fs.unlinkSync(planPath);
     planPath = undefined;

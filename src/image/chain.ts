@@ -150,6 +150,8 @@ function compose(links: Image[]): Image {
   return {
     path: top.path, container: top.container, compression: top.compression, formatVersion: top.formatVersion,
     fileSize: top.fileSize, meta: top.meta, areas, chunks, readChunk,
+    // Composing pages from several links stays on the main thread.
+    loadChunk: (k) => { try { return Promise.resolve(readChunk(k)); } catch (e) { return Promise.reject(e); } },
     forEachChunk: (area, fn) => { for (const c of area.chunks) fn(c, readChunk(c.index)); },
     readMemory: (addr, len) => readMemoryFrom(areas, readChunk, addr, len),
     verify,

@@ -49,11 +49,64 @@ export function scratch(len: number): { ptr: number; view: Uint8Array } {
   const c = codec();
   if (len > SCRATCH_LIMIT) throw new Error(`codec scratch request too large: ${len} bytes`);
   if (len > scratchLen) {
-    const need = Math.ceil((len - scratchLen) / WASM_PAGE);
-    if (c.grow(need) < 0) throw new Error(`codec cannot grow memory by ${need} pages`);
-    scratchLen = c.memory.buffer.byteLength - scratchPtr;
+    if (scratchPtr + scratchLen === c.memory.buffer.byteLength) {
+      growBy(len - scratchLen);
+      scratchLen = c.memory.buffer.byteLength - scratchPtr;
+    } else {
+      // A region was reserved past the scratch: move the scratch to a fresh end.
+      const at = c.memory.buffer.byteLength;
+      growBy(len);
+      scratchPtr = at;
+      scratchLen = c.memory.buffer.byteLength - at;
+    }
   }
   return { ptr: scratchPtr, view: new Uint8Array(c.memory.buffer, scratchPtr, len) };
+}
+
+/**
+ * Regions of wasm memory handed out by reserveRegion(): never touched by
+ * scratch() or place(), so data may stay there while asynchronous I/O (an
+ * fs.write on libuv's thread pool) reads or fills it. `busy` counts regions
+ * whose views are in use by such I/O: memory must not grow then (a grown
+ * memory may live at another address, and the old views are detached).
+ */
+interface Region { ptr: number; len: number; free: boolean }
+const regions: Region[] = [];
+let busy = 0;
+
+function growBy(bytes: number): void {
+  const c = codec();
+  if (busy > 0) throw new Error('internal: codec memory would grow while page data is in flight');
+  const need = Math.ceil(bytes / WASM_PAGE);
+  if (c.grow(need) < 0) throw new Error(`codec cannot grow memory by ${need} pages`);
+}
+
+/**
+ * A region of at least `len` bytes owned by the caller until releaseRegion():
+ * page-aligned (4096), reused from released ones when one fits, else taken
+ * from new memory at the end. Take views with memView() after the call.
+ */
+export function reserveRegion(len: number): number {
+  const c = codec();
+  if (len > SCRATCH_LIMIT) throw new Error(`codec region request too large: ${len} bytes`);
+  const fit = regions.filter((r) => r.free && r.len >= len).sort((a, b) => a.len - b.len)[0];
+  if (fit) { fit.free = false; return fit.ptr; }
+  const at = c.memory.buffer.byteLength; // a multiple of the wasm page, so page-aligned
+  growBy(len);
+  regions.push({ ptr: at, len: c.memory.buffer.byteLength - at, free: false });
+  return at;
+}
+
+export function releaseRegion(ptr: number): void {
+  const r = regions.find((x) => x.ptr === ptr);
+  if (!r || r.free) throw new Error(`internal: region ${ptr} released twice or never reserved`);
+  r.free = true;
+}
+
+/** Marks the start (+1) or end (-1) of asynchronous I/O on a region: memory cannot grow meanwhile. */
+export function regionIo(delta: 1 | -1): void {
+  busy += delta;
+  if (busy < 0) throw new Error('internal: region I/O count below zero');
 }
 
 /** A view of wasm memory at [ptr, ptr+len): for data already in scratch. */

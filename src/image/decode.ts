@@ -8,7 +8,7 @@ import {
   T_META_FILE, T_META_LEN, T_META_LOGICAL, T_META_STORED, T_META_XXH, T_SELF_XXH, T_VERSION,
   compressionName, hex,
 } from './format';
-import { GZ_FOOTER, GZ_HEADER, inflateMember, parseMemberHeader, storedMemberLen } from './gzmember';
+import { GZ_FOOTER, GZ_HEADER, inflateMember, inflateMemberAsync, parseMemberHeader, storedMemberLen } from './gzmember';
 import { ImageError, ImageFile } from './imagefile';
 import { parseMetadata } from './metadata';
 import { xxh64 } from './codec';
@@ -58,6 +58,12 @@ export interface Image {
   chunks: Chunk[];
   /** Uncompressed bytes of chunk k, checksum verified (throws ImageError naming chunk, area, offset). */
   readChunk(k: number): Buffer;
+  /**
+   * readChunk for pipelines: the same bytes and checks, but a gzip member is
+   * inflated on libuv's thread pool, so several chunks can be in flight. The
+   * file itself is read synchronously, before this returns its promise.
+   */
+  loadChunk(k: number): Promise<Buffer>;
   /** Calls fn for every chunk of the area, in order, with its verified bytes. */
   forEachChunk(area: Area, fn: (chunk: Chunk, data: Buffer) => void): void;
   /** Reads process memory [addr, addr+len) from the image (zero where nothing is stored). */
@@ -205,6 +211,33 @@ function open(f: ImageFile): Image {
     return data;
   };
 
+  const loadChunk = (k: number): Promise<Buffer> => {
+    const c = chunks[k];
+    if (!c) return Promise.reject(new RangeError(`no chunk ${k}`));
+    if (h.container === 'raw') {
+      try { return Promise.resolve(readChunk(k)); } catch (e) { return Promise.reject(e); }
+    }
+    let member: Buffer;
+    try {
+      if (c.storedLen < GZ_HEADER + GZ_FOOTER) f.fail(`bad gzip member for ${where(c)} at offset ${c.fileOffset}`);
+      member = f.read(c.fileOffset, c.storedLen, where(c));
+      const mh = parseMemberHeader(member);
+      if (!mh || mh.tag !== TAG_DATA || mh.memberLen !== c.storedLen || mh.dataLen !== c.len) {
+        f.fail(`no ${TAG_DATA} gzip member for ${where(c)} at offset ${c.fileOffset}`);
+      }
+    } catch (e) { return Promise.reject(e); }
+    return new Promise<Buffer>((resolve, reject) => {
+      inflateMemberAsync(member, c.len, (err, out) => {
+        try {
+          if (err) f.fail(`corrupt gzip member for ${where(c)} at offset ${c.fileOffset}: ${err.message}`);
+          if (out!.length !== c.len) f.fail(`gzip member for ${where(c)} at offset ${c.fileOffset} holds ${out!.length} bytes, expected ${c.len}`);
+          if (xxh64(out!) !== c.xxh) f.fail(`checksum mismatch in ${where(c)}`);
+          resolve(out!);
+        } catch (e) { reject(e); }
+      });
+    });
+  };
+
   const forEachChunk = (area: Area, fn: (chunk: Chunk, data: Buffer) => void): void => {
     for (const c of area.chunks) fn(c, readChunk(c.index));
   };
@@ -224,7 +257,7 @@ function open(f: ImageFile): Image {
   return {
     path: f.path, container: h.container, compression: compressionName(h.compression),
     formatVersion: FORMAT_VERSION, fileSize: f.size, meta: h.meta, areas, chunks,
-    readChunk, forEachChunk, readMemory, verify, close: () => f.close(),
+    readChunk, loadChunk, forEachChunk, readMemory, verify, close: () => f.close(),
     hbict: hb, contentXxh: t.readBigUInt64LE(T_SELF_XXH),
     chain: hb ? [{ path: f.path, generation: hb.generation, full: !hb.parent, fileSize: f.size, storedBytes }] : undefined,
   };

@@ -11,11 +11,11 @@ import {
   TAG_META, TRAILER_LEN, T_COMPRESSION, T_META_FILE, T_META_LEN, T_META_LOGICAL, T_META_STORED,
   T_META_XXH, T_SELF_XXH, T_VERSION, alignUp,
 } from './format';
-import { classifyPagesAt, compactPagesAt, hashPagesAt, memView, pageHashRoom, pageMapRoom, scratch, xxh64, xxh64At } from './codec';
+import { classifyPagesAt, compactPagesAt, hashPagesAt, memView, pageHashRoom, pageMapRoom, regionIo, releaseRegion, reserveRegion, scratch, xxh64, xxh64At } from './codec';
 import { RawArea } from './rawstream';
 import { ParentHashes, pageNo } from './hbict';
 import { serializeMetadata } from './metadata';
-import { GzipSink, ParallelGzipSink, RawSink, Sink } from './sink';
+import { GzipSink, ParallelGzipSink, PipelinedRawSink, RAW_PIPELINE_BUFFERS, RawSink, Sink } from './sink';
 
 export const IMAGE_MODE = 0o600;
 /** Environment switch for durable images (the CLI's --fsync/--no-fsync win). */
@@ -40,6 +40,14 @@ export interface EncodeOptions {
   fsync?: boolean;
   /** HBICT: keep a block hash table, and write a delta when the previous image allows (checkpoint.ts). */
   hbict?: boolean;
+  /**
+   * Raw images: write chunk k on the thread pool while chunk k+1 is read and
+   * scanned (default true). Needs a data source that does not use the codec's
+   * scratch memory (the raw stream; not flatten, which decodes images).
+   */
+  pipeline?: boolean;
+  /** Buffers a pipelined raw sink cycles through (default RAW_PIPELINE_BUFFERS; tests use 2). */
+  pipelineBuffers?: number;
 }
 
 /** Where page data comes from: the raw stream, or (flatten) an image's chunks. */
@@ -89,7 +97,28 @@ export class ImageBuilder {
   /** Pages found unchanged since the parent and therefore not stored (deltas). */
   inheritedBytes = 0;
   private hashList = new HashList();
+  /** Page-data buffers in wasm memory: one scratch chunk, or `sink.buffers` slots of a reserved region. */
+  private region = -1;
+  private slot = 0;
   constructor(private sink: Sink, private compression: number, private hashing: Hashing = null) {}
+
+  /** Bytes one chunk needs: data, page map and (HBICT) page hashes; page multiple so slots stay aligned. */
+  private get slotRoom(): number {
+    return alignUp(CHUNK_BYTES + pageMapRoom(CHUNK_BYTES) + (this.hashing ? pageHashRoom(CHUNK_BYTES) : 0), PAGE);
+  }
+
+  /** Where the next chunk is read: the scratch, or the next free slot (see Sink.data on ownership). */
+  private chunkPtr(): number {
+    if (this.sink.buffers === 1) return scratch(this.slotRoom).ptr;
+    if (this.region < 0) this.region = reserveRegion(this.slotRoom * this.sink.buffers);
+    return this.region + this.slot * this.slotRoom;
+  }
+
+  /** Gives back the reserved region; call once nothing is in flight (after finish() or sink.settle()). */
+  release(): void {
+    if (this.region >= 0) releaseRegion(this.region);
+    this.region = -1;
+  }
 
   header(meta: Record<string, unknown>): void {
     const h = buildHeader(meta, this.compression);
@@ -104,13 +133,13 @@ export class ImageBuilder {
       prot: raw.prot, flags: raw.flags, name: raw.name, runs: [], chunks: [], dataLen: 0,
     };
     if (this.hashing) { area.live = []; this.hashList = new HashList(); }
-    const room = CHUNK_BYTES + pageMapRoom(CHUNK_BYTES) + (this.hashing ? pageHashRoom(CHUNK_BYTES) : 0);
-    const { ptr } = scratch(room);
     for (const run of raw.runs) {
       for (let done = 0; done < run.len; ) {
         const n = Math.min(CHUNK_BYTES, run.len - done);
+        const ptr = this.chunkPtr();
         input.readExact(memView(ptr, n), `the data of area 0x${raw.start.toString(16)}`);
-        await this.chunk(area, run.offset + done, ptr, n);
+        // A slot handed to the sink moves on; a chunk of zero pages leaves it free.
+        if (await this.chunk(area, run.offset + done, ptr, n)) this.slot = (this.slot + 1) % this.sink.buffers;
         done += n;
       }
     }
@@ -141,11 +170,12 @@ export class ImageBuilder {
     return keep;
   }
 
-  private async chunk(area: Area, areaOffset: number, ptr: number, n: number): Promise<void> {
+  /** Stores the chunk's kept pages; returns whether its buffer went to the sink. */
+  private async chunk(area: Area, areaOffset: number, ptr: number, n: number): Promise<boolean> {
     const { mapPtr, pages, nonZero } = classifyPagesAt(ptr, n);
-    if (nonZero === 0) return;
+    if (nonZero === 0) return false;
     const keep = this.hashing ? this.hashChunk(area, areaOffset, ptr, n, mapPtr, pages) : nonZero;
-    if (keep === 0) return;
+    if (keep === 0) return false;
     const map = memView(mapPtr, pages);
     const start = this.logical;
     for (let i = 0; i < pages; i++) if (map[i]) appendPage(area.runs, areaOffset + i * PAGE);
@@ -156,6 +186,7 @@ export class ImageBuilder {
     await this.sink.data(TAG_DATA, start, memView(ptr, stored), (p) => { chunk.fileOffset = p.fileOffset; chunk.storedLen = p.storedLen; });
     area.dataLen += stored;
     this.dataBytes += stored;
+    return true;
   }
 
   /** Writes metadata and trailer; returns the trailer's self-checksum (the image's content hash). */
@@ -198,17 +229,23 @@ export interface WrittenImage extends EncodeResult { contentXxh: bigint; inherit
  */
 export async function writeImageFile(tmp: string, opts: EncodeOptions, hashing: Hashing, produce: (b: ImageBuilder) => Promise<void>): Promise<WrittenImage> {
   const fd = fs.openSync(tmp, 'wx', IMAGE_MODE);
+  let b: ImageBuilder | undefined;
+  let sink: Sink | undefined;
   try {
     fs.fchmodSync(fd, IMAGE_MODE); // the umask may only remove bits; be explicit anyway
     const compression = opts.gzip ? COMPRESSION_GZIP : COMPRESSION_NONE;
-    const sink: Sink = !opts.gzip ? new RawSink(fd) : opts.parallel === false ? new GzipSink(fd) : new ParallelGzipSink(fd);
-    const b = new ImageBuilder(sink, compression, hashing);
+    sink = opts.gzip ? (opts.parallel === false ? new GzipSink(fd) : new ParallelGzipSink(fd))
+      : opts.pipeline === false ? new RawSink(fd) : new PipelinedRawSink(fd, opts.pipelineBuffers ?? RAW_PIPELINE_BUFFERS, regionIo);
+    b = new ImageBuilder(sink, compression, hashing);
     await produce(b);
     const contentXxh = await b.finish();
+    b.release();
     if (fsyncWanted(opts.fsync)) fs.fsyncSync(fd);
     fs.closeSync(fd);
     return { areas: b.areas.length, chunks: b.chunks, dataBytes: b.dataBytes, fileBytes: sink.size, contentXxh, inheritedBytes: b.inheritedBytes };
   } catch (e) {
+    await sink?.settle().catch(() => {}); // no write may still use the fd or the buffers
+    b?.release();
     try { fs.closeSync(fd); } catch { /* already closed */ }
     try { fs.unlinkSync(tmp); } catch { /* already gone */ }
     throw e;

@@ -46,7 +46,7 @@ export async function flattenImage(img: Image, outPath: string, opts: FlattenOpt
   delete meta.hbict;
   if (img.hbict) meta.hbict = { generation: img.hbict.generation, depth: 0, blockSize: HBICT_BLOCK };
   let done = 0;
-  const r = await writeImageFile(tmp, { gzip: opts.gzip, fsync: opts.fsync }, hashing, async (b) => {
+  const r = await writeImageFile(tmp, { gzip: opts.gzip, fsync: opts.fsync, pipeline: false }, hashing, async (b) => {
     b.header(meta);
     for (const a of img.areas) {
       const raw = {

@@ -87,3 +87,10 @@ export function parseMemberHeader(b: Uint8Array): MemberHeader | null {
 export function inflateMember(member: Uint8Array, maxLen: number): Buffer {
   return zlib.gunzipSync(member, { maxOutputLength: Math.max(1, maxLen) });
 }
+
+/** inflateMember on libuv's thread pool. */
+export function inflateMemberAsync(member: Uint8Array, maxLen: number, cb: (err: Error | null, out?: Buffer) => void): void {
+  // One output buffer a little larger than the member's content: zlib's
+  // default 16 KiB chunks would cost one thread-pool round trip each.
+  zlib.gunzip(member, { maxOutputLength: Math.max(1, maxLen), chunkSize: Math.max(64 << 10, maxLen + 4096) }, (err, out) => cb(err, out));
+}

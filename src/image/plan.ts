@@ -2,6 +2,7 @@
 // flat, page-aligned file mtcp_restart maps and copies from. The restorer is
 // tiny and trusts this file, so everything here is checked before writing.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { Area, FLAG, PAGE, alignUp } from './format';
 import { Image, ImageError, openImage } from './decode';
 
@@ -182,7 +183,70 @@ export function writeRestorePlanSync(imagePath: string, planPath: string, restar
   }
 }
 
-export async function writeRestorePlan(imagePath: string, planPath: string, restartInfo: Record<string, string> = {}): Promise<void> {
-  writeRestorePlanSync(imagePath, planPath, restartInfo);
+/** Chunks in flight at once in writeRestorePlan: two per core keep every core inflating. */
+export const PLAN_IN_FLIGHT = Math.max(4, (os.availableParallelism?.() ?? os.cpus().length) * 2);
+
+function writeAsync(fd: number, buf: Uint8Array, pos: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (off: number): void => {
+      fs.write(fd, buf, off, buf.length - off, pos + off, (err, n) => {
+        if (err) reject(err);
+        else if (off + n < buf.length) step(off + n);
+        else resolve();
+      });
+    };
+    step(0);
+  });
+}
+
+/**
+ * writeRestorePlanSync, in parallel: up to `inFlight` chunks at once, gzip
+ * members inflated on libuv's thread pool, each checked against its XXH64
+ * and written at its plan offset (positional writes; order does not matter).
+ * The same file, byte for byte, and the same errors: the promise resolves
+ * only when every chunk was verified and written; on the first damaged chunk
+ * (the lowest-numbered one, when several fail at once) nothing new starts,
+ * what is in flight is waited for, and the plan file is removed.
+ */
+export async function writeRestorePlan(imagePath: string, planPath: string, restartInfo: Record<string, string> = {}, inFlight = PLAN_IN_FLIGHT): Promise<PlanLayout> {
+  const img = openImage(imagePath);
+  let fd = -1;
+  const pending = new Set<Promise<void>>();
+  let failure: { k: number; e: unknown } | null = null;
+  try {
+    const { head, tables, layout, runs } = buildPlanTables(img, restartInfo);
+    fd = fs.openSync(planPath, 'w', 0o600);
+    writeFully(fd, head, 0);
+    writeFully(fd, tables, layout.areasOffset);
+    const planFd = fd;
+    for (let i = 0; i < img.areas.length && !failure; i++) {
+      const a = img.areas[i];
+      if (runs[i].length === 0) continue;
+      const imgBase = a.runs[0].dataOffset;
+      const planBase = runs[i][0].dataOffset;
+      for (const c of a.chunks) {
+        if (failure) break;
+        const pos = planBase + (c.logicalOffset - imgBase);
+        const job: Promise<void> = img.loadChunk(c.index)
+          .then((data) => writeAsync(planFd, data, pos))
+          .catch((e: unknown) => { if (!failure || c.index < failure.k) failure = { k: c.index, e }; })
+          .finally(() => { pending.delete(job); });
+        pending.add(job);
+        while (pending.size >= Math.max(1, inFlight)) await Promise.race(pending);
+      }
+    }
+    await Promise.all(pending);
+    if (failure) throw (failure as { e: unknown }).e;
+    fs.ftruncateSync(fd, layout.fileLen);
+    fs.closeSync(fd);
+    fd = -1;
+    return layout;
+  } catch (e) {
+    await Promise.allSettled(pending);
+    if (fd >= 0) { fs.closeSync(fd); try { fs.unlinkSync(planPath); } catch { /* gone */ } }
+    throw e;
+  } finally {
+    img.close();
+  }
 }
 

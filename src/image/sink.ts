@@ -18,12 +18,19 @@ export interface Sink {
   section(tag: string, logical: number, data: Uint8Array, bulk: boolean): Placed;
   /**
    * Appends a page-data section; `done` receives its placement when it is
-   * written (at once, or later for a parallel sink). `data` may be reused by
-   * the caller as soon as this returns (the promise only applies back-pressure).
+   * written (at once, or later for a parallel sink). Buffer ownership: the
+   * caller cycles through `buffers` distinct buffers; when the promise
+   * resolves the sink still holds at most `buffers - 1` of the ones it was
+   * given, the oldest released first. With `buffers` = 1 (sinks that write or
+   * copy at once) `data` may be reused as soon as the promise resolves.
    */
   data(tag: string, logical: number, data: Uint8Array, done: (p: Placed) => void): Promise<void>;
+  /** How many caller buffers may be in flight at once (see data()). */
+  readonly buffers: number;
   /** Waits until every pending section is in the file. */
   flush(): Promise<void>;
+  /** After a failure: waits until nothing is in flight any more (errors ignored), so the fd may be closed. */
+  settle(): Promise<void>;
   /** Appends the trailer (fixed position from the end of the file). */
   trailer(tag: string, logical: number, data: Uint8Array): Placed;
   /** Bytes written to the file so far. */
@@ -44,7 +51,9 @@ function writeAll(fd: number, pos: number, parts: Uint8Array[]): number {
 
 export class RawSink implements Sink {
   size = 0;
+  readonly buffers: number = 1;
   constructor(private fd: number) {}
+  protected get fdNo(): number { return this.fd; }
   section(_tag: string, logical: number, data: Uint8Array): Placed {
     if (logical !== this.size) throw new Error(`internal: raw section at ${logical} but file is ${this.size} bytes`);
     this.size = writeAll(this.fd, this.size, [data]);
@@ -57,10 +66,12 @@ export class RawSink implements Sink {
     done(this.section(tag, logical, data));
   }
   async flush(): Promise<void> { /* nothing pending */ }
+  async settle(): Promise<void> { /* nothing pending */ }
 }
 
 export class GzipSink implements Sink {
   size = 0;
+  readonly buffers: number = 1;
   constructor(private fd: number) {}
   protected place(parts: Buffer[]): Placed {
     const fileOffset = this.size;
@@ -77,6 +88,7 @@ export class GzipSink implements Sink {
     done(this.section(tag, logical, data, true));
   }
   async flush(): Promise<void> { /* nothing pending */ }
+  async settle(): Promise<void> { /* nothing pending */ }
 }
 
 /** Members compressed at once on libuv's thread pool: enough to keep every core busy. */
@@ -110,8 +122,78 @@ export class ParallelGzipSink extends GzipSink {
     while (this.queue.length) await this.writeOldest();
   }
 
+  override async settle(): Promise<void> {
+    // Deflate jobs never touch the fd; drop them.
+    this.queue = [];
+  }
+
   override section(tag: string, logical: number, data: Uint8Array, bulk: boolean): Placed {
     if (this.queue.length) throw new Error('internal: section written while members are pending');
     return super.section(tag, logical, data, bulk);
+  }
+}
+
+/** Caller buffers a pipelined raw sink lets the encoder cycle through (see Sink.data). */
+export const RAW_PIPELINE_BUFFERS = 4;
+
+/**
+ * Raw sink whose page-data writes run on libuv's thread pool (positional
+ * fs.write: file offset = logical offset, so order does not matter) while the
+ * caller reads and scans the next chunk into another buffer. Back-pressure:
+ * data() resolves once at most `buffers - 1` writes are pending. Headers,
+ * metadata and trailer are written synchronously after flush().
+ */
+export class PipelinedRawSink extends RawSink {
+  override readonly buffers: number;
+  private pending: Promise<void>[] = [];
+  private failed: Error | null = null;
+
+  /** `onIo(+1/-1)` brackets each write (codec.regionIo: memory must not grow while one runs). */
+  constructor(fd: number, buffers = RAW_PIPELINE_BUFFERS, private onIo: (d: 1 | -1) => void = () => {}) {
+    super(fd);
+    if (buffers < 2) throw new Error('internal: a pipelined sink needs at least 2 buffers');
+    this.buffers = buffers;
+  }
+
+  override async data(_tag: string, logical: number, data: Uint8Array, done: (p: Placed) => void): Promise<void> {
+    if (this.failed) throw this.failed;
+    if (logical !== this.size) throw new Error(`internal: raw section at ${logical} but file is ${this.size} bytes`);
+    this.size += data.length;
+    const job = this.writeAt(data, logical);
+    job.catch((e: Error) => { this.failed ??= e; });
+    this.pending.push(job);
+    done({ fileOffset: logical, storedLen: data.length });
+    while (this.pending.length > this.buffers - 1) await this.pending.shift();
+  }
+
+  private writeAt(data: Uint8Array, pos: number): Promise<void> {
+    const fd = this.fdNo;
+    this.onIo(1);
+    return new Promise<void>((resolve, reject) => {
+      const step = (off: number): void => {
+        fs.write(fd, data, off, data.length - off, pos + off, (err, n) => {
+          if (err) { this.onIo(-1); reject(err); return; }
+          if (off + n < data.length) { step(off + n); return; }
+          this.onIo(-1);
+          resolve();
+        });
+      };
+      step(0);
+    });
+  }
+
+  override async flush(): Promise<void> {
+    while (this.pending.length) await this.pending.shift();
+    if (this.failed) throw this.failed;
+  }
+
+  override async settle(): Promise<void> {
+    await Promise.allSettled(this.pending);
+    this.pending = [];
+  }
+
+  override section(tag: string, logical: number, data: Uint8Array): Placed {
+    if (this.pending.length) throw new Error('internal: section written while page data is pending');
+    return super.section(tag, logical, data);
   }
 }
