@@ -1,0 +1,213 @@
+// The pipelined raw writer (chunk k written on the thread pool while k+1 is
+// read) and the parallel restore-plan writer: same bytes as their sequential
+// versions, back-pressure and buffer reuse at chunk boundaries, and errors.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { encodeStream } from '../dist/image/checkpoint.js';
+import { openImage } from '../dist/image/decode.js';
+import { writeRestorePlan, writeRestorePlanSync } from '../dist/image/plan.js';
+import { PipelinedRawSink } from '../dist/image/sink.js';
+import * as codec from '../dist/image/codec.js';
+import { PAGE, TestArea, buildRawStream, defaultMeta, expectedMemory, randomBytes, runEncoder, sampleAreas, sparseBytes } from './helpers/rawstream';
+
+const MIB = 1 << 20;
+let dir: string;
+const p = (name: string) => path.join(dir, name);
+
+/**
+ * Areas that cross 1 MiB chunk boundaries: a random chunk, a chunk of zero
+ * pages (its buffer is not handed to the sink), a sparse chunk (compacted),
+ * more random chunks and a partial last chunk; then the small sample areas.
+ */
+function bigAreas(seed: number, changed: number[] = []): TestArea[] {
+  const pages = (6 * MIB + 5 * PAGE) / PAGE;
+  const data = new Uint8Array(pages * PAGE);
+  data.set(randomBytes(MIB, seed), 0);
+  // [1 MiB, 2 MiB) stays zero
+  data.set(sparseBytes(256, [0, 3, 77, 255], seed + 1), 2 * MIB);
+  data.set(randomBytes(3 * MIB + 5 * PAGE, seed + 2), 3 * MIB);
+  for (const pg of changed) data.set(randomBytes(PAGE, 9000 + pg), pg * PAGE);
+  return [
+    { start: 0x7e0000000000n, size: pages * PAGE, prot: 3, flags: 0x2, name: '[anon:big]', data },
+    { start: 0x7e0000800000n, size: 2 * MIB, prot: 3, flags: 0x2, name: '', data: sparseBytes(512, [0, 255, 256, 511], seed + 3) },
+    ...sampleAreas(),
+  ];
+}
+
+async function encodeFile(stream: Buffer, out: string, opts: Record<string, unknown>): Promise<void> {
+  const src = out + '.stream';
+  fs.writeFileSync(src, stream);
+  const fd = fs.openSync(src, 'r');
+  try { await encodeStream(fd, out, { gzip: false, ...opts }); } finally { fs.closeSync(fd); fs.rmSync(src); }
+}
+
+/** The image bytes after the header section (the header carries the creation time). */
+function body(file: string): Buffer {
+  const b = fs.readFileSync(file);
+  return b.subarray(b.readUInt32LE(16));
+}
+
+beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmtcp-pipe-')); });
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('pipelined raw writer', () => {
+  const areas = bigAreas(11);
+  const stream = buildRawStream(defaultMeta(), areas);
+
+  it.each([2, 3, 4])('with %i buffers writes the same image as the sequential writer', async (buffers) => {
+    await encodeFile(stream, p(`seq${buffers}.dmtcp`), { pipeline: false });
+    await encodeFile(stream, p(`pipe${buffers}.dmtcp`), { pipelineBuffers: buffers });
+    expect(body(p(`pipe${buffers}.dmtcp`)).equals(body(p(`seq${buffers}.dmtcp`)))).toBe(true);
+    const im = openImage(p(`pipe${buffers}.dmtcp`));
+    try {
+      expect(im.verify()).toBeNull();
+      expect(im.chunks.length).toBeGreaterThan(6);
+      for (const a of areas) expect(Buffer.from(im.readMemory(a.start, a.size)).equals(Buffer.from(expectedMemory(a)))).toBe(true);
+      // page data stays page-aligned in the file
+      for (const c of im.chunks) expect(c.fileOffset % PAGE).toBe(0);
+    } finally { im.close(); }
+  });
+
+  it('is the encoder CLI default and matches --no-pipeline', () => {
+    for (const [name, flags] of [['cli-pipe.dmtcp', ['--no-gzip']], ['cli-seq.dmtcp', ['--no-gzip', '--no-pipeline']]] as const) {
+      const r = runEncoder(stream, p(name), [...flags]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    }
+    expect(body(p('cli-pipe.dmtcp')).equals(body(p('cli-seq.dmtcp')))).toBe(true);
+  });
+
+  it('writes HBICT full images and deltas the same as the sequential writer', async () => {
+    for (const mode of ['seq', 'pipe']) {
+      fs.mkdirSync(p(mode));
+      const opts = mode === 'seq' ? { pipeline: false, hbict: true } : { pipelineBuffers: 2, hbict: true };
+      await encodeFile(buildRawStream(defaultMeta(), bigAreas(21)), path.join(dir, mode, 'ckpt.dmtcp'), opts);
+      await encodeFile(buildRawStream(defaultMeta(), bigAreas(21, [5, 300, 301, 1200])), path.join(dir, mode, 'ckpt.dmtcp'), opts);
+    }
+    for (const f of ['ckpt.hbict.1', 'ckpt.hbict.2']) {
+      expect(body(path.join(dir, 'pipe', f)).equals(body(path.join(dir, 'seq', f)))).toBe(true);
+    }
+    const im = openImage(path.join(dir, 'pipe', 'ckpt.dmtcp'));
+    try { expect(im.verify()).toBeNull(); } finally { im.close(); }
+  });
+
+  it('applies back-pressure: once data() resolves, at most buffers-1 writes are in flight', async () => {
+    const fd = fs.openSync(p('bp.bin'), 'w');
+    let inFlight = 0, most = 0;
+    const sink = new PipelinedRawSink(fd, 2, (d: 1 | -1) => { inFlight += d; most = Math.max(most, inFlight); });
+    const bufs = [Buffer.alloc(64 * PAGE, 1), Buffer.alloc(64 * PAGE, 2)];
+    const placed: number[] = [];
+    for (let k = 0; k < 40; k++) {
+      const b = bufs[k % 2];
+      b.fill(k + 1);
+      await sink.data('DMTCPDAT', k * b.length, b, (pl: { fileOffset: number }) => placed.push(pl.fileOffset));
+      expect(inFlight).toBeLessThanOrEqual(1);
+    }
+    await sink.flush();
+    expect(inFlight).toBe(0);
+    expect(most).toBeLessThanOrEqual(2);
+    fs.closeSync(fd);
+    const out = fs.readFileSync(p('bp.bin'));
+    expect(out.length).toBe(40 * 64 * PAGE);
+    for (let k = 0; k < 40; k++) expect(out[k * 64 * PAGE] === k + 1 && out[(k + 1) * 64 * PAGE - 1] === k + 1).toBe(true);
+    expect(placed).toEqual(Array.from({ length: 40 }, (_, k) => k * 64 * PAGE));
+  });
+
+  it('reports a failed write and settles before the fd is closed', async () => {
+    fs.writeFileSync(p('ro.bin'), '');
+    const fd = fs.openSync(p('ro.bin'), 'r');
+    const sink = new PipelinedRawSink(fd, 2);
+    const b = Buffer.alloc(PAGE, 7);
+    let err: unknown;
+    try {
+      for (let k = 0; k < 4; k++) await sink.data('DMTCPDAT', k * PAGE, b, () => {});
+      await sink.flush();
+    } catch (e) { err = e; }
+    expect((err as NodeJS.ErrnoException)?.code).toBe('EBADF');
+    await sink.settle();
+    fs.closeSync(fd);
+  });
+
+  it('a torn stream still fails cleanly and leaves no temp file', async () => {
+    const torn = stream.subarray(0, stream.length - 64 - 3 * MIB);
+    await expect(encodeFile(Buffer.from(torn), p('torn.dmtcp'), { pipelineBuffers: 2 })).rejects.toThrow(/torn stream/);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('torn.dmtcp'))).toEqual([]);
+  });
+});
+
+describe('codec regions', () => {
+  it('are never touched by scratch() or place(), survive a scratch move, and block growth while I/O runs', () => {
+    const len = 3 * PAGE;
+    const ptr = codec.reserveRegion(len);
+    expect(ptr % PAGE).toBe(0);
+    codec.memView(ptr, len).fill(0xab);
+    const s = codec.scratch(8 * MIB); // must move past the region, not over it
+    expect(s.ptr + 8 * MIB <= ptr || s.ptr >= ptr + len).toBe(true);
+    s.view.fill(0x11);
+    expect(codec.xxh64(Buffer.alloc(2 * MIB, 5))).toBeTypeOf('bigint');
+    expect(codec.memView(ptr, len).every((b: number) => b === 0xab)).toBe(true);
+    codec.regionIo(1);
+    try {
+      expect(() => codec.scratch(64 * MIB)).toThrow(/in flight/);
+    } finally { codec.regionIo(-1); }
+    codec.releaseRegion(ptr);
+    expect(codec.reserveRegion(len)).toBe(ptr); // reused
+    codec.releaseRegion(ptr);
+    expect(() => codec.releaseRegion(ptr)).toThrow(/released twice/);
+  });
+});
+
+describe('parallel restore-plan writer', () => {
+  const stream = buildRawStream(defaultMeta(), bigAreas(31));
+  beforeAll(() => {
+    for (const [name, flags] of [['raw.dmtcp', ['--no-gzip']], ['gz.dmtcp', ['--gzip']]] as const) {
+      expect(runEncoder(stream, p(name), [...flags]).status).toBe(0);
+    }
+    for (const g of [1, 2]) {
+      expect(runEncoder(buildRawStream(defaultMeta(), bigAreas(31, g === 2 ? [7, 600, 1500] : [])), p('hb.dmtcp'), ['--gzip', '--hbict']).status).toBe(0);
+    }
+    expect(fs.existsSync(p('hb.hbict.2'))).toBe(true);
+  });
+
+  it.each(['raw.dmtcp', 'gz.dmtcp', 'hb.dmtcp'])('%s: same plan byte for byte as the sequential writer', async (name) => {
+    const info = { coord_addr: '127.0.0.1', coord_port: '7779' };
+    const seq = writeRestorePlanSync(p(name), p(name + '.seq'), info);
+    for (const n of [1, 2, 8]) {
+      const par = await writeRestorePlan(p(name), p(`${name}.par${n}`), info, n);
+      expect(par).toEqual(seq);
+      expect(fs.readFileSync(p(`${name}.par${n}`)).equals(fs.readFileSync(p(name + '.seq')))).toBe(true);
+      expect(fs.statSync(p(`${name}.par${n}`)).mode & 0o777).toBe(0o600);
+    }
+  });
+
+  it.each(['raw.dmtcp', 'gz.dmtcp'])('%s: a damaged chunk is rejected, named, and leaves no plan', async (name) => {
+    const im = openImage(p(name));
+    const c = im.chunks[3];
+    im.close();
+    const bad = p('bad-' + name);
+    const b = fs.readFileSync(p(name));
+    b[c.fileOffset + (name === 'raw.dmtcp' ? 999 : 60)] ^= 0x10;
+    fs.writeFileSync(bad, b);
+    for (const n of [1, 4]) {
+      await expect(writeRestorePlan(bad, bad + '.plan', {}, n)).rejects.toThrow(new RegExp(`${bad.replace(/[.]/g, '\\.')}: .*chunk 3 `));
+      expect(fs.existsSync(bad + '.plan')).toBe(false);
+    }
+  });
+
+  it('a damaged link of an HBICT chain is rejected', async () => {
+    const link = p('hb.hbict.1');
+    const keep = fs.readFileSync(link);
+    const im = openImage(link);
+    const c = im.chunks[2];
+    im.close();
+    const b = Buffer.from(keep);
+    b[c.fileOffset + 60] ^= 0x10;
+    fs.writeFileSync(link, b);
+    try {
+      await expect(writeRestorePlan(p('hb.dmtcp'), p('hb.plan'), {}, 4)).rejects.toThrow(/hb\.hbict\.1/);
+      expect(fs.existsSync(p('hb.plan'))).toBe(false);
+    } finally { fs.writeFileSync(link, keep); }
+  });
+});
