@@ -85,14 +85,18 @@ export interface Chunk {
   xxh: bigint;
 }
 
-export interface Area {
-  index: number;
+/** What /proc/pid/maps says of an area: shared by the raw stream and the image. */
+export interface AreaFacts {
   start: bigint;
   end: bigint;
   fileOffset: bigint;
   prot: number;
   flags: number;
   name: string;
+}
+
+export interface Area extends AreaFacts {
+  index: number;
   runs: Run[];
   chunks: Chunk[];
   /** Bytes of page data stored for this area (the rest is zero). */

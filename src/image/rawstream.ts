@@ -2,6 +2,7 @@
 // descriptor, with blocking reads straight into caller-provided views (for page
 // data: views of wasm memory). Never buffers more than one record head.
 import * as fs from 'node:fs';
+import type { AreaFacts } from './format';
 
 export const RAW_MAGIC = 'DMTCPRAW';
 export const RAW_VERSION = 1;
@@ -17,13 +18,7 @@ const EAGAIN_SLEEP_MS = 5;
 
 export class StreamError extends Error {}
 
-export interface RawArea {
-  start: bigint;
-  end: bigint;
-  fileOffset: bigint;
-  prot: number;
-  flags: number;
-  name: string;
+export interface RawArea extends AreaFacts {
   runs: { offset: number; len: number }[];
   dataLen: number;
 }

@@ -31,9 +31,13 @@ const LOCAL_NAMES = new Set(['localhost', '127.0.0.1', '::1', '0.0.0.0']);
 
 export class CoordinatorError extends Error {}
 
+/** The coordinator binds IPv4 loopback by default; `localhost` may resolve to ::1 first. */
 async function numericAddress(host: string): Promise<string> {
-  const { address } = await dns.promises.lookup(host);
-  return address;
+  try {
+    return (await dns.promises.lookup(host, { family: 4 })).address;
+  } catch {
+    return (await dns.promises.lookup(host)).address;
+  }
 }
 
 export async function findOrStartCoordinator(cmd: string, wish: CoordinatorWish): Promise<CoordinatorFound> {
