@@ -1,36 +1,53 @@
 #!/usr/bin/env bash
 # Raw images against dd, with repetitions: this VM's disk (and first touches
 # of fresh memory) make single runs noisy, so each command runs REPS times,
-# interleaved (pipelined encoder, sequential encoder `--no-pipeline`, dd), and
-# the median is printed. Same folder for all outputs; no fsync.
-# Usage: bench/raw.sh [REPS] [SIZES_MIB...] (default 5, 64 1024), after `npm run build`.
+# interleaved, and the median is printed. Three ways to write the same image:
+#   per-checkpoint: `node encoder-main.js < stream` (what a checkpoint costs
+#     when no resident encoder runs: Node starts, encodes, exits);
+#   resident: bench/service-client hands the stream to a resident encoder
+#     (src/service/) the way the agent does (request + pipe, page data by
+#     vmsplice), timed from connect to the answer; the stream is read into the
+#     client's memory first, as an agent has its process's memory;
+#   dd: `dd bs=1M` of the same stream file to the same folder.
+# No fsync anywhere. Usage: bench/raw.sh [REPS] [SIZES_MIB...] (default 5,
+# 64 1024), after `npm run build`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 W=${BENCH_DIR:-/tmp/dmtcp-bench-raw}
 REPS=${1:-5}
 shift || true
 SIZES=("${@:-64 1024}")
 KINDS=(${KINDS:-random text half zero})
 mkdir -p "$W"
-trap 'rm -rf "$W"' EXIT
+SVC_PID=
+cleanup() { exec 9>&- 2>/dev/null || true; [ -n "$SVC_PID" ] && kill "$SVC_PID" 2>/dev/null; rm -rf "$W"; }
+trap cleanup EXIT
+gcc -O2 -Wall -o "$W/service-client" bench/service-client.c
+# The resident encoder, kept alive by our fd 9 on its presence pipe (fd 3).
+mkfifo "$W/presence"
+node dist/service/service-main.js --socket "$W/enc.sock" 3<"$W/presence" &
+SVC_PID=$!
+exec 9>"$W/presence"
+for _ in $(seq 100); do [ -S "$W/enc.sock" ] && break; sleep 0.05; done
 secs() { local s e; s=$(date +%s.%N); "$@"; e=$(date +%s.%N); echo "$e - $s" | bc; }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {printf "%.3f", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {printf "%.4f", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 ratio() { echo "scale=2; $1 / $2" | bc; }
 echo "machine: $(nproc) cores, node $(node --version), $REPS runs each, medians"
-printf '| data | MiB | enc raw pipelined s | enc raw sequential s | dd s | pipelined / dd | sequential / dd |\n|---|---|---|---|---|---|---|\n'
+printf '| data | MiB | per-checkpoint encoder s | resident encoder s | dd s | per-checkpoint / dd | resident / dd |\n|---|---|---|---|---|---|---|\n'
 for size in ${SIZES[@]}; do
   for kind in ${KINDS[@]}; do
     node bench/make-data.js "$kind" "$size" "$W/data"
     node bench/make-stream.js "$W/data" > "$W/stream.raw"
     rm -f "$W/data"
-    P=(); S=(); D=()
+    P=(); R=(); D=()
     for r in $(seq "$REPS"); do
       sync; P+=("$(secs node dist/image/encoder-main.js --out "$W/img.dmtcp" --no-gzip < "$W/stream.raw")"); rm -f "$W/img.dmtcp"
-      sync; S+=("$(secs node dist/image/encoder-main.js --out "$W/img.dmtcp" --no-gzip --no-pipeline < "$W/stream.raw")"); rm -f "$W/img.dmtcp"
+      sync; R+=("$("$W/service-client" "$W/enc.sock" "$W/stream.raw" "$W/img.dmtcp" --no-gzip)"); rm -f "$W/img.dmtcp"
       sync; D+=("$(secs dd if="$W/stream.raw" of="$W/ref.dd" bs=1M status=none)"); rm -f "$W/ref.dd"
     done
     rm -f "$W/stream.raw"
-    p=$(median "${P[@]}"); s=$(median "${S[@]}"); d=$(median "${D[@]}")
-    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$kind" "$size" "$p" "$s" "$d" "$(ratio "$p" "$d")" "$(ratio "$s" "$d")"
+    p=$(median "${P[@]}"); res=$(median "${R[@]}"); d=$(median "${D[@]}")
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$kind" "$size" "$p" "$res" "$d" "$(ratio "$p" "$d")" "$(ratio "$res" "$d")"
   done
 done

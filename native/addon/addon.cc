@@ -2,6 +2,8 @@
 // exec, with which environment) is decided in TypeScript; this file only does it.
 // The whole surface is typed in src/native/native.d.ts.
 #include <napi.h>
+#include "napi_util.h"
+#include "service.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -14,28 +16,6 @@
 #include <vector>
 
 namespace {
-
-Napi::Error SysError(Napi::Env env, const char* what, int err) {
-  std::string msg = std::string(what) + ": " + strerror(err);
-  Napi::Error e = Napi::Error::New(env, msg);
-  e.Set("errno", Napi::Number::New(env, err));
-  return e;
-}
-
-std::vector<std::string> StringArray(const Napi::Value& v) {
-  std::vector<std::string> out;
-  if (!v.IsArray()) return out;
-  Napi::Array a = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).ToString().Utf8Value());
-  return out;
-}
-
-std::vector<char*> CStrings(std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  for (auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
-  out.push_back(nullptr);
-  return out;
-}
 
 // Undo what Node did to the process that the new program would otherwise inherit:
 // close-on-exec and non-blocking stdio (Node and libuv set both), an ignored
@@ -115,6 +95,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("exec", Napi::Function::New(env, Exec));
   exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate));
   exports.Set("setInheritable", Napi::Function::New(env, SetInheritable));
+  InitService(env, exports);
   return exports;
 }
 

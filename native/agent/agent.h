@@ -76,6 +76,7 @@ struct agent_config {
   char ckpt_dir[PATH_MAX];
   char node_path[PATH_MAX];
   char encoder_path[PATH_MAX];
+  char encoder_socket[108];   /* the resident encoder (DMTCP_ENCODER_SOCKET); empty: none */
 };
 
 struct agent_state {
@@ -161,6 +162,12 @@ void process_state_restore_limits(void);  /* after the coordinator socket is bac
 
 /* capture.c */
 int capture_write_image(const char *final_path, char *why, size_t why_size);
+
+/* encoder_link.c: the resident encoder. open returns the pipe to stream into
+ * (and the connection in *conn) or -errno; finish closes the connection and
+ * returns 0 (image written), 1 (failed; `why` says why) or -1 (no answer). */
+int encoder_link_open(const char *const *args, int *conn);
+int encoder_link_finish(int conn, char *why, size_t why_size);
 
 /* coord_link.c */
 int coord_connect_and_hello(int restart);

@@ -32,6 +32,7 @@ static int read_config(struct agent_config *c) {
   const char *dir = getenv("DMTCP_CHECKPOINT_DIR");
   const char *node = getenv("DMTCP_NODE");
   const char *encoder = getenv("DMTCP_ENCODER");
+  const char *encoder_socket = getenv("DMTCP_ENCODER_SOCKET");
   if (!node || !encoder) return -1;   /* not started by dmtcp_launch: stay out of the way */
   agent_strlcpy(c->coord_host, host && *host ? host : "127.0.0.1", sizeof c->coord_host);
   c->coord_port = port ? atoi(port) : DEFAULT_PORT;
@@ -43,6 +44,8 @@ static int read_config(struct agent_config *c) {
   else if (!getcwd(c->ckpt_dir, sizeof c->ckpt_dir)) agent_strlcpy(c->ckpt_dir, ".", sizeof c->ckpt_dir);
   agent_strlcpy(c->node_path, node, sizeof c->node_path);
   agent_strlcpy(c->encoder_path, encoder, sizeof c->encoder_path);
+  if (encoder_socket && strlen(encoder_socket) < sizeof c->encoder_socket)
+    agent_strlcpy(c->encoder_socket, encoder_socket, sizeof c->encoder_socket);
   return 0;
 }
 

@@ -1,9 +1,11 @@
 /* Writing an image: stream this process's memory to the encoder.
  *
- * The agent does no encoding. It starts the encoder (node + codec.wasm) as a
- * clone child that the program cannot see (exit signal 0: no SIGCHLD, invisible
- * to wait(-1)), and writes the raw capture stream (docs/raw-stream.md) into a
- * pipe: a JSON header, then every area of /proc/self/maps with the pages it holds.
+ * The agent does no encoding. It writes the raw capture stream
+ * (docs/raw-stream.md) into a pipe: a JSON header, then every area of
+ * /proc/self/maps with the pages it holds. The pipe leads to the computation's
+ * resident encoder (encoder_link.c) when there is one; otherwise to an encoder
+ * (node + codec.wasm) started for this checkpoint as a clone child that the
+ * program cannot see (exit signal 0: no SIGCHLD, invisible to wait(-1)).
  * The encoder writes a temporary file and renames it only when the stream ended
  * well, so a failed checkpoint never replaces a good image. */
 
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "agent.h"
@@ -133,12 +136,28 @@ whole_area:
   return 1;
 }
 
-/* write() copies from our own memory; a page that cannot be read (a file mapping
- * past its file's end) makes the kernel return EFAULT: send zeros for it. */
+/* Page data goes into the pipe with vmsplice: the kernel puts references to our
+ * pages in the pipe instead of copying them, and the encoder's read() makes the
+ * one copy (into its wasm memory). That is safe because nothing changes these
+ * pages until the encoder has read them all: the program's threads are parked,
+ * and we wait for the encoder's answer, which comes after the end of the stream,
+ * before anything resumes. (Only this thread's scratch buffers and deeper stack
+ * frames change meanwhile; none of them is state a restart uses.)
+ * A page that cannot be read (a file mapping past its file's end) fails with
+ * EFAULT: send zeros for it. Where vmsplice is refused (a seccomp filter, say),
+ * write() copies instead. */
 static long stream_memory(int fd, uint64_t addr, uint64_t len) {
+  static int copy_only;
   while (len > 0) {
     uint64_t chunk = len < WRITE_CHUNK ? len : WRITE_CHUNK;
-    long n = rsys3(SYS_write, fd, addr, chunk);
+    long n;
+    if (!copy_only) {
+      struct iovec iov = { (void *)addr, chunk };
+      n = rsys4(SYS_vmsplice, fd, &iov, 1, 0);
+      if (n == -ENOSYS || n == -EPERM || n == -EINVAL) { copy_only = 1; continue; }
+    } else {
+      n = rsys3(SYS_write, fd, addr, chunk);
+    }
     if (n == -EINTR) continue;
     if (n == -EFAULT) {
       uint64_t page_left = PAGE - (addr % PAGE);
@@ -200,17 +219,25 @@ static int encoder_child(void *arg) {
   return 127;
 }
 
-static pid_t spawn_encoder(int pipe_read, const char *final_path) {
+/* The encoder's arguments (src/image/encoder-args.ts), NULL-terminated. */
+#define ENCODER_ARGS_MAX 8
+static void encoder_args(const char *final_path, const char **args) {
+  args[0] = "--out";
+  args[1] = final_path;
+  args[2] = agent.config.gzip ? "--gzip" : "--no-gzip";
+  args[3] = agent.config.hbict ? "--hbict" : "--no-hbict";
+  args[4] = agent.config.fsync ? "--fsync" : "--no-fsync";
+  args[5] = 0;
+}
+
+static pid_t spawn_encoder(int pipe_read, const char *const *args) {
   static struct encoder_launch l;
   l.pipe_read = pipe_read;
   l.argv[0] = agent.config.node_path;
   l.argv[1] = agent.config.encoder_path;
-  l.argv[2] = "--out";
-  l.argv[3] = final_path;
-  l.argv[4] = agent.config.gzip ? "--gzip" : "--no-gzip";
-  l.argv[5] = agent.config.hbict ? "--hbict" : "--no-hbict";
-  l.argv[6] = agent.config.fsync ? "--fsync" : "--no-fsync";
-  l.argv[7] = 0;
+  int n = 2;
+  for (; *args && n < (int)(sizeof l.argv / sizeof l.argv[0]) - 1; args++) l.argv[n++] = *args;
+  l.argv[n] = 0;
   l.envp[0] = "PATH=/usr/local/bin:/usr/bin:/bin";
   l.envp[1] = 0;
   /* CLONE_VM|CLONE_VFORK: no copy of our address space; we wait until it execs.
@@ -227,35 +254,17 @@ static void say_why(char *why, size_t size, const char *what, long err) {
   }
 }
 
-int capture_write_image(const char *final_path, char *why, size_t why_size) {
-  if (ensure_buffers() < 0) { say_why(why, why_size, "no memory for capture buffers", 0); return -1; }
-  /* Build the metadata before reading the maps: its buffer must be an area of the
-   * image, or the restarted process would find its pointer dangling. */
-  size_t meta_len = 0;
-  const char *meta = meta_json_build(&meta_len);
-  int maps_len = agent_read_file("/proc/self/maps", maps_buf, MAPS_BUF_SIZE);
-  if (maps_len <= 0) { say_why(why, why_size, "cannot read /proc/self/maps", maps_len); return -1; }
-
-  int fds[2];
-  long r = rsys2(SYS_pipe2, fds, O_CLOEXEC);
-  if (r < 0) { say_why(why, why_size, "cannot create a pipe", r); return -1; }
-  rsys3(SYS_fcntl, fds[1], F_SETPIPE_SZ, PIPE_SIZE);
-  pid_t child = spawn_encoder(fds[0], final_path);
-  rsys1(SYS_close, fds[0]);
-  if (child < 0) {
-    rsys1(SYS_close, fds[1]);
-    say_why(why, why_size, "cannot start the image encoder", errno);
-    return -1;
-  }
-  int out = fds[1];
+/* The whole stream: header, metadata, every area with its pages, END. The maps
+ * text is parsed in place and put back as it was, so a second attempt can
+ * stream again. */
+static long stream_image(int out, const char *meta, size_t meta_len) {
   int pagemap_fd = (int)rsys3(SYS_open, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
-
   struct raw_stream_header h;
   memset(&h, 0, sizeof h);
   memcpy(h.magic, RAW_MAGIC, 8);
   h.version = RAW_VERSION;
   h.meta_len = (uint32_t)meta_len;
-  r = agent_write_all(out, &h, sizeof h);
+  long r = agent_write_all(out, &h, sizeof h);
   if (r >= 0) r = agent_write_all(out, meta, meta_len);
 
   char *line = maps_buf;
@@ -265,6 +274,7 @@ int capture_write_image(const char *final_path, char *why, size_t why_size) {
     struct area a;
     if (parse_area(line, &a)) r = stream_area(out, pagemap_fd, &a);
     if (!eol) break;
+    *eol = '\n';
     line = eol + 1;
   }
   if (r >= 0) {
@@ -274,15 +284,71 @@ int capture_write_image(const char *final_path, char *why, size_t why_size) {
     r = agent_write_all(out, &end, sizeof end);
   }
   if (pagemap_fd >= 0) rsys1(SYS_close, pagemap_fd);
+  return r < 0 ? r : 0;
+}
+
+enum write_outcome { WRITTEN = 0, FAILED = 1, NO_SERVICE = -1 };
+
+/* Through the computation's resident encoder. NO_SERVICE when it cannot be
+ * reached or vanished without an answer: the caller then starts an encoder of
+ * its own (our memory is still frozen, so the stream can be sent again). */
+static enum write_outcome write_with_service(const char *const *args, const char *meta, size_t meta_len,
+                                             char *why, size_t why_size) {
+  int conn;
+  int out = encoder_link_open(args, &conn);
+  if (out < 0) return NO_SERVICE;
+  long r = stream_image(out, meta, meta_len);
   rsys1(SYS_close, out);
+  int answer = encoder_link_finish(conn, why, why_size);
+  if (answer < 0) return NO_SERVICE;
+  if (answer > 0) { agent_say(why); return FAILED; }
+  if (r < 0) { say_why(why, why_size, "writing the image stream failed", r); return FAILED; }
+  return WRITTEN;
+}
+
+/* Through an encoder started for this checkpoint alone. */
+static enum write_outcome write_with_own_encoder(const char *const *args, const char *meta, size_t meta_len,
+                                                 char *why, size_t why_size) {
+  int fds[2];
+  long r = rsys2(SYS_pipe2, fds, O_CLOEXEC);
+  if (r < 0) { say_why(why, why_size, "cannot create a pipe", r); return FAILED; }
+  rsys3(SYS_fcntl, fds[1], F_SETPIPE_SZ, PIPE_SIZE);
+  pid_t child = spawn_encoder(fds[0], args);
+  rsys1(SYS_close, fds[0]);
+  if (child < 0) {
+    rsys1(SYS_close, fds[1]);
+    say_why(why, why_size, "cannot start the image encoder", errno);
+    return FAILED;
+  }
+  r = stream_image(fds[1], meta, meta_len);
+  rsys1(SYS_close, fds[1]);
 
   int status = 0;
   long w;
   do { w = rsys4(SYS_wait4, child, &status, __WALL, 0); } while (w == -EINTR);
-  if (r < 0) { say_why(why, why_size, "writing the image stream failed", r); return -1; }
+  if (r < 0) { say_why(why, why_size, "writing the image stream failed", r); return FAILED; }
   if (w < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     say_why(why, why_size, "the image encoder failed; exit status", WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status));
-    return -1;
+    return FAILED;
   }
-  return 0;
+  return WRITTEN;
+}
+
+int capture_write_image(const char *final_path, char *why, size_t why_size) {
+  if (ensure_buffers() < 0) { say_why(why, why_size, "no memory for capture buffers", 0); return -1; }
+  /* Build the metadata before reading the maps: its buffer must be an area of the
+   * image, or the restarted process would find its pointer dangling. */
+  size_t meta_len = 0;
+  const char *meta = meta_json_build(&meta_len);
+  int maps_len = agent_read_file("/proc/self/maps", maps_buf, MAPS_BUF_SIZE);
+  if (maps_len <= 0) { say_why(why, why_size, "cannot read /proc/self/maps", maps_len); return -1; }
+
+  const char *args[ENCODER_ARGS_MAX];
+  encoder_args(final_path, args);
+  /* The service has its own working directory: it needs an absolute path. */
+  if (agent.config.encoder_socket[0] && final_path[0] == '/') {
+    enum write_outcome o = write_with_service(args, meta, meta_len, why, why_size);
+    if (o != NO_SERVICE) return o == WRITTEN ? 0 : -1;
+  }
+  return write_with_own_encoder(args, meta, meta_len, why, why_size) == WRITTEN ? 0 : -1;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "agent.h"
 #include "../common/raw_syscall.h"
+#include "../common/encoder_service.h"
 
 #define DELETED_SUFFIX " (deleted)"
 #define DELETED_FILE_MAX (1ULL << 30)   /* larger deleted files are not carried */
@@ -103,7 +104,8 @@ static void save_fds(void) {
       off += d->d_reclen;
       if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
       int fd = (int)agent_parse_u64(d->d_name, 10, 0);
-      if (fd == dir || fd == agent.coord_fd) continue;
+      /* ours: the coordinator socket, and the resident encoder's presence pipe */
+      if (fd == dir || fd == agent.coord_fd || fd == ENCODER_PRESENCE_FD) continue;
       save_one_fd(fd);
     }
   }

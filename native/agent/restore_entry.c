@@ -10,7 +10,7 @@
 #include "../common/raw_syscall.h"
 
 static void apply_restart_info(void) {
-  char host[256] = "", port[16] = "", dir[PATH_MAX] = "";
+  char host[256] = "", port[16] = "", dir[PATH_MAX] = "", encoder[sizeof agent.config.encoder_socket] = "";
   for (const char *p = agent.restart_info; *p;) {
     const char *eol = strchr(p, '\n');
     size_t len = eol ? (size_t)(eol - p) : strlen(p);
@@ -22,11 +22,15 @@ static void apply_restart_info(void) {
       if (klen == 10 && !strncmp(p, "coord_addr", 10)) { dst = host; cap = sizeof host; }
       else if (klen == 10 && !strncmp(p, "coord_port", 10)) { dst = port; cap = sizeof port; }
       else if (klen == 8 && !strncmp(p, "ckpt_dir", 8)) { dst = dir; cap = sizeof dir; }
+      else if (klen == 14 && !strncmp(p, "encoder_socket", 14)) { dst = encoder; cap = sizeof encoder; }
       if (dst && vlen < cap) { memcpy(dst, eq + 1, vlen); dst[vlen] = 0; }
     }
     p += len + (eol ? 1 : 0);
   }
   if (dir[0]) agent_strlcpy(agent.config.ckpt_dir, dir, sizeof agent.config.ckpt_dir);
+  /* The image's socket belonged to the old computation's encoder: use this
+   * restart's, or none (then each checkpoint starts its own encoder). */
+  agent_strlcpy(agent.config.encoder_socket, encoder, sizeof agent.config.encoder_socket);
   if (host[0] && port[0]) {
     agent.config.coord_port = (int)agent_parse_u64(port, 10, 0);
     agent_strlcpy(agent.config.coord_host, host, sizeof agent.config.coord_host);

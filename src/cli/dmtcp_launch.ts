@@ -15,6 +15,8 @@ import { resolveProgram } from '../launch/program-path';
 import { programKind } from '../launch/elf-kind';
 import { sendCommand } from '../coordinator/client';
 import { loadAddon, nativeParts, MissingBuildError } from '../native';
+import { startResidentEncoder } from '../service/start';
+import { ENCODER_SOCKET_ENV } from '../service/protocol';
 
 /** The environment the program (and its agent) starts with. */
 export function agentEnvironment(
@@ -22,6 +24,7 @@ export function agentEnvironment(
   opts: LaunchOptions,
   coord: { address: string; port: number },
   parts: { agent: string; encoder: string },
+  encoderSocket?: string,
 ): string[] {
   const env: NodeJS.ProcessEnv = { ...base };
   const preload = (base.LD_PRELOAD ?? '').split(/[ :]/).filter((p) => p && p !== parts.agent);
@@ -35,6 +38,8 @@ export function agentEnvironment(
   env.DMTCP_TMPDIR = opts.tmpDir;
   env.DMTCP_NODE = process.execPath;
   env.DMTCP_ENCODER = parts.encoder;
+  if (encoderSocket) env[ENCODER_SOCKET_ENV] = encoderSocket;
+  else delete env[ENCODER_SOCKET_ENV];
   return Object.entries(env)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${v}`);
@@ -67,7 +72,8 @@ export async function main(argv: string[], cmd = 'dmtcp_launch'): Promise<number
       const reply = await sendCommand(coord.host, coord.port, 'interval', opts.interval);
       if (!reply.ok) throw new Error(`cannot set the checkpoint interval: ${reply.reason ?? 'refused'}`);
     }
-    const env = agentEnvironment(process.env, opts, coord, parts);
+    const encoderSocket = opts.encoderService ? startResidentEncoder(cmd, opts.tmpDir) : undefined;
+    const env = agentEnvironment(process.env, opts, coord, parts, encoderSocket);
     const addon = loadAddon();
     if (coord.started) process.stderr.write(`${cmd}: started a coordinator on ${coord.host}:${coord.port}\n`);
     addon.exec({ path: program, argv: opts.program, env });

@@ -18,6 +18,8 @@ import { loadAddon, nativeParts } from '../native';
 import { readImageMeta, ImageMeta } from '../image/decode';
 import { writeRestorePlan } from '../image/plan';
 import { patchRestorerForBrk, readRestorer } from '../restart/restorer-elf';
+import { startResidentEncoder } from '../service/start';
+import { ENCODER_SOCKET_INFO_KEY } from '../service/protocol';
 
 function imagePaths(opts: RestartOptions): string[] {
   return opts.images.map((p) => path.resolve(opts.restartDir && !path.isAbsolute(p) ? path.join(opts.restartDir, p) : p));
@@ -53,6 +55,8 @@ export async function main(argv: string[], cmd = 'dmtcp_restart'): Promise<numbe
 
     const info: Record<string, string> = { coord_addr: coord.address, coord_port: String(coord.port) };
     if (opts.ckptDir) info.ckpt_dir = path.resolve(opts.ckptDir);
+    const encoderSocket = opts.encoderService ? startResidentEncoder(cmd, opts.tmpDir) : undefined;
+    if (encoderSocket) info[ENCODER_SOCKET_INFO_KEY] = encoderSocket;
     const tmpDir = opts.tmpDir || os.tmpdir();
     planPath = path.join(tmpDir, `dmtcp_plan_${process.pid}_${Date.now()}`);
     await writeRestorePlan(image, planPath, info); // every chunk verified before the restorer runs

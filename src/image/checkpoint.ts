@@ -104,7 +104,7 @@ function removeStaleLinks(outPath: string): void {
 export async function encodeStream(inFd: number, outPath: string, opts: EncodeOptions): Promise<CheckpointResult> {
   const input = new RawStreamReader(inFd);
   const feed = (meta: Record<string, unknown>) => async (b: ImageBuilder): Promise<void> => {
-    b.header(meta);
+    b.header(meta, opts.writer ? { writer: opts.writer } : {});
     for (let rec = input.nextRecord(); rec; rec = input.nextRecord()) await b.area(rec, input);
   };
   const { meta } = input.readHeader();

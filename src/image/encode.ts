@@ -48,7 +48,12 @@ export interface EncodeOptions {
   pipeline?: boolean;
   /** Buffers a pipelined raw sink cycles through (default RAW_PIPELINE_BUFFERS; tests use 2). */
   pipelineBuffers?: number;
+  /** Which encoder wrote the image, recorded in the header's image facts ("resident" or "per-checkpoint"). */
+  writer?: EncoderWriter;
 }
+
+/** The resident encoder of a computation (src/service/), or one started for this checkpoint. */
+export type EncoderWriter = 'resident' | 'per-checkpoint';
 
 /** Where page data comes from: the raw stream, or (flatten) an image's chunks. */
 export interface DataSource { readExact(dst: Uint8Array, what: string): void }
@@ -73,8 +78,8 @@ class HashList {
 export interface EncodeResult { areas: number; chunks: number; dataBytes: number; fileBytes: number }
 
 /** Builds the header section: fixed part, JSON (process metadata + image facts), padding. */
-export function buildHeader(meta: Record<string, unknown>, compression: number): Buffer {
-  const image = { formatVersion: FORMAT_VERSION, compression: compression === COMPRESSION_GZIP ? 'gzip' : 'none', created: new Date().toISOString(), encoder: ENCODER_NAME, pageSize: PAGE };
+export function buildHeader(meta: Record<string, unknown>, compression: number, facts: Record<string, unknown> = {}): Buffer {
+  const image = { formatVersion: FORMAT_VERSION, compression: compression === COMPRESSION_GZIP ? 'gzip' : 'none', created: new Date().toISOString(), encoder: ENCODER_NAME, pageSize: PAGE, ...facts };
   const json = Buffer.from(JSON.stringify({ ...meta, image }), 'utf8');
   const len = alignUp(HEADER_FIXED + json.length, PAGE);
   const h = Buffer.alloc(len);
@@ -120,8 +125,9 @@ export class ImageBuilder {
     this.region = -1;
   }
 
-  header(meta: Record<string, unknown>): void {
-    const h = buildHeader(meta, this.compression);
+  /** `facts`: more image facts for the header (e.g. the writer). */
+  header(meta: Record<string, unknown>, facts: Record<string, unknown> = {}): void {
+    const h = buildHeader(meta, this.compression, facts);
     this.sink.section(TAG_IMAGE, 0, h, false);
     this.logical = h.length;
   }

@@ -10,6 +10,23 @@ export interface ExecOptions {
   noRandomize?: boolean;
 }
 
+/** startService: the resident encoder, detached (see native/common/encoder_service.h). */
+export interface ServiceStartOptions {
+  path: string;
+  argv: string[];
+  env: string[];
+  /** Where the presence pipe's write end is left in this process (inherited by exec). */
+  presenceFd: number;
+}
+
+/** One checkpoint's request, as the agent sent it. */
+export interface ServiceRequest {
+  /** The encoder's arguments (as for encoder-main). */
+  args: string[];
+  /** The read end of the pipe the raw capture stream arrives on (close-on-exec). */
+  fd: number;
+}
+
 export interface NativeAddon {
   /** Replaces this process; returns only by throwing (an Error with `errno`). */
   exec(options: ExecOptions): never;
@@ -17,4 +34,17 @@ export interface NativeAddon {
   memfdCreate(name: string): number;
   /** Clear (true) or set (false) FD_CLOEXEC on fd. */
   setInheritable(fd: number, yes: boolean): void;
+
+  /** Starts the resident encoder outside this process tree; returns its pid. */
+  startService(options: ServiceStartOptions): number;
+  /** A listening Unix stream socket at `path` (close-on-exec). */
+  listenUnix(path: string): number;
+  /** Blocks until a client connects; -1 once the listener was shut down. */
+  acceptConnection(listenFd: number): number;
+  /** Wakes every thread blocked in acceptConnection(listenFd). */
+  shutdownListener(listenFd: number): void;
+  /** Reads one request (and its pipe) from a connection; throws on a bad one. */
+  receiveRequest(connFd: number): ServiceRequest;
+  /** Closes a descriptor this addon handed out (accepted or received). */
+  closeFd(fd: number): void;
 }

@@ -115,14 +115,36 @@ export function resolveSignal(cmd: string, r: ParseResult, env: NodeJS.ProcessEn
 }
 
 /** DMTCP_GZIP=0 disables, 1 enables; the options win over the environment. */
-export function resolveGzip(cmd: string, r: ParseResult, env: NodeJS.ProcessEnv): boolean {
-  const v = r.values.get('gzip');
+/**
+ * An on/off setting: its --flag/--no-flag wins; otherwise its environment
+ * variable, 0 or 1 (empty counts as unset); otherwise `byDefault`.
+ */
+export function resolveSwitch(cmd: string, r: ParseResult, env: NodeJS.ProcessEnv, key: string, envNames: string[], byDefault: boolean): boolean {
+  const v = r.values.get(key);
   if (typeof v === 'boolean') return v;
-  const e = envFirst(env, ENV_GZIP);
-  if (!e) return true;
+  const e = envFirst(env, envNames);
+  if (!e || e.value === '') return byDefault;
   if (e.value === '0') return false;
   if (e.value === '1') return true;
   throw new UsageError(`${cmd}: environment variable ${e.name} must be 0 or 1, got '${e.value}'`);
+}
+
+export function resolveGzip(cmd: string, r: ParseResult, env: NodeJS.ProcessEnv): boolean {
+  return resolveSwitch(cmd, r, env, 'gzip', ENV_GZIP, true);
+}
+
+export const ENV_ENCODER_SERVICE = ['DMTCP_ENCODER_SERVICE'];
+
+/** The resident encoder (src/service/): on unless --no-encoder-service or DMTCP_ENCODER_SERVICE=0. */
+export const ENCODER_SERVICE_SPECS: OptSpec[] = [
+  { key: 'encoderService', names: ['--no-encoder-service'], kind: 'flag', value: false, env: ENV_ENCODER_SERVICE,
+    help: 'Start an image encoder for every checkpoint instead of keeping one resident (DMTCP_ENCODER_SERVICE=0)' },
+  { key: 'encoderService', names: ['--encoder-service'], kind: 'flag', value: true, env: ENV_ENCODER_SERVICE,
+    help: 'Keep one image encoder resident for the computation on this host (DMTCP_ENCODER_SERVICE=1, default)' },
+];
+
+export function resolveEncoderService(cmd: string, r: ParseResult, env: NodeJS.ProcessEnv): boolean {
+  return resolveSwitch(cmd, r, env, 'encoderService', ENV_ENCODER_SERVICE, true);
 }
 
 export function flag(r: ParseResult, key: string): boolean {

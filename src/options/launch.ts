@@ -6,6 +6,7 @@ import {
   CKPT_DIR_SPEC, CoordMode, ENV_GZIP, ENV_SIGNAL, HELP_SPEC, HOST_SPEC, INTERVAL_SPEC, MAX_SIGNAL, MODE_SPECS,
   optString, PORT_FILE_SPEC, PORT_SPEC, resolveAddress, resolveCkptDir, resolveGzip, resolveInterval,
   resolveMode, resolveSignal, resolveTmpDir, TMPDIR_SPEC, VERSION_SPEC, flag, DEFAULT_CKPT_SIGNAL,
+  ENCODER_SERVICE_SPECS, resolveEncoderService, resolveSwitch,
 } from './common';
 
 export interface LaunchOptions {
@@ -21,6 +22,8 @@ export interface LaunchOptions {
   interval?: number;
   ckptSignal: number;
   tmpDir: string;
+  /** Keep one encoder resident for the computation (default) or start one per checkpoint. */
+  encoderService: boolean;
   /** The program and its arguments, untouched. */
   program: string[];
   help: boolean;
@@ -37,12 +40,7 @@ export const ENV_HBICT = ['DMTCP_HBICT'];
 
 /** --hbict/--no-hbict win; otherwise DMTCP_HBICT=0|1; off by default. */
 function resolveHbict(cmd: string, r: ParseResult, env: NodeJS.ProcessEnv): boolean {
-  const v = r.values.get('hbict');
-  if (typeof v === 'boolean') return v;
-  const e = envFirst(env, ENV_HBICT);
-  if (!e || e.value === '0' || e.value === '') return false;
-  if (e.value === '1') return true;
-  throw new UsageError(`${cmd}: environment variable ${e.name} must be 0 or 1, got '${e.value}'`);
+  return resolveSwitch(cmd, r, env, 'hbict', ENV_HBICT, false);
 }
 
 export const LAUNCH_SPECS: OptSpec[] = [
@@ -56,7 +54,7 @@ export const LAUNCH_SPECS: OptSpec[] = [
     help: 'Write later checkpoints as deltas of the previous one (HBICT, DMTCP_HBICT=1)' },
   { key: 'hbict', names: ['--no-hbict'], kind: 'flag', value: false, env: ENV_HBICT,
     help: 'Write every checkpoint as a full image (DMTCP_HBICT=0, default)' },
-  SIGNAL_SPEC, TMPDIR_SPEC, HELP_SPEC, VERSION_SPEC,
+  ...ENCODER_SERVICE_SPECS, SIGNAL_SPEC, TMPDIR_SPEC, HELP_SPEC, VERSION_SPEC,
 ];
 
 export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = 'dmtcp_launch'): LaunchOptions {
@@ -77,6 +75,7 @@ export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = 'd
     interval: resolveInterval(cmd, r, env),
     ckptSignal: resolveSignal(cmd, r, env),
     tmpDir: resolveTmpDir(r, env),
+    encoderService: resolveEncoderService(cmd, r, env),
     program: r.rest,
     help,
     version,

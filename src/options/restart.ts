@@ -5,7 +5,7 @@ import { OptSpec, parseArgv } from './parser';
 import {
   CKPT_DIR_SPEC, CoordMode, flag, HELP_SPEC, HOST_SPEC, INTERVAL_SPEC, MODE_SPECS, optString, PORT_FILE_SPEC,
   PORT_SPEC, resolveAddress, resolveCkptDir, resolveInterval, resolveMode, resolveTmpDir, TMPDIR_SPEC,
-  VERSION_SPEC,
+  VERSION_SPEC, ENCODER_SERVICE_SPECS, resolveEncoderService,
 } from './common';
 
 export interface RestartOptions {
@@ -19,6 +19,8 @@ export interface RestartOptions {
   restartDir?: string;
   interval?: number;
   tmpDir: string;
+  /** Keep one encoder resident for the restarted computation (default). */
+  encoderService: boolean;
   images: string[];
   help: boolean;
   version: boolean;
@@ -28,7 +30,7 @@ export const RESTART_SPECS: OptSpec[] = [
   HOST_SPEC, PORT_SPEC, PORT_FILE_SPEC, ...MODE_SPECS, INTERVAL_SPEC, CKPT_DIR_SPEC,
   { key: 'restartDir', names: ['-d', '--restartdir'], kind: 'string', metavar: 'PATH',
     help: 'Directory to read the checkpoint images from (relative image names)' },
-  TMPDIR_SPEC, HELP_SPEC, VERSION_SPEC,
+  ...ENCODER_SERVICE_SPECS, TMPDIR_SPEC, HELP_SPEC, VERSION_SPEC,
 ];
 
 export function parseRestartArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = 'dmtcp_restart'): RestartOptions {
@@ -48,6 +50,7 @@ export function parseRestartArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = '
     restartDir: restartDir === undefined ? undefined : path.resolve(restartDir),
     interval: resolveInterval(cmd, r, env),
     tmpDir: resolveTmpDir(r, env),
+    encoderService: resolveEncoderService(cmd, r, env),
     images: r.rest,
     help,
     version,

@@ -1,0 +1,17 @@
+// The resident encoder's constants on the TypeScript side; the C side reads
+// native/common/encoder_service.h, which explains the protocol.
+
+/** Where every process of the computation holds the presence pipe's write end. */
+export const ENCODER_PRESENCE_FD = 819;
+/** Where the service finds the presence pipe's read end (service.cc puts it there). */
+export const SERVICE_PRESENCE_FD = 3;
+/** The variable that tells the agent where the service listens. */
+export const ENCODER_SOCKET_ENV = 'DMTCP_ENCODER_SOCKET';
+/** The restart-info key with the same meaning after a restart (docs/restore-plan.md). */
+export const ENCODER_SOCKET_INFO_KEY = 'encoder_socket';
+/** sun_path is 108 bytes with its NUL. */
+export const MAX_SOCKET_PATH = 107;
+
+/** The one-line replies, as the agent parses them. */
+export const REPLY_OK = 'ok\n';
+export const replyError = (reason: string): string => `error: ${reason.replace(/\n/g, ' ')}\n`;

@@ -1,0 +1,133 @@
+/**
+ * The resident encoder (src/service/, docs/encoder-service.md): one per
+ * computation, started by dmtcp_launch and dmtcp_restart, used by every
+ * checkpoint, gone when the computation is gone; and when it is not there,
+ * checkpoints still work through an encoder of their own.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as path from 'path';
+import { numbers, program, session, Session, waitUntil } from './helpers/e2e';
+import { readImageMeta } from '../dist/image/decode.js';
+
+let s: Session | undefined;
+afterEach(async () => { await s?.close(); s = undefined; });
+
+/** The socket the launched program's agent was given (its environment). */
+function socketOf(pid: number): string | undefined {
+  const env = fs.readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+  return env.find((e) => e.startsWith('DMTCP_ENCODER_SOCKET='))?.slice('DMTCP_ENCODER_SOCKET='.length);
+}
+
+/** The pid of the service listening on `socket` (its command line names the socket). */
+function servicePid(socket: string): number | undefined {
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let cmd: string[];
+    try { cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0'); } catch { continue; }
+    if (cmd.some((a) => a.endsWith('service-main.js')) && cmd.includes(socket)) return Number(d);
+  }
+  return undefined;
+}
+
+const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const writerOf = (image: string): unknown => (readImageMeta(image).image as Record<string, unknown> | undefined)?.writer;
+
+async function counterSession(env: NodeJS.ProcessEnv = {}): Promise<{ run: ReturnType<Session['launch']>; socket?: string }> {
+  s = await session();
+  const run = s.launch(program('counter'), [], { env });
+  await run.waitFor((l) => l === '3');
+  return { run, socket: socketOf(run.child.pid!) };
+}
+
+/** One line from the service for a request made by hand. */
+function ask(socket: string, bytes: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(socket, () => c.end(bytes));
+    let reply = '';
+    c.setEncoding('utf8');
+    c.on('data', (d: string) => { reply += d; });
+    c.on('close', () => resolve(reply));
+    c.on('error', reject);
+  });
+}
+
+describe('resident encoder', () => {
+  it('writes every checkpoint of a launched program, and quits with it (folder removed)', async () => {
+    const { run, socket } = await counterSession();
+    expect(socket).toBeTruthy();
+    expect(fs.existsSync(socket!)).toBe(true);
+    const pid = servicePid(socket!);
+    expect(pid).toBeGreaterThan(0);
+    // Not a child of the program: a program's wait() must never meet it.
+    const ppid = Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+    expect(ppid).not.toBe(run.child.pid);
+
+    for (let i = 0; i < 2; i++) {
+      const [image] = await s!.checkpoint();
+      expect(writerOf(image)).toBe('resident');
+    }
+    expect(servicePid(socket!)).toBe(pid); // the same process, reused
+
+    run.kill();
+    await run.exited;
+    await waitUntil(() => !alive(pid!), 10_000);
+    expect(fs.existsSync(path.dirname(socket!))).toBe(false);
+  });
+
+  it('DMTCP_ENCODER_SERVICE=0: no service; each checkpoint starts its own encoder', async () => {
+    const { socket } = await counterSession({ DMTCP_ENCODER_SERVICE: '0' });
+    expect(socket).toBeUndefined();
+    const [image] = await s!.checkpoint();
+    expect(writerOf(image)).toBe('per-checkpoint');
+  });
+
+  it('a service that was killed: the next checkpoint starts its own encoder and the program goes on', async () => {
+    const { run, socket } = await counterSession();
+    const pid = servicePid(socket!)!;
+    process.kill(pid, 'SIGKILL');
+    await waitUntil(() => !alive(pid), 10_000);
+    const [image] = await s!.checkpoint();
+    expect(writerOf(image)).toBe('per-checkpoint');
+    const before = Math.max(...numbers(run.lines));
+    await run.waitFor((l) => /^\d+$/.test(l) && Number(l) > before + 2);
+  });
+
+  it('after a restart, checkpoints go to the restart\'s own service', async () => {
+    const { run, socket } = await counterSession();
+    const [image] = await s!.checkpoint();
+    run.kill();
+    await run.exited;
+    await waitUntil(() => !fs.existsSync(socket!), 10_000); // the launch's service is gone
+    const again = s!.restart([image]);
+    const resumedAt = Math.max(...numbers(run.lines));
+    await again.waitFor((l) => /^\d+$/.test(l) && Number(l) > resumedAt + 1);
+    const [next] = await s!.checkpoint();
+    expect(writerOf(next)).toBe('resident');
+    // the restarted counter checks itself and keeps counting after this checkpoint too
+    const at = Math.max(...numbers(again.lines));
+    await again.waitFor((l) => /^\d+$/.test(l) && Number(l) > at + 1);
+  });
+
+  it('answers bad requests with one line and keeps serving', async () => {
+    const { socket } = await counterSession();
+    expect(await ask(socket!, Buffer.from('GET / HTTP/1.0\r\n\r\n'))).toBe('error: not an encoder request\n');
+    expect(await ask(socket!, Buffer.from('DMTCPENC--out\0/tmp/x\0\0'))).toBe('error: request came without its pipe\n');
+    const [image] = await s!.checkpoint();
+    expect(writerOf(image)).toBe('resident');
+  });
+
+  it('a checkpoint folder that vanished: one-line reason, the barrier fails, the program goes on', async () => {
+    s = await session();
+    const dir = path.join(s.dir, 'gone');
+    fs.mkdirSync(dir);
+    const run = s.launch(program('counter'), [], { launchArgs: ['--ckptdir', dir] });
+    await run.waitFor((l) => l === '3');
+    fs.rmSync(dir, { recursive: true });
+    await expect(s.checkpoint()).rejects.toThrow(/encoder failed: .*(ENOENT|no such file)/i);
+    expect(run.stderr).toMatch(/^dmtcp: the image encoder failed: .*$/m);
+    const before = Math.max(...numbers(run.lines));
+    await run.waitFor((l) => /^\d+$/.test(l) && Number(l) > before + 2);
+  });
+});
