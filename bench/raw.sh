@@ -2,12 +2,14 @@
 # Raw images against dd, with repetitions: this VM's disk (and first touches
 # of fresh memory) make single runs noisy, so each command runs REPS times,
 # interleaved, and the median is printed. Three ways to write the same image:
-#   per-checkpoint: `node encoder-main.js < stream` (what a checkpoint costs
-#     when no resident encoder runs: Node starts, encodes, exits);
+#   per-checkpoint: bench/service-client --spawn starts `node encoder-main.js`
+#     with a pipe as stdin and vmsplices the stream into it, as the agent does
+#     when no resident encoder runs; timed from the start to its exit;
 #   resident: bench/service-client hands the stream to a resident encoder
 #     (src/service/) the way the agent does (request + pipe, page data by
-#     vmsplice), timed from connect to the answer; the stream is read into the
-#     client's memory first, as an agent has its process's memory;
+#     vmsplice), timed from connect to the answer;
+#   (both read the stream into the client's memory first, untimed, as an agent
+#   has its process's memory;)
 #   dd: `dd bs=1M` of the same stream file to the same folder.
 # No fsync anywhere. Usage: bench/raw.sh [REPS] [SIZES_MIB...] (default 5,
 # 64 1024), after `npm run build`.
@@ -42,7 +44,7 @@ for size in ${SIZES[@]}; do
     rm -f "$W/data"
     P=(); R=(); D=()
     for r in $(seq "$REPS"); do
-      sync; P+=("$(secs node dist/image/encoder-main.js --out "$W/img.dmtcp" --no-gzip < "$W/stream.raw")"); rm -f "$W/img.dmtcp"
+      sync; P+=("$("$W/service-client" --spawn dist/image/encoder-main.js "$W/stream.raw" "$W/img.dmtcp" --no-gzip)"); rm -f "$W/img.dmtcp"
       sync; R+=("$("$W/service-client" "$W/enc.sock" "$W/stream.raw" "$W/img.dmtcp" --no-gzip)"); rm -f "$W/img.dmtcp"
       sync; D+=("$(secs dd if="$W/stream.raw" of="$W/ref.dd" bs=1M status=none)"); rm -f "$W/ref.dd"
     done

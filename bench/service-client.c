@@ -1,4 +1,5 @@
 /* bench/service-client SOCKET STREAM OUT [ENCODER FLAGS...]
+ * bench/service-client --spawn ENCODER_JS STREAM OUT [ENCODER FLAGS...]
  *
  * Plays the agent's part against a resident encoder, for bench/raw.sh: the raw
  * capture stream STREAM is first read into this process's memory (as an agent
@@ -6,7 +7,10 @@
  * makes it (encoder_link.c, capture.c): connect, send the request with a pipe,
  * put the stream into the pipe (vmsplice: page references, not copies, as the
  * agent does), wait for the one-line answer. Prints the seconds taken;
- * exit 1 if the service did not answer "ok". */
+ * exit 1 if the service did not answer "ok".
+ * --spawn times the other way the agent writes an image, when no resident
+ * encoder answers: start `node ENCODER_JS --out OUT FLAGS` with the pipe as its
+ * stdin, vmsplice the stream, wait for it to exit 0. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
@@ -17,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,7 +43,9 @@ static int splice_all(int fd, char *p, size_t n) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 4) { fprintf(stderr, "usage: service-client SOCKET STREAM OUT [FLAGS...]\n"); return 2; }
+  const char *spawn_js = 0;
+  if (argc > 2 && !strcmp(argv[1], "--spawn")) { spawn_js = argv[2]; argv++; argc--; }
+  if (argc < 4) { fprintf(stderr, "usage: service-client SOCKET|--spawn ENCODER_JS STREAM OUT [FLAGS...]\n"); return 2; }
   int in = open(argv[2], O_RDONLY);
   struct stat st;
   if (in < 0 || fstat(in, &st) < 0) { perror(argv[2]); return 2; }
@@ -50,6 +57,35 @@ int main(int argc, char **argv) {
     have += (size_t)n;
   }
   close(in);
+
+  signal(SIGPIPE, SIG_IGN);   /* a refused stream: read the answer instead of dying */
+  if (spawn_js) {
+    const char *eargv[32] = { "node", spawn_js, "--out", argv[3] };
+    int k = 4;
+    for (int i = 4; i < argc && k < 31; i++) eargv[k++] = argv[i];
+    eargv[k] = 0;
+    double t0 = now();
+    int p[2];
+    if (pipe(p) < 0) { perror("pipe"); return 1; }
+    fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+    pid_t child = fork();
+    if (child == 0) {
+      dup2(p[0], 0);
+      close(p[0]);
+      close(p[1]);
+      execvp("node", (char *const *)eargv);
+      _exit(127);
+    }
+    close(p[0]);
+    if (splice_all(p[1], stream, have) < 0) perror("vmsplice");
+    close(p[1]);
+    int status;
+    waitpid(child, &status, 0);
+    double t1 = now();
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) { fprintf(stderr, "encoder failed\n"); return 1; }
+    printf("%.4f\n", t1 - t0);
+    return 0;
+  }
 
   char req[8192];
   size_t n = 8;
@@ -63,7 +99,6 @@ int main(int argc, char **argv) {
   }
   req[n++] = 0;
 
-  signal(SIGPIPE, SIG_IGN);   /* a refused stream: read the answer instead of dying */
   double t0 = now();
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   strncpy(addr.sun_path, argv[1], sizeof addr.sun_path - 1);

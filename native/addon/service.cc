@@ -33,6 +33,10 @@ constexpr int kRequestTimeoutSec = 10;      // a client that connects and says n
     dup2(devnull, 2);
   }
   dup2(presenceRead, kServicePresenceFd);   // dup2 clears FD_CLOEXEC on the copy
+  // A daemon's cwd: the folder we started in may be removed while we run (a
+  // worker thread that starts then would die on its missing cwd). Every path
+  // the service gets is absolute.
+  if (chdir("/") != 0) _exit(127);
   syscall(SYS_close_range, kServicePresenceFd + 1, ~0U, 0);
   sigset_t none;
   sigemptyset(&none);
