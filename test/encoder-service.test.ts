@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { numbers, program, session, Session, waitUntil } from './helpers/e2e';
+import { spawnSync } from 'child_process';
+import { BIN, numbers, program, session, Session, waitUntil } from './helpers/e2e';
 import { readImageMeta } from '../dist/image/decode.js';
 
 let s: Session | undefined;
@@ -32,7 +33,7 @@ function servicePid(socket: string): number | undefined {
 }
 
 const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
-const writerOf = (image: string): unknown => (readImageMeta(image).image as Record<string, unknown> | undefined)?.writer;
+const writerOf = (image: string): unknown => readImageMeta(image).image?.writer;
 
 async function counterSession(env: NodeJS.ProcessEnv = {}): Promise<{ run: ReturnType<Session['launch']>; socket?: string }> {
   s = await session();
@@ -67,6 +68,8 @@ describe('resident encoder', () => {
     for (let i = 0; i < 2; i++) {
       const [image] = await s!.checkpoint();
       expect(writerOf(image)).toBe('resident');
+      const table = spawnSync(process.execPath, [path.join(BIN, 'readdmtcp'), image], { encoding: 'utf8' });
+      expect(table.stdout).toMatch(/^host: .* written: \S+ \(resident encoder\)$/m);
     }
     expect(servicePid(socket!)).toBe(pid); // the same process, reused
 

@@ -85,7 +85,8 @@ function parseArgs(argv: string[]): Args | 'help' {
 
 function describe(img: Image): string {
   const m = img.meta;
-  const created = m.image?.created ?? '?';
+  const writer = m.image?.writer;
+  const created = `${m.image?.created ?? '?'}${typeof writer === 'string' ? ` (${writer} encoder)` : ''}`;
   const when = typeof m.time === 'number' ? new Date(m.time * 1000).toISOString() : '?';
   const t = totals(img);
   const lines = [

@@ -27,7 +27,8 @@ export interface ImageMeta {
   threads?: { tid: number; fsBase?: string; [k: string]: unknown }[];
   fds?: { fd: number; path?: string; flags?: number; offset?: number; kind?: string; [k: string]: unknown }[];
   env?: string[];
-  image?: { formatVersion: number; compression: string; created: string; encoder?: string; pageSize?: number };
+  /** `writer`: 'resident' or 'per-checkpoint' (which encoder process wrote it; images since the resident encoder). */
+  image?: { formatVersion: number; compression: string; created: string; encoder?: string; pageSize?: number; writer?: string };
   hbict?: HbictInfo;
   [k: string]: unknown;
 }
