@@ -91,8 +91,11 @@ describe('resident encoder', () => {
     const pid = servicePid(socket!)!;
     process.kill(pid, 'SIGKILL');
     await waitUntil(() => !alive(pid), 10_000);
+    expect(fs.existsSync(socket!)).toBe(true); // a dead socket: connect is refused
     const [image] = await s!.checkpoint();
     expect(writerOf(image)).toBe('per-checkpoint');
+    // A killed service cannot remove its folder: we do, as we killed it.
+    fs.rmSync(path.dirname(socket!), { recursive: true, force: true });
     const before = Math.max(...numbers(run.lines));
     await run.waitFor((l) => /^\d+$/.test(l) && Number(l) > before + 2);
   });
