@@ -7,8 +7,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as net from 'net';
+import * as os from 'os';
 import * as path from 'path';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import { BIN, numbers, program, session, Session, waitUntil } from './helpers/e2e';
 import { readImageMeta } from '../dist/image/decode.js';
 
@@ -135,5 +136,40 @@ describe('resident encoder', () => {
     expect(run.stderr).toMatch(/^dmtcp: the image encoder failed: .*$/m);
     const before = Math.max(...numbers(run.lines));
     await run.waitFor((l) => /^\d+$/.test(l) && Number(l) > before + 2);
+  });
+});
+
+describe('stale service folders', () => {
+  it('a launch removes our old folders whose service is gone, and keeps live, young and foreign ones', async () => {
+    const { sweepStaleFolders } = await import('../src/service/start');
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'dmtcp-sweep-'));
+    const made = (name: string, pid?: number): string => {
+      const dir = path.join(base, name);
+      fs.mkdirSync(dir);
+      fs.writeFileSync(path.join(dir, 'encoder.sock'), '');
+      if (pid !== undefined) fs.writeFileSync(path.join(dir, 'service.pid'), String(pid));
+      return dir;
+    };
+    // a pid that is certainly gone: a child that has exited and been reaped
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const dead = made('dmtcp-enc-dead00', gone);
+    const nopid = made('dmtcp-enc-nopid0');
+    const liveDir = path.join(base, 'dmtcp-enc-live00');
+    // a live process whose command line names the socket, as the service's does
+    const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', path.join(liveDir, 'encoder.sock')], { stdio: 'ignore' });
+    try {
+      made('dmtcp-enc-live00', live.pid);
+      const other = made('not-ours-dmtcp', gone);
+      sweepStaleFolders(base);                        // all of them young: nothing goes
+      expect(fs.existsSync(dead) && fs.existsSync(nopid)).toBe(true);
+      sweepStaleFolders(base, Date.now() + 120_000);  // two minutes later
+      expect(fs.existsSync(dead)).toBe(false);
+      expect(fs.existsSync(nopid)).toBe(false);
+      expect(fs.existsSync(liveDir)).toBe(true);
+      expect(fs.existsSync(other)).toBe(true);
+    } finally {
+      live.kill('SIGKILL');
+      fs.rmSync(base, { recursive: true, force: true });
+    }
   });
 });

@@ -9,6 +9,8 @@ export const SERVICE_PRESENCE_FD = 3;
 export const ENCODER_SOCKET_ENV = 'DMTCP_ENCODER_SOCKET';
 /** The restart-info key with the same meaning after a restart (docs/restore-plan.md). */
 export const ENCODER_SOCKET_INFO_KEY = 'encoder_socket';
+/** The service's pid, written next to its socket by the launcher (start.ts sweeps stale folders with it). */
+export const SERVICE_PID_FILE = 'service.pid';
 /** sun_path is 108 bytes with its NUL. */
 export const MAX_SOCKET_PATH = 107;
 

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { loadAddon } from '../native';
-import { SERVICE_PRESENCE_FD } from './protocol';
+import { SERVICE_PID_FILE, SERVICE_PRESENCE_FD } from './protocol';
 import type { WorkerData } from './worker';
 
 /** Two checkpoints at once per core at most; one process checkpoints at a time, so two is plenty. */
@@ -34,6 +34,7 @@ function parseArgs(argv: string[]): Args {
 
 function removeSocket(socket: string): void {
   fs.rmSync(socket, { force: true });
+  fs.rmSync(path.join(path.dirname(socket), SERVICE_PID_FILE), { force: true });
   // The folder was made for this service alone (start.ts); leave it if something else is in it.
   try { fs.rmdirSync(path.dirname(socket)); } catch { /* not empty or gone */ }
 }

@@ -7,10 +7,46 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadAddon, PACKAGE_ROOT } from '../native';
-import { ENCODER_PRESENCE_FD, MAX_SOCKET_PATH } from './protocol';
+import { ENCODER_PRESENCE_FD, MAX_SOCKET_PATH, SERVICE_PID_FILE } from './protocol';
 
 export const SERVICE_SCRIPT = path.join(PACKAGE_ROOT, 'dist', 'service', 'service-main.js');
 const SOCKET_NAME = 'encoder.sock';
+const FOLDER_PREFIX = 'dmtcp-enc-';
+/** A folder this old with no live service in it is left over (a service killed with -9). */
+const STALE_AFTER_MS = 60_000;
+
+/** Whether `pid` is a live resident encoder serving `socket`. */
+function serving(pid: number, socket: string): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(socket);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes our folders under `base` whose service is gone without cleaning up
+ * (killed with SIGKILL, or the machine's OOM killer). Young folders are left
+ * alone: their service may still be starting.
+ */
+export function sweepStaleFolders(base: string, now = Date.now()): void {
+  let names: string[];
+  try { names = fs.readdirSync(base); } catch { return; }
+  const uid = process.getuid?.();
+  for (const name of names) {
+    if (!name.startsWith(FOLDER_PREFIX)) continue;
+    const dir = path.join(base, name);
+    try {
+      const st = fs.lstatSync(dir);
+      if (!st.isDirectory() || st.uid !== uid || now - st.mtimeMs < STALE_AFTER_MS) continue;
+      const pid = Number(fs.readFileSync(path.join(dir, SERVICE_PID_FILE), 'utf8'));
+      if (Number.isInteger(pid) && pid > 0 && serving(pid, path.join(dir, SOCKET_NAME))) continue;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') continue; // unreadable: not ours to judge
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 export interface StartedService { socket: string; pid: number }
 
@@ -18,7 +54,8 @@ export interface StartedService { socket: string; pid: number }
 function socketFolder(tmpDir: string): string {
   const fits = (dir: string): boolean => path.join(dir, 'dmtcp-enc-XXXXXX', SOCKET_NAME).length <= MAX_SOCKET_PATH;
   const base = fits(tmpDir) && fs.existsSync(tmpDir) ? tmpDir : os.tmpdir();
-  return fs.mkdtempSync(path.join(base, 'dmtcp-enc-'));   // mode 0700
+  sweepStaleFolders(base);
+  return fs.mkdtempSync(path.join(base, FOLDER_PREFIX));   // mode 0700
 }
 
 /**
@@ -36,6 +73,7 @@ export function startEncoderService(tmpDir: string): StartedService {
       env: [`PATH=${process.env.PATH ?? '/usr/bin:/bin'}`],
       presenceFd: ENCODER_PRESENCE_FD,
     });
+    fs.writeFileSync(path.join(dir, SERVICE_PID_FILE), String(pid), { mode: 0o600 });
     return { socket, pid };
   } catch (e) {
     fs.rmSync(dir, { recursive: true, force: true });
