@@ -141,3 +141,20 @@ describe('help and exit codes', () => {
     expect(failRc({ DMTCP_FAIL_RC: 'x' } as NodeJS.ProcessEnv)).toBe(99);
   });
 });
+
+describe('resident encoder switch (launch and restart)', () => {
+  it('is on by default; --no-encoder-service or DMTCP_ENCODER_SERVICE=0 turns it off; the flag wins', () => {
+    expect(parseLaunchArgs(['a.out'], NOENV).encoderService).toBe(true);
+    expect(parseLaunchArgs(['--no-encoder-service', 'a.out'], NOENV).encoderService).toBe(false);
+    expect(parseLaunchArgs(['a.out'], { DMTCP_ENCODER_SERVICE: '0' }).encoderService).toBe(false);
+    expect(parseLaunchArgs(['--encoder-service', 'a.out'], { DMTCP_ENCODER_SERVICE: '0' }).encoderService).toBe(true);
+    expect(parseRestartArgs(['ckpt.dmtcp'], NOENV).encoderService).toBe(true);
+    expect(parseRestartArgs(['--no-encoder-service', 'ckpt.dmtcp'], NOENV).encoderService).toBe(false);
+    expect(parseRestartArgs(['ckpt.dmtcp'], { DMTCP_ENCODER_SERVICE: '0' }).encoderService).toBe(false);
+  });
+
+  it('any other value of DMTCP_ENCODER_SERVICE is a usage error naming it', () => {
+    expect(() => parseLaunchArgs(['a.out'], { DMTCP_ENCODER_SERVICE: '2' })).toThrow(UsageError);
+    expect(() => parseRestartArgs(['ckpt.dmtcp'], { DMTCP_ENCODER_SERVICE: 'yes' })).toThrow(/DMTCP_ENCODER_SERVICE must be 0 or 1, got 'yes'/);
+  });
+});
