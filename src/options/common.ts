@@ -114,7 +114,6 @@ export function resolveSignal(cmd: string, r: ParseResult, env: NodeJS.ProcessEn
   return intFrom(cmd, r, 'ckptSignal', env, ENV_SIGNAL, 1, MAX_SIGNAL) ?? DEFAULT_CKPT_SIGNAL;
 }
 
-/** DMTCP_GZIP=0 disables, 1 enables; the options win over the environment. */
 /**
  * An on/off setting: its --flag/--no-flag wins; otherwise its environment
  * variable, 0 or 1 (empty counts as unset); otherwise `byDefault`.
@@ -129,6 +128,7 @@ export function resolveSwitch(cmd: string, r: ParseResult, env: NodeJS.ProcessEn
   throw new UsageError(`${cmd}: environment variable ${e.name} must be 0 or 1, got '${e.value}'`);
 }
 
+/** DMTCP_GZIP=0 disables, 1 enables; the options win over the environment. */
 export function resolveGzip(cmd: string, r: ParseResult, env: NodeJS.ProcessEnv): boolean {
   return resolveSwitch(cmd, r, env, 'gzip', ENV_GZIP, true);
 }

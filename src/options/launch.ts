@@ -1,7 +1,7 @@
 /** dmtcp_launch (and its old name dmtcp_checkpoint) options. */
 import * as path from 'path';
 import { UsageError } from './errors';
-import { OptSpec, ParseResult, envFirst, parseArgv } from './parser';
+import { OptSpec, ParseResult, parseArgv } from './parser';
 import {
   CKPT_DIR_SPEC, CoordMode, ENV_GZIP, ENV_SIGNAL, HELP_SPEC, HOST_SPEC, INTERVAL_SPEC, MAX_SIGNAL, MODE_SPECS,
   optString, PORT_FILE_SPEC, PORT_SPEC, resolveAddress, resolveCkptDir, resolveGzip, resolveInterval,

@@ -15,7 +15,7 @@ import { loadAddon } from '../native';
 import { SERVICE_PID_FILE, SERVICE_PRESENCE_FD } from './protocol';
 import type { WorkerData } from './worker';
 
-/** Two checkpoints at once per core at most; one process checkpoints at a time, so two is plenty. */
+/** Checkpoints encoded at once: a process writes one image at a time, so two (fewer on one core) cover a program and a child it exec'd. */
 const DEFAULT_WORKERS = Math.min(2, os.availableParallelism());
 
 interface Args { socket: string; workers: number }
