@@ -6,7 +6,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as path from 'path';
-import { program, session, Session, Run } from './helpers/e2e';
+import { spawnSync } from 'child_process';
+import { BIN, program, session, Session, Run } from './helpers/e2e';
+import { readImageMeta } from '../dist/image/decode.js';
 
 let s: Session | undefined;
 afterEach(async () => { await s?.close(); s = undefined; });
@@ -87,6 +89,17 @@ describe('state that survives a restart', () => {
     const size = fs.statSync(image).size;
     expect(size).toBeGreaterThan(256 * 2 ** 20);
     expect(size).toBeLessThan(320 * 2 ** 20);
+    // written the direct way: the agent put its pages into the file itself (docs/encoder-service.md)
+    expect(readImageMeta(image).image?.pageData).toBe('direct');
+  });
+
+  it('touched zero pages ahead of dense data (raw image: direct, then inline)', async () => {
+    const { runs, image } = await checkpointKillRestart('zeropages', ['16'], 6, { launchArgs: ['--no-gzip'] });
+    expect(runs[1].stderr).toBe('');
+    expect(lastLine(runs[1])).toBe('DONE ok');
+    expect(readImageMeta(image).image?.pageData).toBe('direct');
+    const table = spawnSync(process.execPath, [path.join(BIN, 'readdmtcp'), image], { encoding: 'utf8' });
+    expect(table.stdout).toMatch(/^host: .* written: \S+ \(resident encoder, pages written by the process\)$/m);
   });
 
   it('keeps the program\'s SIGUSR2 working with --mtcp-checkpoint-signal', async () => {

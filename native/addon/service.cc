@@ -215,6 +215,36 @@ Napi::Value ReceiveRequest(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// sendWithFd({ conn, text, fd }): one message on the connection carrying `fd`
+// as SCM_RIGHTS (the direct-write reply hands the agent its image file).
+Napi::Value SendWithFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = info[0].ToObject();
+  int conn = o.Get("conn").ToNumber().Int32Value();
+  std::string text = o.Get("text").ToString().Utf8Value();
+  int fd = o.Get("fd").ToNumber().Int32Value();
+  char control[CMSG_SPACE(sizeof(int))];
+  memset(control, 0, sizeof control);
+  struct iovec iov = { const_cast<char*>(text.data()), text.size() };
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  ssize_t n;
+  do { n = sendmsg(conn, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+  if (n != (ssize_t)text.size()) {
+    SysError(env, "cannot hand the image file to the process", n < 0 ? errno : EIO).ThrowAsJavaScriptException();
+  }
+  return env.Undefined();
+}
+
 // closeFd(fd): close a descriptor that came from this addon (a worker thread's
 // fs.closeSync warns about descriptors it did not open itself).
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {
@@ -230,5 +260,6 @@ void InitService(Napi::Env env, Napi::Object exports) {
   exports.Set("acceptConnection", Napi::Function::New(env, AcceptConnection));
   exports.Set("shutdownListener", Napi::Function::New(env, ShutdownListener));
   exports.Set("receiveRequest", Napi::Function::New(env, ReceiveRequest));
+  exports.Set("sendWithFd", Napi::Function::New(env, SendWithFd));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
 }

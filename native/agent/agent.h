@@ -168,6 +168,11 @@ int capture_write_image(const char *final_path, char *why, size_t why_size);
  * returns 0 (image written), 1 (failed; `why` says why) or -1 (no answer). */
 int encoder_link_open(const char *const *args, int *conn);
 int encoder_link_finish(int conn, char *why, size_t why_size);
+/* Direct mode: waits for "direct OFFSET" and the image file; 0, or <0 (the
+ * service refused or went away: finish tells which). */
+int encoder_link_await_direct(int conn, int *image, uint64_t *pos);
+/* Direct mode, between writes: whether the service asked for the rest inline. */
+int encoder_link_switched(int conn);
 
 /* coord_link.c */
 int coord_connect_and_hello(int restart);

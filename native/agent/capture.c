@@ -6,6 +6,9 @@
  * resident encoder (encoder_link.c) when there is one; otherwise to an encoder
  * (node + codec.wasm) started for this checkpoint as a clone child that the
  * program cannot see (exit signal 0: no SIGCHLD, invisible to wait(-1)).
+ * For raw images the resident encoder hands us its temporary file and we write
+ * our pages into it ourselves (direct mode, encoder_service.h): the records
+ * still go through the pipe, the pages do not.
  * The encoder writes a temporary file and renames it only when the stream ended
  * well, so a failed checkpoint never replaces a good image. */
 
@@ -24,6 +27,7 @@
 #include "../common/raw_syscall.h"
 #include "../common/raw_stream_format.h"
 #include "../common/plan_format.h"
+#include "../common/encoder_service.h"
 
 #define PAGE 4096UL
 #define MAPS_BUF_SIZE (16UL << 20)       /* /proc/self/maps text, reserved not touched */
@@ -175,7 +179,57 @@ static long stream_memory(int fd, uint64_t addr, uint64_t len) {
   return 0;
 }
 
-static long stream_area(int fd, int pagemap_fd, const struct area *a) {
+/* Where the stream goes: the pipe and, in direct mode, page data straight into
+ * the image file the resident encoder handed us (encoder_service.h). */
+struct stream_out {
+  int pipe;
+  int conn;          /* direct mode asked for: the service connection, else -1 */
+  int image;         /* direct mode granted: the image file, else -1 */
+  uint64_t pos;      /* where our next page goes in it */
+  int inline_data;   /* the service asked for the rest in the pipe */
+};
+
+/* Direct mode: our pages go into the image file with pwrite, which is the one
+ * copy they need (a pipe would cost the encoder a second one); after each
+ * write a notice in the pipe says how many bytes it was. Between writes we
+ * look (without blocking) whether the service asked for the rest inline: it
+ * does once zero pages made it move data down, where the pipe is cheaper.
+ * An unreadable page (EFAULT; pwrite stops short just before it) is written
+ * as zeros, as stream_memory sends it. */
+static long direct_pages(struct stream_out *o, uint64_t addr, uint64_t len) {
+  while (len > 0) {
+    uint64_t piece = len < WRITE_CHUNK ? len : WRITE_CHUNK;
+    if (!o->inline_data && encoder_link_switched(o->conn)) o->inline_data = 1;
+    long r;
+    if (o->inline_data) {
+      uint64_t notice = piece | ENCODER_NOTICE_INLINE;
+      if ((r = agent_write_all(o->pipe, &notice, sizeof notice)) < 0) return r;
+      if ((r = stream_memory(o->pipe, addr, piece)) < 0) return r;
+    } else {
+      long n = rsys4(SYS_pwrite64, o->image, addr, piece, o->pos);
+      if (n == -EINTR) continue;
+      if (n == -EFAULT) {
+        uint64_t page_left = PAGE - (addr % PAGE);
+        n = rsys4(SYS_pwrite64, o->image, zero_page, page_left < len ? page_left : len, o->pos);
+      }
+      if (n <= 0) return n < 0 ? n : -EIO;
+      piece = (uint64_t)n;
+      uint64_t notice = piece;
+      if ((r = agent_write_all(o->pipe, &notice, sizeof notice)) < 0) return r;
+      o->pos += piece;
+    }
+    addr += piece;
+    len -= piece;
+  }
+  return 0;
+}
+
+static long stream_pages(struct stream_out *o, uint64_t addr, uint64_t len) {
+  return o->image >= 0 ? direct_pages(o, addr, len) : stream_memory(o->pipe, addr, len);
+}
+
+static long stream_area(struct stream_out *o, int pagemap_fd, const struct area *a) {
+  int fd = o->pipe;
   struct raw_area_record rec;
   memset(&rec, 0, sizeof rec);
   memcpy(rec.tag, "AREA\0\0\0\0", 8);
@@ -196,7 +250,7 @@ static long stream_area(int fd, int pagemap_fd, const struct area *a) {
   if (padded > a->name_len && (r = agent_write_all(fd, zero_page, padded - a->name_len)) < 0) return r;
   if (nruns && (r = agent_write_all(fd, runs, nruns * sizeof *runs)) < 0) return r;
   for (uint32_t i = 0; i < nruns; i++)
-    if ((r = stream_memory(fd, a->start + runs[i].offset, runs[i].len)) < 0) return r;
+    if ((r = stream_pages(o, a->start + runs[i].offset, runs[i].len)) < 0) return r;
   return 0;
 }
 
@@ -219,7 +273,8 @@ static int encoder_child(void *arg) {
   return 127;
 }
 
-/* The encoder's arguments (src/image/encoder-args.ts), NULL-terminated. */
+/* The encoder's arguments (src/image/encoder-args.ts), NULL-terminated, with
+ * room for the service's ENCODER_DIRECT_ARG. */
 #define ENCODER_ARGS_MAX 8
 static void encoder_args(const char *final_path, const char **args) {
   args[0] = "--out";
@@ -256,8 +311,10 @@ static void say_why(char *why, size_t size, const char *what, long err) {
 
 /* The whole stream: header, metadata, every area with its pages, END. The maps
  * text is parsed in place and put back as it was, so a second attempt can
- * stream again. */
-static long stream_image(int out, const char *meta, size_t meta_len) {
+ * stream again. Direct mode starts once the service, which has read the
+ * metadata, hands over the image file. */
+static long stream_image(struct stream_out *o, const char *meta, size_t meta_len) {
+  int out = o->pipe;
   int pagemap_fd = (int)rsys3(SYS_open, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
   struct raw_stream_header h;
   memset(&h, 0, sizeof h);
@@ -266,13 +323,14 @@ static long stream_image(int out, const char *meta, size_t meta_len) {
   h.meta_len = (uint32_t)meta_len;
   long r = agent_write_all(out, &h, sizeof h);
   if (r >= 0) r = agent_write_all(out, meta, meta_len);
+  if (r >= 0 && o->conn >= 0) r = encoder_link_await_direct(o->conn, &o->image, &o->pos);
 
   char *line = maps_buf;
   while (r >= 0 && *line) {
     char *eol = strchr(line, '\n');
     if (eol) *eol = 0;
     struct area a;
-    if (parse_area(line, &a)) r = stream_area(out, pagemap_fd, &a);
+    if (parse_area(line, &a)) r = stream_area(o, pagemap_fd, &a);
     if (!eol) break;
     *eol = '\n';
     line = eol + 1;
@@ -292,13 +350,15 @@ enum write_outcome { WRITTEN = 0, FAILED = 1, NO_SERVICE = -1 };
 /* Through the computation's resident encoder. NO_SERVICE when it cannot be
  * reached or vanished without an answer: the caller then starts an encoder of
  * its own (our memory is still frozen, so the stream can be sent again). */
-static enum write_outcome write_with_service(const char *const *args, const char *meta, size_t meta_len,
+static enum write_outcome write_with_service(const char *const *args, int direct, const char *meta, size_t meta_len,
                                              char *why, size_t why_size) {
   int conn;
   int out = encoder_link_open(args, &conn);
   if (out < 0) return NO_SERVICE;
-  long r = stream_image(out, meta, meta_len);
+  struct stream_out o = { .pipe = out, .conn = direct ? conn : -1, .image = -1 };
+  long r = stream_image(&o, meta, meta_len);
   rsys1(SYS_close, out);
+  if (o.image >= 0) rsys1(SYS_close, o.image);
   int answer = encoder_link_finish(conn, why, why_size);
   if (answer < 0) return NO_SERVICE;
   if (answer > 0) { agent_say(why); return FAILED; }
@@ -320,7 +380,8 @@ static enum write_outcome write_with_own_encoder(const char *const *args, const 
     say_why(why, why_size, "cannot start the image encoder", errno);
     return FAILED;
   }
-  r = stream_image(fds[1], meta, meta_len);
+  struct stream_out o = { .pipe = fds[1], .conn = -1, .image = -1 };
+  r = stream_image(&o, meta, meta_len);
   rsys1(SYS_close, fds[1]);
 
   int status = 0;
@@ -347,7 +408,15 @@ int capture_write_image(const char *final_path, char *why, size_t why_size) {
   encoder_args(final_path, args);
   /* The service has its own working directory: it needs an absolute path. */
   if (agent.config.encoder_socket[0] && final_path[0] == '/') {
-    enum write_outcome o = write_with_service(args, meta, meta_len, why, why_size);
+    /* Raw images without HBICT: our pages go into the file directly (a delta
+     * stores few of them, a gzip image none as they are). */
+    const char *service_args[ENCODER_ARGS_MAX];
+    int direct = !agent.config.gzip && !agent.config.hbict;
+    int n = 0;
+    for (; args[n]; n++) service_args[n] = args[n];
+    if (direct) service_args[n++] = ENCODER_DIRECT_ARG;
+    service_args[n] = 0;
+    enum write_outcome o = write_with_service(service_args, direct, meta, meta_len, why, why_size);
     if (o != NO_SERVICE) return o == WRITTEN ? 0 : -1;
   }
   return write_with_own_encoder(args, meta, meta_len, why, why_size) == WRITTEN ? 0 : -1;

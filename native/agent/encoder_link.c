@@ -17,6 +17,17 @@
 #define REPLY_OK "ok\n"
 #define REPLY_ERROR "error: "
 
+/* Bytes the service sent before we read its answer (a "pipe\n", or an early
+ * "error: ..." in place of "direct"): encoder_link_finish starts from them.
+ * One checkpoint at a time, on the checkpoint thread. */
+static char early[ENCODER_REPLY_MAX];
+static size_t early_len;
+
+static int starts_with(const char *s, size_t n, const char *prefix) {
+  size_t len = strlen(prefix);
+  return n >= len && !memcmp(s, prefix, len);
+}
+
 static int connect_service(void) {
   struct sockaddr_un addr;
   size_t len = strlen(agent.config.encoder_socket);
@@ -78,18 +89,65 @@ int encoder_link_open(const char *const *args, int *conn) {
     return (int)r;
   }
   *conn = s;
+  early_len = 0;
   return fds[1];
+}
+
+int encoder_link_await_direct(int conn, int *image, uint64_t *pos) {
+  /* One line, with the image file attached to its first byte. */
+  while (early_len == 0 || early[early_len - 1] != '\n') {
+    if (early_len >= sizeof early - 1) return -EPROTO;
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    struct iovec iov = { early + early_len, sizeof early - 1 - early_len };
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    long got = rsys3(SYS_recvmsg, conn, &msg, MSG_CMSG_CLOEXEC);
+    if (got == -EINTR) continue;
+    if (got <= 0) return got < 0 ? (int)got : -ECONNRESET;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && *image < 0) memcpy(image, CMSG_DATA(c), sizeof *image);
+    early_len += (size_t)got;
+  }
+  early[early_len] = 0;
+  if (!starts_with(early, early_len, ENCODER_REPLY_DIRECT) || *image < 0) return -EPROTO;   /* "error: ...": finish says it */
+  const char *end;
+  *pos = agent_parse_u64(early + strlen(ENCODER_REPLY_DIRECT), 10, &end);
+  early_len = 0;
+  return *end == '\n' ? 0 : -EPROTO;
+}
+
+int encoder_link_switched(int conn) {
+  if (early_len < sizeof early - 1) {
+    long got = rsys6(SYS_recvfrom, conn, early + early_len, sizeof early - 1 - early_len, MSG_DONTWAIT, 0, 0);
+    if (got > 0) early_len += (size_t)got;
+  }
+  return starts_with(early, early_len, ENCODER_REPLY_SWITCH_TO_PIPE);
 }
 
 int encoder_link_finish(int conn, char *why, size_t why_size) {
   char reply[ENCODER_REPLY_MAX];
   size_t n = 0;
+  /* What came early, without a "pipe" line: it is not the answer. */
+  size_t skip = starts_with(early, early_len, ENCODER_REPLY_SWITCH_TO_PIPE) ? strlen(ENCODER_REPLY_SWITCH_TO_PIPE) : 0;
+  memcpy(reply, early + skip, early_len - skip);
+  n = early_len - skip;
+  early_len = 0;
   while (n < sizeof reply - 1) {
+    if (n > 0 && reply[n - 1] == '\n') {
+      if (!starts_with(reply, n, ENCODER_REPLY_SWITCH_TO_PIPE)) break;
+      memmove(reply, reply + strlen(ENCODER_REPLY_SWITCH_TO_PIPE), n - strlen(ENCODER_REPLY_SWITCH_TO_PIPE));
+      n -= strlen(ENCODER_REPLY_SWITCH_TO_PIPE);
+      continue;
+    }
     long got = rsys3(SYS_read, conn, reply + n, sizeof reply - 1 - n);
     if (got == -EINTR) continue;
     if (got <= 0) break;
     n += (size_t)got;
-    if (reply[n - 1] == '\n') break;
   }
   rsys1(SYS_close, conn);
   reply[n] = 0;

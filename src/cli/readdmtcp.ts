@@ -86,7 +86,11 @@ function parseArgs(argv: string[]): Args | 'help' {
 function describe(img: Image): string {
   const m = img.meta;
   const writer = m.image?.writer;
-  const created = `${m.image?.created ?? '?'}${typeof writer === 'string' ? ` (${writer} encoder)` : ''}`;
+  const how = [
+    ...(typeof writer === 'string' ? [`${writer} encoder`] : []),
+    ...(m.image?.pageData === 'direct' ? ['pages written by the process'] : []),
+  ];
+  const created = `${m.image?.created ?? '?'}${how.length ? ` (${how.join(', ')})` : ''}`;
   const when = typeof m.time === 'number' ? new Date(m.time * 1000).toISOString() : '?';
   const t = totals(img);
   const lines = [

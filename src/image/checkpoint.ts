@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EncodeOptions, EncodeResult, ImageBuilder, fsyncWanted, writeImageFile, syncDir } from './encode';
 import { RawStreamReader } from './rawstream';
+import { DirectSource } from './direct';
 import { HBICT_BLOCK, HbictInfo, MAX_CHAIN_DEPTH, ParentHashes, isLinkOf, linkPath } from './hbict';
 import { Image, openImageFile } from './decode';
 import { hex } from './format';
@@ -19,6 +20,8 @@ export interface CheckpointResult extends EncodeResult {
   /** HBICT: the file holding this checkpoint's own pages (`ckpt_X.hbict.N`, or the image itself). */
   linkFile?: string;
   inheritedBytes: number;
+  /** Direct mode: page data left where the process wrote it. */
+  adoptedBytes?: number;
 }
 
 /** The previous checkpoint under `outPath`, when a delta can be written against it. */
@@ -110,6 +113,22 @@ export async function encodeStream(inFd: number, outPath: string, opts: EncodeOp
   const { meta } = input.readHeader();
   const tmp = tmpName(outPath);
   const sync = fsyncWanted(opts.fsync);
+  if (opts.direct) {
+    if (opts.gzip || opts.hbict) throw new Error('direct page data is for raw images without HBICT');
+    const link = opts.direct;
+    const r = await writeImageFile(tmp, opts, null, async (b, fd) => {
+      b.header(meta, { ...(opts.writer ? { writer: opts.writer } : {}), pageData: 'direct' });
+      const src = new DirectSource(input, fd, b.logical, link);
+      link.handOver(fd, b.logical);
+      for (let rec = input.nextRecord(); rec; rec = input.nextRecord()) {
+        await b.area(rec, src);
+        src.endOfArea(`area 0x${rec.start.toString(16)}`);
+      }
+    });
+    fs.renameSync(tmp, outPath);
+    if (sync) syncDir(path.dirname(outPath));
+    return r;
+  }
   if (!opts.hbict) {
     const r = await writeImageFile(tmp, opts, null, feed(meta));
     fs.renameSync(tmp, outPath);

@@ -27,8 +27,11 @@ export interface ImageMeta {
   threads?: { tid: number; fsBase?: string; [k: string]: unknown }[];
   fds?: { fd: number; path?: string; flags?: number; offset?: number; kind?: string; [k: string]: unknown }[];
   env?: string[];
-  /** `writer`: 'resident' or 'per-checkpoint' (which encoder process wrote it; images since the resident encoder). */
-  image?: { formatVersion: number; compression: string; created: string; encoder?: string; pageSize?: number; writer?: string };
+  /**
+   * `writer`: 'resident' or 'per-checkpoint' (which encoder process wrote it; images since the resident encoder).
+   * `pageData`: 'direct' when the process wrote its pages into the file itself (docs/encoder-service.md).
+   */
+  image?: { formatVersion: number; compression: string; created: string; encoder?: string; pageSize?: number; writer?: string; pageData?: string };
   hbict?: HbictInfo;
   [k: string]: unknown;
 }

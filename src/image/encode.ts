@@ -50,13 +50,25 @@ export interface EncodeOptions {
   pipelineBuffers?: number;
   /** Which encoder wrote the image, recorded in the header's image facts ("resident" or "per-checkpoint"). */
   writer?: EncoderWriter;
+  /**
+   * Direct page data (raw images, resident encoder): once the header is in the
+   * file, `handOver` gives the process the file and the offset where its pages
+   * start; it writes them itself and the stream says when (direct.ts).
+   */
+  direct?: { handOver(fd: number, dataStart: number): void; switchToPipe(): void };
 }
 
 /** The resident encoder of a computation (src/service/), or one started for this checkpoint. */
 export type EncoderWriter = 'resident' | 'per-checkpoint';
 
-/** Where page data comes from: the raw stream, or (flatten) an image's chunks. */
-export interface DataSource { readExact(dst: Uint8Array, what: string): void }
+/** Where page data comes from: the raw stream, (flatten) an image's chunks, or the image file itself (direct.ts). */
+export interface DataSource {
+  readExact(dst: Uint8Array, what: string): void;
+  /** When the bytes just read already lie in the image file: their file offset (direct.ts). */
+  readonly placedAt?: number;
+  /** Told when such bytes could not stay where they lie (direct.ts). */
+  chunkMoved?(): void;
+}
 
 /**
  * Hashing mode of a builder: off (plain image), on without a parent (a full
@@ -101,6 +113,8 @@ export class ImageBuilder {
   dataBytes = 0;
   /** Pages found unchanged since the parent and therefore not stored (deltas). */
   inheritedBytes = 0;
+  /** Page data that stayed where the process wrote it (direct mode): never copied by us. */
+  adoptedBytes = 0;
   private hashList = new HashList();
   /** Page-data buffers in wasm memory: one scratch chunk, or `sink.buffers` slots of a reserved region. */
   private region = -1;
@@ -144,8 +158,11 @@ export class ImageBuilder {
         const n = Math.min(CHUNK_BYTES, run.len - done);
         const ptr = this.chunkPtr();
         input.readExact(memView(ptr, n), `the data of area 0x${raw.start.toString(16)}`);
-        // A slot handed to the sink moves on; a chunk of zero pages leaves it free.
-        if (await this.chunk(area, run.offset + done, ptr, n)) this.slot = (this.slot + 1) % this.sink.buffers;
+        const placedAt = input.placedAt;
+        const went = await this.chunk(area, run.offset + done, ptr, n, placedAt);
+        // A slot handed to the sink moves on; a chunk of zero pages (or one left where it lies) leaves it free.
+        if (went === 'sink') this.slot = (this.slot + 1) % this.sink.buffers;
+        if (placedAt !== undefined && went !== 'adopted') input.chunkMoved?.();
         done += n;
       }
     }
@@ -176,12 +193,17 @@ export class ImageBuilder {
     return keep;
   }
 
-  /** Stores the chunk's kept pages; returns whether its buffer went to the sink. */
-  private async chunk(area: Area, areaOffset: number, ptr: number, n: number): Promise<boolean> {
+  /**
+   * Stores the chunk's kept pages. Returns where they went: to the sink (which
+   * now holds the buffer), adopted where they lie, or nowhere (nothing to keep).
+   * `placedAt`: where these bytes already lie in the file (direct mode); when
+   * that is exactly where they belong, nothing is written.
+   */
+  private async chunk(area: Area, areaOffset: number, ptr: number, n: number, placedAt?: number): Promise<'sink' | 'adopted' | 'none'> {
     const { mapPtr, pages, nonZero } = classifyPagesAt(ptr, n);
-    if (nonZero === 0) return false;
+    if (nonZero === 0) return 'none';
     const keep = this.hashing ? this.hashChunk(area, areaOffset, ptr, n, mapPtr, pages) : nonZero;
-    if (keep === 0) return false;
+    if (keep === 0) return 'none';
     const map = memView(mapPtr, pages);
     const start = this.logical;
     for (let i = 0; i < pages; i++) if (map[i]) appendPage(area.runs, areaOffset + i * PAGE);
@@ -189,10 +211,17 @@ export class ImageBuilder {
     this.logical += stored;
     const chunk: Chunk = { index: this.chunks++, area: area.index, logicalOffset: start, len: stored, fileOffset: 0, storedLen: 0, xxh: xxh64At(ptr, stored) };
     area.chunks.push(chunk);
-    await this.sink.data(TAG_DATA, start, memView(ptr, stored), (p) => { chunk.fileOffset = p.fileOffset; chunk.storedLen = p.storedLen; });
     area.dataLen += stored;
     this.dataBytes += stored;
-    return true;
+    if (placedAt === start && stored === n && this.sink.adopt) {
+      const p = this.sink.adopt(start, stored);
+      chunk.fileOffset = p.fileOffset;
+      chunk.storedLen = p.storedLen;
+      this.adoptedBytes += stored;
+      return 'adopted';
+    }
+    await this.sink.data(TAG_DATA, start, memView(ptr, stored), (p) => { chunk.fileOffset = p.fileOffset; chunk.storedLen = p.storedLen; });
+    return 'sink';
   }
 
   /** Writes metadata and trailer; returns the trailer's self-checksum (the image's content hash). */
@@ -226,15 +255,16 @@ function appendPage<R extends { offset: number; len: number }>(runs: R[], offset
   else runs.push({ offset, len: PAGE, dataOffset: 0 } as unknown as R);
 }
 
-export interface WrittenImage extends EncodeResult { contentXxh: bigint; inheritedBytes: number }
+export interface WrittenImage extends EncodeResult { contentXxh: bigint; inheritedBytes: number; adoptedBytes: number }
 
 /**
  * Writes an image to `tmp` (created exclusively, mode 0600): `produce` feeds
- * the builder header and areas. Closed (and synced when asked) on success; on failure the
+ * the builder header and areas (and gets the file, for direct mode). Closed (and synced when asked) on success; on failure the
  * temp file is removed and the error rethrown. Renaming is the caller's job.
  */
-export async function writeImageFile(tmp: string, opts: EncodeOptions, hashing: Hashing, produce: (b: ImageBuilder) => Promise<void>): Promise<WrittenImage> {
-  const fd = fs.openSync(tmp, 'wx', IMAGE_MODE);
+export async function writeImageFile(tmp: string, opts: EncodeOptions, hashing: Hashing, produce: (b: ImageBuilder, fd: number) => Promise<void>): Promise<WrittenImage> {
+  // Direct mode reads the process's pages back from this file.
+  const fd = fs.openSync(tmp, opts.direct ? 'wx+' : 'wx', IMAGE_MODE);
   let b: ImageBuilder | undefined;
   let sink: Sink | undefined;
   try {
@@ -243,12 +273,15 @@ export async function writeImageFile(tmp: string, opts: EncodeOptions, hashing: 
     sink = opts.gzip ? (opts.parallel === false ? new GzipSink(fd) : new ParallelGzipSink(fd))
       : opts.pipeline === false ? new RawSink(fd) : new PipelinedRawSink(fd, opts.pipelineBuffers ?? RAW_PIPELINE_BUFFERS, regionIo);
     b = new ImageBuilder(sink, compression, hashing);
-    await produce(b);
+    await produce(b, fd);
     const contentXxh = await b.finish();
     b.release();
+    // Direct mode: the process wrote every page, zero ones too; what the image
+    // keeps was moved down, so the file may run on past the trailer.
+    if (opts.direct) fs.ftruncateSync(fd, sink.size);
     if (fsyncWanted(opts.fsync)) fs.fsyncSync(fd);
     fs.closeSync(fd);
-    return { areas: b.areas.length, chunks: b.chunks, dataBytes: b.dataBytes, fileBytes: sink.size, contentXxh, inheritedBytes: b.inheritedBytes };
+    return { areas: b.areas.length, chunks: b.chunks, dataBytes: b.dataBytes, fileBytes: sink.size, contentXxh, inheritedBytes: b.inheritedBytes, adoptedBytes: b.adoptedBytes };
   } catch (e) {
     await sink?.settle().catch(() => {}); // no write may still use the fd or the buffers
     b?.release();

@@ -35,6 +35,11 @@ export interface Sink {
   trailer(tag: string, logical: number, data: Uint8Array): Placed;
   /** Bytes written to the file so far. */
   readonly size: number;
+  /**
+   * Raw sinks: page data that already lies in the file at `logical` (the
+   * process wrote it there, direct.ts) becomes part of the image unwritten.
+   */
+  adopt?(logical: number, len: number): Placed;
 }
 
 function writeAll(fd: number, pos: number, parts: Uint8Array[]): number {
@@ -64,6 +69,11 @@ export class RawSink implements Sink {
   }
   async data(tag: string, logical: number, data: Uint8Array, done: (p: Placed) => void): Promise<void> {
     done(this.section(tag, logical, data));
+  }
+  adopt(logical: number, len: number): Placed {
+    if (logical !== this.size) throw new Error(`internal: raw section at ${logical} but file is ${this.size} bytes`);
+    this.size += len;
+    return { fileOffset: logical, storedLen: len };
   }
   async flush(): Promise<void> { /* nothing pending */ }
   async settle(): Promise<void> { /* nothing pending */ }

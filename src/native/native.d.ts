@@ -45,6 +45,8 @@ export interface NativeAddon {
   shutdownListener(listenFd: number): void;
   /** Reads one request (and its pipe) from a connection; throws on a bad one. */
   receiveRequest(connFd: number): ServiceRequest;
+  /** Sends `text` on a connection with `fd` attached (SCM_RIGHTS); throws unless all of it went. */
+  sendWithFd(options: { conn: number; text: string; fd: number }): void;
   /** Closes a descriptor this addon handed out (accepted or received). */
   closeFd(fd: number): void;
 }

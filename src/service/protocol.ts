@@ -17,3 +17,16 @@ export const MAX_SOCKET_PATH = 107;
 /** The one-line replies, as the agent parses them. */
 export const REPLY_OK = 'ok\n';
 export const replyError = (reason: string): string => `error: ${reason.replace(/\n/g, ' ')}\n`;
+
+/**
+ * Direct page data (raw images): the agent adds this argument to its request,
+ * and once the stream's metadata has arrived the service answers
+ * `direct OFFSET\n` with the temporary image file attached; the agent then
+ * writes its pages into that file itself from OFFSET on, and in the pipe, where
+ * page data would be, sends notices (src/image/direct.ts). `pipe\n` (at most
+ * once, any time before the answer) asks it to send the rest inline.
+ * docs/encoder-service.md.
+ */
+export const DIRECT_ARG = '--direct';
+export const replyDirect = (dataStart: number): string => `direct ${dataStart}\n`;
+export const REPLY_SWITCH_TO_PIPE = 'pipe\n';

@@ -10,7 +10,7 @@ import { workerData } from 'node:worker_threads';
 import { loadAddon } from '../native';
 import { encodeStream } from '../image/checkpoint';
 import { oneLine, parseEncoderArgs } from '../image/encoder-args';
-import { REPLY_OK, replyError } from './protocol';
+import { DIRECT_ARG, REPLY_OK, REPLY_SWITCH_TO_PIPE, replyDirect, replyError } from './protocol';
 
 export interface WorkerData { listenFd: number }
 
@@ -25,10 +25,15 @@ async function serve(conn: number): Promise<void> {
     const req = loadAddon().receiveRequest(conn);
     pipe = req.fd;
     // Our own environment must not change how an image is written: the agent
-    // sends every setting as a flag.
-    const { out, options } = parseEncoderArgs(req.args, {});
+    // sends every setting as a flag. --direct is ours alone (not the CLI's).
+    const direct = req.args.includes(DIRECT_ARG);
+    const { out, options } = parseEncoderArgs(req.args.filter((a) => a !== DIRECT_ARG), {});
     if (!path.isAbsolute(out)) throw new Error(`--out ${out}: not an absolute path`);
-    await encodeStream(pipe, out, { ...options, writer: 'resident' });
+    const link = {
+      handOver: (fd: number, dataStart: number): void => loadAddon().sendWithFd({ conn, text: replyDirect(dataStart), fd }),
+      switchToPipe: (): void => reply(conn, REPLY_SWITCH_TO_PIPE),
+    };
+    await encodeStream(pipe, out, { ...options, writer: 'resident', ...(direct ? { direct: link } : {}) });
     reply(conn, REPLY_OK);
   } catch (e) {
     reply(conn, replyError(oneLine(e)));
