@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include "../native/common/raw_stream_format.h"
 #include "../native/common/encoder_service.h"
+#include "../native/common/fd_message.h"
 
 #define DIRECT_PIECE (1 << 20)
 
@@ -64,18 +65,17 @@ static int write_all(int fd, const void *p, size_t n) {
 /* "direct N\n" with the image file attached; returns the fd, N in *start. */
 static int receive_direct(int s, uint64_t *start) {
   char line[256] = { 0 };
-  char control[CMSG_SPACE(sizeof(int))] = { 0 };
+  char control[FD_MESSAGE_CONTROL];
   struct iovec iov = { line, sizeof line - 1 };
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+  struct msghdr msg;
+  fd_message_init(&msg, &iov, control);
   ssize_t n = recvmsg(s, &msg, 0);
   if (n <= 0) return -1;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  if (!c || c->cmsg_type != SCM_RIGHTS || strncmp(line, ENCODER_REPLY_DIRECT, strlen(ENCODER_REPLY_DIRECT))) {
+  int fd = fd_message_received(&msg);
+  if (fd < 0 || strncmp(line, ENCODER_REPLY_DIRECT, strlen(ENCODER_REPLY_DIRECT))) {
     fprintf(stderr, "service: %s", line);
     return -1;
   }
-  int fd;
-  memcpy(&fd, CMSG_DATA(c), sizeof fd);
   *start = strtoull(line + strlen(ENCODER_REPLY_DIRECT), 0, 10);
   return fd;
 }
@@ -202,14 +202,11 @@ int main(int argc, char **argv) {
   int p[2];
   if (pipe(p) < 0) { perror("pipe"); return 1; }
   fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
-  char control[CMSG_SPACE(sizeof(int))] = { 0 };
+  char control[FD_MESSAGE_CONTROL];
   struct iovec iov = { req, n };
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &p[0], sizeof(int));
+  struct msghdr msg;
+  fd_message_init(&msg, &iov, control);
+  fd_message_attach(&msg, p[0]);
   if (sendmsg(s, &msg, 0) != (ssize_t)n) { perror("sendmsg"); return 1; }
   close(p[0]);
   if (direct) {

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 #include "../common/encoder_service.h"
+#include "../common/fd_message.h"
 
 namespace {
 
@@ -172,20 +173,16 @@ Napi::Value ReceiveRequest(const Napi::CallbackInfo& info) {
   int passed = -1;
   bool complete = false;
   while (!complete && have < buf.size()) {
-    char control[CMSG_SPACE(sizeof(int))];
+    char control[FD_MESSAGE_CONTROL];
     struct iovec iov = { buf.data() + have, buf.size() - have };
     struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
+    fd_message_init(&msg, &iov, control);
     ssize_t n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && passed < 0) memcpy(&passed, CMSG_DATA(c), sizeof passed);
-    }
+    int fd = fd_message_received(&msg);
+    if (fd >= 0 && passed < 0) passed = fd;
+    else if (fd >= 0) close(fd);
     have += (size_t)n;
     if (have >= ENCODER_REQUEST_MAGIC_LEN && memcmp(buf.data(), ENCODER_REQUEST_MAGIC, ENCODER_REQUEST_MAGIC_LEN) != 0) break;
     // Complete: the magic, then strings, ending with an empty one ("\0\0", or a
@@ -223,20 +220,11 @@ Napi::Value SendWithFd(const Napi::CallbackInfo& info) {
   int conn = o.Get("conn").ToNumber().Int32Value();
   std::string text = o.Get("text").ToString().Utf8Value();
   int fd = o.Get("fd").ToNumber().Int32Value();
-  char control[CMSG_SPACE(sizeof(int))];
-  memset(control, 0, sizeof control);
+  char control[FD_MESSAGE_CONTROL];
   struct iovec iov = { const_cast<char*>(text.data()), text.size() };
   struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  fd_message_init(&msg, &iov, control);
+  fd_message_attach(&msg, fd);
   ssize_t n;
   do { n = sendmsg(conn, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
   if (n != (ssize_t)text.size()) {

@@ -187,6 +187,7 @@ struct stream_out {
   int image;         /* direct mode granted: the image file, else -1 */
   uint64_t pos;      /* where our next page goes in it */
   int inline_data;   /* the service asked for the rest in the pipe */
+  long write_error;  /* a pwrite into the image failed (e.g. -ENOSPC): our reason, not the service's */
 };
 
 /* Direct mode: our pages go into the image file with pwrite, which is the one
@@ -212,7 +213,7 @@ static long direct_pages(struct stream_out *o, uint64_t addr, uint64_t len) {
         uint64_t page_left = PAGE - (addr % PAGE);
         n = rsys4(SYS_pwrite64, o->image, zero_page, page_left < len ? page_left : len, o->pos);
       }
-      if (n <= 0) return n < 0 ? n : -EIO;
+      if (n <= 0) return o->write_error = n < 0 ? n : -EIO;
       piece = (uint64_t)n;
       uint64_t notice = piece;
       if ((r = agent_write_all(o->pipe, &notice, sizeof notice)) < 0) return r;
@@ -360,6 +361,12 @@ static enum write_outcome write_with_service(const char *const *args, int direct
   rsys1(SYS_close, out);
   if (o.image >= 0) rsys1(SYS_close, o.image);
   int answer = encoder_link_finish(conn, why, why_size);
+  if (o.write_error) {
+    /* The service then only saw the stream end early; the cause is ours. */
+    say_why(why, why_size, "writing the image file failed", o.write_error);
+    agent_say(why);
+    return FAILED;
+  }
   if (answer < 0) return NO_SERVICE;
   if (answer > 0) { agent_say(why); return FAILED; }
   if (r < 0) { say_why(why, why_size, "writing the image stream failed", r); return FAILED; }

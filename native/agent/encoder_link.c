@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include "agent.h"
 #include "../common/encoder_service.h"
+#include "../common/fd_message.h"
 #include "../common/raw_syscall.h"
 
 #define LINK_PIPE_SIZE (1 << 20)
@@ -55,20 +56,11 @@ static long send_request(int s, const char *const *args, int pipe_read) {
     n += len;
   }
   req[n++] = 0;
-  char control[CMSG_SPACE(sizeof(int))];
-  memset(control, 0, sizeof control);
+  char control[FD_MESSAGE_CONTROL];
   struct iovec iov = { req, n };
   struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &pipe_read, sizeof pipe_read);
+  fd_message_init(&msg, &iov, control);
+  fd_message_attach(&msg, pipe_read);
   long r;
   do { r = rsys3(SYS_sendmsg, s, &msg, MSG_NOSIGNAL); } while (r == -EINTR);
   return r < 0 ? r : (r == (long)n ? 0 : -EIO);
@@ -97,20 +89,16 @@ int encoder_link_await_direct(int conn, int *image, uint64_t *pos) {
   /* One line, with the image file attached to its first byte. */
   while (early_len == 0 || early[early_len - 1] != '\n') {
     if (early_len >= sizeof early - 1) return -EPROTO;
-    char control[CMSG_SPACE(sizeof(int))];
-    memset(control, 0, sizeof control);
+    char control[FD_MESSAGE_CONTROL];
     struct iovec iov = { early + early_len, sizeof early - 1 - early_len };
     struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
+    fd_message_init(&msg, &iov, control);
     long got = rsys3(SYS_recvmsg, conn, &msg, MSG_CMSG_CLOEXEC);
     if (got == -EINTR) continue;
     if (got <= 0) return got < 0 ? (int)got : -ECONNRESET;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && *image < 0) memcpy(image, CMSG_DATA(c), sizeof *image);
+    int fd = fd_message_received(&msg);
+    if (fd >= 0 && *image < 0) *image = fd;
+    else if (fd >= 0) rsys1(SYS_close, fd);
     early_len += (size_t)got;
   }
   early[early_len] = 0;
