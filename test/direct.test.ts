@@ -27,7 +27,7 @@ const HANDED_OVER = 0, IMAGE_FD = 1, DATA_START = 2, SWITCHED = 3, OPENED = 4;
 const AGENT = `
 const fs = require('node:fs');
 const { workerData } = require('node:worker_threads');
-const { fifo, stream, ctrl, piece, badNotice } = workerData;
+const { fifo, stream, ctrl, piece, badNotice, unwritten } = workerData;
 const c = new Int32Array(ctrl);
 const s = Buffer.from(stream);
 const out = fs.openSync(fifo, 'w');
@@ -52,7 +52,7 @@ for (;;) {
       fs.writeSync(out, notice);
       writeAll(out, d, n);
     } else {
-      writeAll(image, d, n, pos);
+      if (!unwritten) writeAll(image, d, n, pos);
       pos += n;
       notice.writeBigUInt64LE(badNotice ? 0n : BigInt(n));
       fs.writeSync(out, notice);
@@ -68,7 +68,7 @@ fs.closeSync(out);
 interface DirectRun { switched: boolean; adoptedBytes?: number; dataBytes?: number }
 
 /** Encodes `stream` in direct mode with a worker thread as the agent. */
-async function encodeDirect(stream: Buffer, out: string, opts: { piece?: number; badNotice?: boolean } = {}): Promise<DirectRun> {
+async function encodeDirect(stream: Buffer, out: string, opts: { piece?: number; badNotice?: boolean; unwritten?: boolean } = {}): Promise<DirectRun> {
   const fifo = out + '.fifo';
   expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
   // Non-blocking, so opening does not wait for the writer (the reader retries EAGAIN).
@@ -78,7 +78,7 @@ async function encodeDirect(stream: Buffer, out: string, opts: { piece?: number;
   // A reader of a FIFO nobody has opened for writing sees end-of-file: hold a
   // write end until the agent has its own.
   const holder = fs.openSync(fifo, 'w');
-  const agent = new Worker(AGENT, { eval: true, workerData: { fifo, stream, ctrl, piece: opts.piece ?? 96 * 1024, badNotice: opts.badNotice ?? false } });
+  const agent = new Worker(AGENT, { eval: true, workerData: { fifo, stream, ctrl, piece: opts.piece ?? 96 * 1024, badNotice: opts.badNotice ?? false, unwritten: opts.unwritten ?? false } });
   agent.on('error', () => { /* a refused stream breaks its pipe: expected in the bad-input test */ });
   Atomics.wait(c, OPENED, 0, 10_000);
   fs.closeSync(holder);
@@ -169,5 +169,12 @@ describe('direct page data', () => {
     await expect(encodeDirect(buildRawStream(defaultMeta(), areas), p('bad.dmtcp'), { badNotice: true }))
       .rejects.toThrow(/bad page-data notice \(0 bytes\)/);
     expect(fs.readdirSync(dir).filter((f) => f.startsWith('bad.dmtcp'))).toEqual([]);
+  });
+
+  it('pages announced but never written are refused with one line, and no image is left', async () => {
+    const areas: TestArea[] = [{ start: 0x7e0000000000n, size: 8 * PAGE, prot: 3, flags: 0x2, name: '', data: randomBytes(8 * PAGE, 2) }];
+    await expect(encodeDirect(buildRawStream(defaultMeta(), areas), p('lie.dmtcp'), { unwritten: true }))
+      .rejects.toThrow(/the image file ends inside the data of area 0x7e0000000000 at offset \d+, which the process said it wrote/);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('lie.dmtcp'))).toEqual([]);
   });
 });
