@@ -6,6 +6,17 @@ import {
   M_NAREAS, M_NCHUNKS, M_NLIVE, M_NRUNS, PAGE, RUN_REC, Run, TAG_META, hex,
 } from './format';
 
+const TWO_32 = 2 ** 32;
+
+/**
+ * A u64 from a safe-integer number, as two u32 halves: no BigInt per field
+ * (an image of sparse memory has one run record per data run, thousands of them).
+ */
+function putU64(b: Buffer, v: number, at: number): void {
+  b.writeUInt32LE(v % TWO_32, at);
+  b.writeUInt32LE(Math.floor(v / TWO_32), at + 4);
+}
+
 /** An image carries the HBICT hash table when any of its areas has one. */
 const hasHashTable = (areas: Area[]): boolean => areas.some((a) => a.live !== undefined);
 
@@ -53,21 +64,21 @@ export function serializeMetadata(areas: Area[]): Buffer {
     b.writeUInt32LE(a.runs.length, o + 44);
     b.writeUInt32LE(chunk, o + 48);
     b.writeUInt32LE(a.chunks.length, o + 52);
-    b.writeBigUInt64LE(BigInt(a.dataLen), o + 56);
+    putU64(b, a.dataLen, o + 56);
     names[i].copy(b, namesOff + nameOff);
     nameOff += names[i].length;
     for (const r of a.runs) {
       const ro = runsOff + run++ * RUN_REC;
-      b.writeBigUInt64LE(BigInt(r.offset), ro);
-      b.writeBigUInt64LE(BigInt(r.len), ro + 8);
-      b.writeBigUInt64LE(BigInt(r.dataOffset), ro + 16);
+      putU64(b, r.offset, ro);
+      putU64(b, r.len, ro + 8);
+      putU64(b, r.dataOffset, ro + 16);
     }
     for (const c of a.chunks) {
       const co = chunksOff + chunk++ * CHUNK_REC;
-      b.writeBigUInt64LE(BigInt(c.logicalOffset), co);
-      b.writeBigUInt64LE(BigInt(c.len), co + 8);
-      b.writeBigUInt64LE(BigInt(c.fileOffset), co + 16);
-      b.writeBigUInt64LE(BigInt(c.storedLen), co + 24);
+      putU64(b, c.logicalOffset, co);
+      putU64(b, c.len, co + 8);
+      putU64(b, c.fileOffset, co + 16);
+      putU64(b, c.storedLen, co + 24);
       b.writeBigUInt64LE(c.xxh, co + 32);
       b.writeUInt32LE(i, co + 40);
     }
@@ -81,8 +92,8 @@ function writeHashTable(b: Buffer, areas: Area[], liveOff: number, hashesOff: nu
     const pages = (a.live ?? []).reduce((n, r) => n + r.len / PAGE, 0);
     if (pages !== (a.hashes?.length ?? 0)) throw new Error(`internal: area ${i} has ${a.hashes?.length ?? 0} hashes for ${pages} live pages`);
     for (const r of a.live ?? []) {
-      b.writeBigUInt64LE(BigInt(r.offset), lo);
-      b.writeBigUInt64LE(BigInt(r.len), lo + 8);
+      putU64(b, r.offset, lo);
+      putU64(b, r.len, lo + 8);
       b.writeUInt32LE(i, lo + 16);
       lo += LIVE_REC;
     }
