@@ -125,11 +125,11 @@ describe('resident encoder', () => {
     expect(writerOf(image)).toBe('resident');
   });
 
-  it('a checkpoint folder that vanished: one-line reason, the barrier fails, the program goes on', async () => {
+  it.each([['gzip', []], ['raw, direct', ['--no-gzip']]] as const)('a checkpoint folder that vanished (%s): one-line reason, the barrier fails, the program goes on', async (_kind, flags) => {
     s = await session();
     const dir = path.join(s.dir, 'gone');
     fs.mkdirSync(dir);
-    const run = s.launch(program('counter'), [], { launchArgs: ['--ckptdir', dir] });
+    const run = s.launch(program('counter'), [], { launchArgs: ['--ckptdir', dir, ...flags] });
     await run.waitFor((l) => l === '3');
     fs.rmSync(dir, { recursive: true });
     await expect(s.checkpoint()).rejects.toThrow(/encoder failed: .*(ENOENT|no such file)/i);
