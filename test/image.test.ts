@@ -204,6 +204,21 @@ describe('encoder failures', () => {
       expect(leftovers()).toEqual([]);
     });
   }
+  it('removes the temp file an encoder killed mid-image left behind (its pid is gone), keeps a live one\'s', () => {
+    const out = img('swept.dmtcp');
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!; // exited and reaped
+    fs.writeFileSync(`${out}.tmp.${gone}`, 'half an image');
+    fs.writeFileSync(`${out}.tmp.${process.pid}`, 'an encoder still at work');
+    fs.writeFileSync(`${out}.tmp.notapid`, 'not ours');
+    try {
+      expect(runEncoder(stream, out, ['--no-gzip']).status).toBe(0);
+      expect(fs.existsSync(`${out}.tmp.${gone}`)).toBe(false);
+      expect(fs.existsSync(`${out}.tmp.${process.pid}`)).toBe(true);
+      expect(fs.existsSync(`${out}.tmp.notapid`)).toBe(true);
+    } finally {
+      for (const f of [`${out}.tmp.${process.pid}`, `${out}.tmp.notapid`, `${out}.tmp.${gone}`]) fs.rmSync(f, { force: true });
+    }
+  });
   it('never replaces a good image with a failed one', () => {
     const out = img('keep.dmtcp');
     fs.copyFileSync(img('raw.dmtcp'), out);

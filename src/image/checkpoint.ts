@@ -104,6 +104,31 @@ function removeStaleLinks(outPath: string): void {
  * the name `ckpt_X.hbict.G` (its generation), the delta is written as
  * `ckpt_X.hbict.G+1`, and `<out>` becomes a second name of the delta.
  */
+/** Whether a process with this pid exists (EPERM: it does, it is another user's). */
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/**
+ * Temporary files an encoder left behind when it was killed in the middle of an
+ * image (the resident encoder by SIGKILL, a per-checkpoint one by the OOM
+ * killer): they are named `<image>.tmp.<pid>` and can be as large as the image.
+ * One whose pid no longer runs is removed before this image is written; a live
+ * pid (even a reused one) keeps its file.
+ */
+function sweepStaleTemps(outPath: string): void {
+  const dir = path.dirname(outPath);
+  const prefix = `${path.basename(outPath)}.tmp.`;
+  let names: string[];
+  try { names = fs.readdirSync(dir); } catch { return; }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || pidAlive(pid)) continue;
+    try { fs.unlinkSync(path.join(dir, name)); } catch { /* removed meanwhile */ }
+  }
+}
+
 export async function encodeStream(inFd: number, outPath: string, opts: EncodeOptions): Promise<CheckpointResult> {
   const input = new RawStreamReader(inFd);
   const feed = (meta: Record<string, unknown>) => async (b: ImageBuilder): Promise<void> => {
@@ -111,6 +136,7 @@ export async function encodeStream(inFd: number, outPath: string, opts: EncodeOp
     for (let rec = input.nextRecord(); rec; rec = input.nextRecord()) await b.area(rec, input);
   };
   const { meta } = input.readHeader();
+  sweepStaleTemps(outPath);
   const tmp = tmpName(outPath);
   const sync = fsyncWanted(opts.fsync);
   if (opts.direct) {
