@@ -101,6 +101,24 @@ describe('resident encoder', () => {
     await run.waitFor((l) => /^\d+$/.test(l) && Number(l) > before + 2);
   });
 
+  it('a service that dies while the agent waits for its answer (raw, direct): the agent starts its own encoder', async () => {
+    const { run, socket } = await counterSession({ DMTCP_GZIP: '0' });
+    const pid = servicePid(socket!)!;
+    // Stopped, it still has its socket: the agent connects, sends its request
+    // and the stream's metadata, then waits for "direct" that never comes.
+    process.kill(pid, 'SIGSTOP');
+    const checkpoint = s!.checkpoint();
+    await new Promise((res) => setTimeout(res, 300));
+    process.kill(pid, 'SIGKILL');
+    const [image] = await checkpoint;
+    expect(writerOf(image)).toBe('per-checkpoint');
+    expect(readImageMeta(image).image?.compression).toBe('none'); // a raw image: the direct path was the one asked
+    expect(readImageMeta(image).image?.pageData).toBeUndefined();
+    fs.rmSync(path.dirname(socket!), { recursive: true, force: true }); // we killed it: its folder is ours to remove
+    const before = Math.max(...numbers(run.lines));
+    await run.waitFor((l) => /^\d+$/.test(l) && Number(l) > before + 2);
+  });
+
   it('after a restart, checkpoints go to the restart\'s own service', async () => {
     const { run, socket } = await counterSession();
     const [image] = await s!.checkpoint();
