@@ -1,5 +1,6 @@
 /** dmtcp_command [OPTIONS] COMMAND: talk to a running coordinator. */
-import { commandHelp, CommandOptions, errorLine, failRc, parseCommandArgs, UsageError, versionText } from '../options';
+import { commandHelp, CommandOptions, errorLine, failRc, parseCommandArgs } from '../options';
+import { preamble } from './preamble';
 import { CommandReply, sendCommand } from '../coordinator/client';
 import { formatCommandStatus, formatCoordinatorHeader, formatList, JSON_SCHEMA_VERSION, StatusInfo } from '../coordinator/format';
 import { NoCoordinatorError } from '../coordinator/client';
@@ -110,15 +111,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(commandHelp(CMD));
     return failRc(env);
   }
-  let o: CommandOptions;
-  try {
-    o = parseCommandArgs(argv, env, CMD);
-  } catch (e) {
-    process.stderr.write((e instanceof UsageError ? e.message : `${CMD}: ${errorLine(e)}`) + '\n');
-    return failRc(env);
-  }
-  if (o.help) { process.stdout.write(commandHelp(CMD)); return 0; }
-  if (o.version) { process.stdout.write(versionText(CMD)); return 0; }
+  const pre = preamble(CMD, () => parseCommandArgs(argv, env, CMD), commandHelp);
+  if ('exit' in pre) return pre.exit;
+  const o: CommandOptions = pre.opts;
 
   let reply: CommandReply;
   try {

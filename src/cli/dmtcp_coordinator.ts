@@ -1,5 +1,6 @@
 /** dmtcp_coordinator [OPTIONS] [port]: the coordinator as a command. */
-import { coordinatorHelp, errorLine, failRc, parseCoordinatorArgs, UsageError, versionText } from '../options';
+import { coordinatorHelp, errorLine, failRc, parseCoordinatorArgs } from '../options';
+import { preamble } from './preamble';
 import { startCoordinator } from '../coordinator/server';
 import { attachKeys } from '../coordinator/keys';
 import { inForeground } from '../coordinator/tty';
@@ -9,15 +10,9 @@ const CMD = 'dmtcp_coordinator';
 
 export async function main(argv: string[]): Promise<number> {
   const env = process.env;
-  let opts;
-  try {
-    opts = parseCoordinatorArgs(argv, env, CMD);
-  } catch (e) {
-    process.stderr.write((e instanceof UsageError ? e.message : `${CMD}: ${errorLine(e)}`) + '\n');
-    return failRc(env);
-  }
-  if (opts.help) { process.stdout.write(coordinatorHelp(CMD)); return 0; }
-  if (opts.version) { process.stdout.write(versionText(CMD)); return 0; }
+  const pre = preamble(CMD, () => parseCoordinatorArgs(argv, env, CMD), coordinatorHelp);
+  if ('exit' in pre) return pre.exit;
+  const opts = pre.opts;
 
   const child = isDaemonChild(env);
   if (opts.daemon && !child) {

@@ -1,8 +1,9 @@
 /**
  * What every command does before its real work: parse, answer --help and
- * --version, and turn a usage error into one line and DMTCP_FAIL_RC.
+ * --version, and turn a usage error (or any other) into one line and
+ * DMTCP_FAIL_RC.
  */
-import { UsageError, failRc } from '../options/errors';
+import { UsageError, errorLine, failRc } from '../options/errors';
 import { versionText } from '../options/help';
 
 export type Preamble<T> = { opts: T } | { exit: number };
@@ -14,11 +15,8 @@ export function preamble<T extends { help: boolean; version: boolean }>(
   try {
     opts = parse();
   } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`${e.message}\n`);
-      return { exit: failRc() };
-    }
-    throw e;
+    process.stderr.write(`${e instanceof UsageError ? e.message : `${cmd}: ${errorLine(e)}`}\n`);
+    return { exit: failRc() };
   }
   if (opts.help) {
     process.stdout.write(help(cmd));
