@@ -16,8 +16,8 @@
       "type": "shared_library",
       "product_name": "dmtcp",
       "product_prefix": "lib",
-      "sources": ["<!@(ls -1 native/agent/*.c native/agent/*.S)"],
-      "include_dirs": ["include", "native/common"],
+      "sources": ["<!@(ls -1 native/agent/*/*.c native/agent/*/*.S)"],
+      "include_dirs": ["include", "native/agent", "native/common"],
       "cflags": ["-std=gnu11", "-Wall", "-O2", "-fPIC", "-fno-stack-protector", "-fvisibility=hidden", "-D_GNU_SOURCE"],
       "ldflags": ["-ldl", "-lpthread"]
     },

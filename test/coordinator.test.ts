@@ -98,7 +98,7 @@ describe('coordinator', () => {
     const b = await agent({ prog: 'b.out' });
     const r = await sendCommand(c.host, c.port, 'bcheckpoint');
     expect(r.ok).toBe(true);
-    for (const x of [a, b]) expect(x.barriers).toEqual(['SUSPEND', 'CHECKPOINT', 'RESUME']);
+    for (const x of [a, b]) expect(x.barriers).toEqual(['SUSPEND', 'ELECT', 'DRAIN', 'CHECKPOINT', 'RESUME']);
     const images = r.lines.filter((l) => l.verb === 'IMAGE').map((l) => l.fields.path);
     expect(images.sort()).toEqual([...a.images, ...b.images].sort());
     for (const img of images) expect(fs.existsSync(img)).toBe(true);
@@ -157,7 +157,33 @@ describe('coordinator', () => {
     const busy = await sendCommand(c.host, c.port, 'checkpoint');
     expect(busy.ok).toBe(false);
     expect(busy.reason).toMatch(/already in progress/);
-    await slow.waitFor(() => slow.barriers.length === 6, 5000, 'second checkpoint');
+    await slow.waitFor(() => slow.barriers.length === 10, 5000, 'second checkpoint');
+  });
+
+  it('a connection that has not said HELLO yet holds SUSPEND, and joins the checkpoint when it does', async () => {
+    const c = await start();
+    const a = await agent();
+    const child = agent({ helloDelayMs: 400 });   // a forked child, its HELLO not read yet
+    await new Promise((r) => setTimeout(r, 100));
+    const r = await sendCommand(c.host, c.port, 'bcheckpoint');
+    const b = await child;
+    expect(r.ok).toBe(true);
+    expect(r.lines.filter((l) => l.verb === 'IMAGE')).toHaveLength(2);
+    expect(b.barriers).toEqual(['SUSPEND', 'ELECT', 'DRAIN', 'CHECKPOINT', 'RESUME']);
+    expect(a.barriers).toEqual(['SUSPEND', 'ELECT', 'DRAIN', 'CHECKPOINT', 'RESUME']);
+  });
+
+  it('an EXEC keeps the peer, renames it, and sends its id and the barrier it waits for again', async () => {
+    const c = await start();
+    const a = await agent({ behavior: { SUSPEND: 'hang' } });
+    const pending = sendCommand(c.host, c.port, 'checkpoint');
+    await a.waitFor(() => a.barriers.includes('SUSPEND'));
+    a.send('EXEC', { prog: 'sort', pid: 1, rpid: 2 });
+    await a.waitFor(() => a.barriers.filter((x) => x === 'SUSPEND').length === 2);
+    expect(a.received.filter((m) => m.verb === 'WELCOME').map((m) => m.fields.id)).toEqual([a.id, a.id]);
+    const list = await sendCommand(c.host, c.port, 'list');
+    expect(list.lines.find((l) => l.verb === 'PEER')!.fields.prog).toBe('sort');
+    expect((await pending).ok).toBe(true);
   });
 
   it('an agent connecting mid-checkpoint is not part of it', async () => {
@@ -170,7 +196,7 @@ describe('coordinator', () => {
     expect(r.ok).toBe(true);
     expect(r.lines.filter((l) => l.verb === 'IMAGE')).toHaveLength(1);
     expect(late.barriers).toEqual([]);
-    expect(slow.barriers).toEqual(['SUSPEND', 'CHECKPOINT', 'RESUME']);
+    expect(slow.barriers).toEqual(['SUSPEND', 'ELECT', 'DRAIN', 'CHECKPOINT', 'RESUME']);
   });
 
   it('checkpoint with no processes is an error', async () => {
@@ -193,7 +219,21 @@ describe('coordinator', () => {
     expect(k.ok).toBe(true);
     expect(k.lines.some((l) => l.verb === 'IMAGE')).toBe(true);
     await d.waitFor(() => d.killed);
-    expect(d.barriers).toEqual(['SUSPEND', 'CHECKPOINT']);
+    expect(d.barriers).toEqual(['SUSPEND', 'ELECT', 'DRAIN', 'CHECKPOINT']);
+  });
+
+  it('kill and kcheckpoint answer once the processes are gone, so a restart right after finds none', async () => {
+    const c = await start();
+    await agent({ killDelayMs: 300 });
+    await agent({ killDelayMs: 150 });
+    const r = await sendCommand(c.host, c.port, 'kill');
+    expect(r.lines[0]).toMatchObject({ verb: 'KILLED', fields: { count: '2' } });
+    expect((await sendCommand(c.host, c.port, 'list')).lines.filter((l) => l.verb === 'PEER')).toEqual([]);
+
+    await agent({ killDelayMs: 300 });
+    const k = await sendCommand(c.host, c.port, 'kcheckpoint');
+    expect(k.ok).toBe(true);
+    expect((await sendCommand(c.host, c.port, 'list')).lines.filter((l) => l.verb === 'PEER')).toEqual([]);
   });
 
   it('an agent disconnecting mid-checkpoint is dropped and the rest finish', async () => {
@@ -204,7 +244,7 @@ describe('coordinator', () => {
     expect(r.ok).toBe(true);
     expect(r.lines.filter((l) => l.verb === 'IMAGE').map((l) => l.fields.path)).toEqual(a.images);
     expect(r.lines.find((l) => l.verb === 'DROPPED')!.fields.id).toBe(gone.id);
-    expect(a.barriers).toEqual(['SUSPEND', 'CHECKPOINT', 'RESUME']);
+    expect(a.barriers).toEqual(['SUSPEND', 'ELECT', 'DRAIN', 'CHECKPOINT', 'RESUME']);
     const text = fs.readFileSync(path.join(tmp, 'dmtcp_restart_script.sh'), 'utf8');
     expect(text).not.toContain(gone.id + '.dmtcp');
   });
@@ -216,7 +256,7 @@ describe('coordinator', () => {
     const r = await sendCommand(c.host, c.port, 'bcheckpoint');
     expect(r.ok).toBe(false);
     expect(r.reason).toMatch(/barrier CHECKPOINT failed: .*fake failure at CHECKPOINT/);
-    expect(a.barriers).toEqual(['SUSPEND', 'CHECKPOINT', 'RESUME']);
+    expect(a.barriers).toEqual(['SUSPEND', 'ELECT', 'DRAIN', 'CHECKPOINT', 'RESUME']);
     expect(fs.existsSync(path.join(tmp, 'dmtcp_restart_script.sh'))).toBe(false);
     const s = await sendCommand(c.host, c.port, 'status');
     expect(s.lines[0].fields.gen).toBe('0');
@@ -242,7 +282,7 @@ describe('coordinator', () => {
     const r = await pending;
     expect(r.ok).toBe(false);
     expect(r.reason).toMatch(/reported no image/);
-    expect(a.barriers).toEqual(['SUSPEND', 'CHECKPOINT', 'RESUME']);
+    expect(a.barriers).toEqual(['SUSPEND', 'ELECT', 'DRAIN', 'CHECKPOINT', 'RESUME']);
   });
 
   it('DMTCP_BARRIER_TIMEOUT sets the barrier timeout', () => {

@@ -1,6 +1,6 @@
 // Direct page data (src/image/direct.ts, docs/encoder-service.md): the process
 // writes its pages into the image file itself and the pipe carries notices.
-// A worker thread plays the agent over a FIFO, the way native/agent/capture.c
+// A worker thread plays the agent over a FIFO, the way native/agent/image/capture.c
 // does (records in the pipe, pages by positional write into the handed-over
 // file, inline once asked); the image must be byte for byte the one the pipe
 // path writes from the same stream.

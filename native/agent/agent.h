@@ -19,6 +19,8 @@
 #define AGENT_LINE_MAX 65536
 #define AGENT_RESTORE_STACK_SIZE (64 * 1024)
 #define AGENT_FAIL_RC 99
+#define AGENT_MAX_PIDS 4096          /* processes of the computation a pid table maps */
+#define AGENT_MAX_ZOMBIES 256        /* exited, unreaped children an image records */
 
 /* The library is built with hidden visibility; only the wrappers are its interface. */
 #define AGENT_EXPORT __attribute__((visibility("default")))
@@ -32,6 +34,8 @@ enum thread_state {
   THREAD_PARKED,     /* in the handler, context saved, waiting for resume */
   THREAD_REBORN,     /* re-created after a restart, waiting for resume */
   THREAD_GONE,       /* exited before it could park */
+  THREAD_UNPARKABLE, /* blocks the checkpoint signal with a raw call (glibc's timer
+                      * helper thread): left where it waits, not in the image */
 };
 
 struct thread_record {
@@ -43,7 +47,24 @@ struct thread_record {
   struct agent_ctx ctx;
 };
 
-enum fd_kind { FD_FILE = 1, FD_TTY, FD_PIPE, FD_SOCKET, FD_DEVICE, FD_OTHER };
+enum fd_kind {
+  FD_FILE = 1, FD_TTY, FD_PIPE, FD_SOCKET, FD_DEVICE, FD_OTHER, FD_DIR, FD_PTMX,
+  /* kernel objects without a path, each in a file of its own (fd_kinds.c) */
+  FD_EVENTFD, FD_TIMERFD, FD_SIGNALFD, FD_EPOLL, FD_INOTIFY, FD_MQUEUE,
+};
+
+#define AGENT_TERMIOS_SIZE 36
+#define AGENT_SIGINFO_SIZE 128
+#define AGENT_MAX_PENDING_INFO 64
+#define AGENT_SOCKADDR_MAX 112  /* sockaddr_un (110) rounded up; holds sockaddr_in6 */   /* the kernel's struct termios (TCGETS) on x86_64 */
+
+/* How a description is known to the other processes (fd_share.c). */
+enum fd_share {
+  SHARE_NONE = 0,   /* not recognized: restored alone, by path */
+  SHARE_TAG,        /* a seekable file: owner_virt/owner_fd from the offset tag */
+  SHARE_OWNER,      /* anything else with an owner from F_SETOWN: owner_virt */
+  SHARE_PIPE,       /* a pipe or FIFO end: dev/ino and the access mode */
+};
 
 struct fd_record {
   int fd;
@@ -53,10 +74,74 @@ struct fd_record {
   int64_t offset;
   int deleted;
   unsigned mode;              /* permission bits, to recreate a deleted file */
-  uint64_t saved_data;        /* a deleted file's contents, copied into memory so */
-  uint64_t saved_len;         /* the image carries them (see process_state.c) */
+  uint64_t saved_data;        /* a deleted file's contents, or a pipe's drained bytes, */
+  uint64_t saved_len;         /* copied into memory so the image carries them */
+  uint64_t dev, ino, rdev;    /* fstat */
+  int share;                  /* enum fd_share */
+  pid_t owner_virt;           /* the process the election chose for this description */
+  int owner_fd;               /* SHARE_TAG: its fd number for it */
+  int orig_owner;             /* F_GETOWN before the election, put back after it */
+  int drained;                /* we drained this pipe: saved_data holds its bytes */
+  int pipe_size;              /* F_GETPIPE_SZ */
+  int placed;                 /* restart: the restorers put this fd in place */
+  int pty;                    /* a pty master's or slave's number (TIOCGPTN, /dev/pts/N); -1 */
+  int sock_domain, sock_type; /* sockets (sockets.c) */
+  int sock_unnamed;           /* a Unix socket without a name: a socketpair's end */
+  int sock_passcred;          /* SO_PASSCRED */
+  uint64_t sock_peer;         /* a Unix socket's peer inode (sock_diag); 0: none */
+  int sock_protocol;          /* SO_PROTOCOL */
+  int sock_listening;         /* SO_ACCEPTCONN */
+  int sock_tcp_state;         /* TCP: tcpi_state (1 ESTABLISHED, 10 LISTEN, ...); 0: not TCP */
+  uint32_t sock_opts;         /* SOCK_OPT_* of tree_format.h: the options a restart sets again */
+  int sock_rcvbuf, sock_sndbuf;   /* as getsockopt reports them (twice what was asked) */
+  uint32_t sock_unsent;       /* TCP: bytes written and not sent yet (SIOCOUTQNSD) */
+  uint64_t sock_unsent_data;  /* ...their copy, when the kernel let us read the send queue */
+  uint32_t sock_local_len, sock_remote_len;
+  unsigned char sock_local[AGENT_SOCKADDR_MAX];    /* getsockname */
+  unsigned char sock_remote[AGENT_SOCKADDR_MAX];   /* getpeername; len 0: not connected */
+  int has_termios;            /* terminals: their settings (terminal.c) */
+  unsigned char termios[AGENT_TERMIOS_SIZE];
+  unsigned short winsize[4];  /* rows, cols, xpixel, ypixel */
+  /* descriptor kinds of fd_kinds.c (eventfd.c, timerfd.c, signalfd.c,
+   * mqueue.c; epoll.c and inotify.c keep their watches in saved_data) */
+  int ev_saved;               /* the state below was read at checkpoint */
+  uint64_t ev_count;          /* eventfd: its counter; timerfd: expirations not read yet; mqueue: maxmsg */
+  uint64_t ev_mask;           /* signalfd: the signals it reads; mqueue: msgsize */
+  int ev_flags;               /* eventfd: EFD_SEMAPHORE; timerfd: TFD_TIMER_ABSTIME */
+  int ev_clock;               /* timerfd: its clock */
+  int64_t ev_value_ns;        /* timerfd: time to the next expiry (an absolute REALTIME deadline under ABSTIME); 0: disarmed */
+  int64_t ev_interval_ns;     /* timerfd: its period */
   char path[AGENT_FD_PATH_MAX];
 };
+
+/* A path the program watched with inotify_add_watch (inotify.c): the kernel
+ * keeps only the inode; the restart adds the watch again by this path. */
+#define AGENT_MAX_WATCHED 512
+#define AGENT_WATCH_PATH_MAX 512
+struct watched_path { uint64_t kdev, ino; char path[AGENT_WATCH_PATH_MAX]; };
+
+/* A System V IPC object the computation uses (sysv.c): the id the program
+ * knows and the kernel's id now, and what a checkpoint read of it. */
+#define AGENT_MAX_SYSV 128
+enum sysv_kind { SYSV_SHM = 1, SYSV_SEM, SYSV_MSG };
+struct sysv_record {
+  int kind, virt, real, key;
+  unsigned mode;              /* permission bits; SHM_DEST for a segment marked for removal */
+  uint64_t size;              /* shm: bytes; sem: semaphores; msg: the queue's byte limit */
+  int alive;                  /* seen at this checkpoint */
+  int drained;                /* msg: this process took the messages (and put them back) */
+  uint64_t data, data_len;    /* sem: values (u16 each); msg: [i64 type][u32 len][bytes]... */
+};
+
+/* A POSIX timer (timers.c), as /proc/self/timers and timer_gettime show it. */
+#define AGENT_MAX_TIMERS 256
+struct timer_record {
+  int id, clock, notify, signo;   /* notify: SIGEV_SIGNAL, SIGEV_NONE or SIGEV_THREAD_ID */
+  int thread_virt;                /* SIGEV_THREAD_ID: the thread it signals, virtual tid */
+  uint64_t value;                 /* sigev_value */
+  int64_t value_ns, interval_ns;  /* time to the next expiry (0: disarmed), period */
+};
+struct itimer_record { int64_t value_us, interval_us; };
 
 /* The kernel's struct sigaction for rt_sigaction(2). */
 struct kernel_sigaction {
@@ -79,19 +164,44 @@ struct agent_config {
   char encoder_socket[108];   /* the resident encoder (DMTCP_ENCODER_SOCKET); empty: none */
 };
 
+/* One process of the computation: the pid the program knows it by, and the
+ * pid the kernel gave it at the latest restart (pid_table.c). */
+struct pid_pair { pid_t virt, real; };
+
+/* A child that has exited and is not reaped yet (children.c). */
+struct zombie_record { pid_t virt, real; int status; };
+
 struct agent_state {
   int active;                 /* connected to a coordinator and checkpointable */
   struct agent_config config;
   char prog[256];
+  char comm[16];              /* the kernel's name of the process (/proc/self/comm), put back at restart */
   char hostname[256];
   char unique_id[128];
   int generation;             /* images written by this process so far */
   int restarted;              /* 1 once this process has come back from an image */
-  int ppid_virtual;           /* getppid() answers virt_ppid, not the kernel */
+  int is_root;                /* the process dmtcp_launch started (restart: the tree's root) */
+  volatile int restarts;      /* restarts of this process: a blocked wrapper notices one */
+  int suspended;              /* between SUSPEND and RESUME (a barrier may come twice after exec) */
 
-  /* pids as the program sees them, and as the kernel knows them now */
-  pid_t virt_pid, real_pid, virt_ppid;
+  /* pids as the program sees them, and as the kernel knows them now. virt_ppid
+   * is the parent as the program knew it, valid while the kernel's parent is
+   * still parent_real (see getppid in pidvirt.c). */
+  pid_t virt_pid, real_pid, virt_ppid, parent_real;
   int ckpt_real_tid;
+
+  /* The other processes of the computation whose pids differ from the kernel's
+   * (set at restart, inherited by fork and carried across exec). */
+  struct pid_pair pids[AGENT_MAX_PIDS];
+  int npids;
+  struct zombie_record zombies[AGENT_MAX_ZOMBIES];
+  int nzombies;
+
+  /* The checkpoint gate (gate.c): fork and exec run whole or not at all
+   * between two checkpoints. */
+  volatile int gate_in_flight;
+  volatile int gate_closed;
+  char self_path[PATH_MAX];   /* this library, put back in LD_PRELOAD at exec */
 
   int coord_fd;
   struct sockaddr_storage coord_addr;
@@ -110,12 +220,41 @@ struct agent_state {
   uint64_t ckpt_fs_base;
 
   struct kernel_sigaction sigactions[65];
+  struct sysv_record sysv[AGENT_MAX_SYSV];
+  int nsysv;
+  struct watched_path watched[AGENT_MAX_WATCHED];
+  int nwatched;
+  struct timer_record timers[AGENT_MAX_TIMERS];
+  int ntimers;
+  struct itimer_record itimers[3];   /* ITIMER_REAL, _VIRTUAL, _PROF */
   uint64_t process_pending;
+  /* The process's pending signals with their siginfo (a timer's value, a
+   * sigqueue's data), queued again as they were at a restart. */
+  struct { int sig; unsigned char info[AGENT_SIGINFO_SIZE]; } pending_info[AGENT_MAX_PENDING_INFO];
+  int npending_info;
   struct fd_record fds[AGENT_MAX_FDS];
   int nfds;
+  int fds_saved;              /* the fd table of this checkpoint is saved (ELECT) */
+  int share_marked;           /* ELECT marked our descriptions; CHECKPOINT (or RESUME) undoes it */
+
+  /* After a restart, until every process of the tree refilled its pipes: the
+   * restorers' shared tree map (native/common/tree_format.h). */
+  uint64_t tree_addr, tree_len;
+  int tree_index;
   char cwd[PATH_MAX];
   struct { uint64_t cur, max; } rlimits[16];   /* RLIM_NLIMITS on x86_64 */
   unsigned umask_value;
+
+  /* The checkpoint being written, as the coordinator told it (CHECKPOINT
+   * barrier): the computation, its generation, and every process in it. */
+  uint64_t ctty_rdev;         /* our controlling terminal's device (0: none) */
+  pid_t ctty_foreground;      /* its foreground group, virtual (session leaders and the root) */
+  int winch_pending;          /* restart: the terminal's size differs from the saved one */
+
+  char comp_id[128];
+  int comp_gen;
+  int barrier_gen;            /* the generation the coordinator's latest barrier named */
+  char members[AGENT_LINE_MAX];
 
   char last_image[PATH_MAX];
   char restart_info[4096];
@@ -133,6 +272,8 @@ long agent_clone_into(unsigned long flags, void *stack, int *ptid, int *ctid,
 /* util.c: signal-safe helpers (no malloc, no stdio) */
 long agent_write_all(int fd, const void *buf, size_t len);
 void agent_say(const char *msg);                    /* "dmtcp: msg\n" on stderr */
+void agent_say_hold(void);                          /* SUSPEND: lines wait until the offsets are back */
+void agent_say_release(void);                       /* then they are written */
 size_t agent_strlcpy(char *dst, const char *src, size_t size);
 char *agent_fmt_u64(char *dst, uint64_t v, int base);  /* returns end, NUL-terminated */
 uint64_t agent_parse_u64(const char *s, int base, const char **end);
@@ -140,8 +281,14 @@ uint64_t agent_get_fs_base(void);
 void agent_set_fs_base(uint64_t base);
 void agent_futex_wait(volatile int *addr, int expected, long timeout_ms);
 void agent_futex_wake(volatile int *addr);
+void agent_futex_wait_shared(volatile uint32_t *addr, uint32_t expected, long timeout_ms);  /* across processes */
+void agent_futex_wake_shared(volatile uint32_t *addr);
 pid_t agent_real_gettid(void);
 int agent_read_file(const char *path, char *buf, size_t size);  /* bytes read, -errno */
+/* A hex mask field of a /proc status text ("SigPnd:\t0000000000000200"): its value, 0 if absent. */
+uint64_t agent_status_hex(const char *status, const char *field);
+/* "/proc/self/task/<tid>/<leaf>" */
+void agent_task_path(char *out, size_t size, int tid, const char *leaf);
 
 /* threads.c */
 int threads_install_handler(void);
@@ -153,12 +300,106 @@ void threads_register_rseq(uint64_t fs_base);
 int threads_virt_of_real(int real_tid);
 int threads_real_of_virt(int virt_tid);
 
-/* process_state.c: fds, signals, cwd, umask */
+/* pid_table.c: virtual <-> real pids of the computation's processes */
+pid_t pid_real_of_virt(pid_t virt);
+pid_t pid_virt_of_real(pid_t real);
+int pid_table_conflicts(pid_t real);        /* a fresh pid that would shadow a virtual one */
+void pid_table_set_self(void);              /* record our own pair (after a restart) */
+int pid_table_format(char *out, size_t size);   /* "v:r,v:r" for exec */
+void pid_table_parse(const char *text);
+
+/* gate.c: fork/exec against the checkpoint thread */
+void gate_enter(void);
+void gate_leave(void);
+void gate_close(void);       /* checkpoint thread: wait for wrappers in flight */
+void gate_open(void);
+
+/* children.c: zombie children, recorded at checkpoint */
+void children_save(void);
+
+/* fork.c: a child joins the computation as its own process */
+void fork_child_join(void);
+
+/* exec.c: identity carried across exec */
+int exec_adopt_identity(void);   /* 1 when this process came from our exec wrapper */
+
+/* fds.c: the fd table */
+void fds_save(void);
+void fds_restore(void);                   /* the descriptions the restorers did not place */
+void fds_release(void);                   /* saved file and pipe bytes, once used */
+struct fd_record *fds_find(int fd);
+
+/* fd_share.c: which descriptions are shared, elected at checkpoint */
+void fd_share_elect(void);                /* ELECT: mark every description as ours */
+void fd_share_read(void);                 /* DRAIN: read who won each one */
+void fd_share_undo(void);                 /* CHECKPOINT: offsets and owners as they were */
+
+/* terminal.c: terminal settings, controlling terminal, foreground group */
+void terminal_save_fd(struct fd_record *r);   /* at fds_save */
+void terminal_save(void);                     /* at checkpoint: our controlling terminal */
+void terminal_restore(void);                  /* restart: before the threads run */
+void terminal_after_resume(void);             /* restart: tell full-screen programs to redraw */
+void terminal_drain(void);                    /* DRAIN: a pty's bytes in flight, as its master's owner */
+void terminal_refill(void);                   /* after the image: put them back */
+
+/* fd_kinds.c: the table of descriptor kinds with a file of their own, each
+ * with its capture and its restore side by side. */
+struct jbuf;
+struct fd_kind_ops {
+  int kind;                                   /* enum fd_kind */
+  const char *name;                           /* in images and readdmtcp */
+  const char *link;                           /* what /proc/self/fd shows for it: "anon_inode:[eventfd]"; or 0 */
+  int (*claims)(int fd);                      /* for kinds with a path: is fd one? (may be 0) */
+  void (*save)(struct fd_record *r);          /* SUSPEND: sets ev_saved when it could read the state */
+  int (*restore)(const struct fd_record *r);  /* restart: a new fd holding the state, or -errno */
+  void (*link_up)(const struct fd_record *r); /* restart, once every fd is in place (epoll's watches); may be 0 */
+  void (*describe)(struct jbuf *b, const struct fd_record *r);   /* its state as JSON members */
+  void (*drain)(struct fd_record *r);         /* DRAIN: what it holds, copied (may be 0) */
+};
+const struct fd_kind_ops *fd_kind_ops(int kind);   /* 0 for kinds fds.c handles itself */
+int fd_kind_of(int fd, const char *link);          /* an enum fd_kind of the table, or 0 */
+void fd_kinds_drain(void);                         /* DRAIN: each kind's drain, where it has one */
+const char *fd_kind_name(int kind);
+/* One line on stderr: "dmtcp: fd N (kind) of process P: what" */
+void fd_say(const struct fd_record *r, const char *what);
+/* A kernel object several processes hold, drained by one of them: whether
+ * we are the first at this checkpoint to take `name`'s lock file (in /tmp,
+ * marked with the coordinator's port and the checkpoint's generation). */
+int first_this_checkpoint(const char *name);
+void first_this_checkpoint_done(void);             /* CHECKPOINT barrier: our lock files go */
+/* /proc/self/fdinfo/<fd> into buf; bytes read or -errno */
+int fdinfo_read(int fd, char *buf, size_t size);
+/* The number after "key" in an fdinfo text (spaces and tabs skipped); `dflt` if absent. */
+uint64_t fdinfo_u64(const char *info, const char *key, int base, uint64_t dflt);
+
+/* sockets.c: Unix socketpairs inside the computation */
+void sockets_save_fd(struct fd_record *r);    /* at fds_save */
+void sockets_peek(void);                      /* DRAIN: the bytes waiting, copied */
+void sockets_push(void);                      /* ELECT: TCP sends what Nagle or a cork holds back */
+void sockets_reset_before_exit(void);         /* KILL: connections end without TIME_WAIT */
+void sockets_release_unsent(void);            /* after the image: the send queues' copies */
+
+/* pipes.c: bytes in flight */
+void pipes_drain(void);                   /* DRAIN, as each pipe's elected reader */
+void pipes_refill(void);                  /* after the image (checkpoint) or before resume (restart) */
+
+/* process_state.c: signals, cwd, umask, rlimits (and the fd table, fds.c) */
 void process_state_save(void);
 void process_state_release(void);         /* after the image is written */
 void process_state_restore_early(void);   /* before threads exist again */
 void process_state_raise_pending(void);   /* after threads are back */
 void process_state_restore_limits(void);  /* after the coordinator socket is back */
+
+/* sysv.c: System V IPC, ids virtualized */
+void sysv_save(void);         /* at checkpoint */
+void sysv_drain(void);        /* DRAIN: message queues, by one holder */
+void sysv_release(void);      /* after the image */
+void sysv_after_restart(const void *tree);   /* the kernel's new ids, from the restart tree */
+void sysv_after_barrier(void);               /* every process attached: removals marked before */
+
+/* timers.c: POSIX timers and interval timers (setitimer, alarm) */
+void timers_save(void);       /* at checkpoint */
+void timers_restore(void);    /* restart: once the threads exist again */
 
 /* capture.c */
 int capture_write_image(const char *final_path, char *why, size_t why_size);
@@ -176,6 +417,9 @@ int encoder_link_switched(int conn);
 
 /* coord_link.c */
 int coord_connect_and_hello(int restart);
+int coord_connect_and_send_hello(int restart, int wait_welcome);
+int coord_take_welcome(const char *line);   /* 0 if it was a WELCOME (id adopted) */
+int coord_send_exec(void);   /* after exec: same connection, new program */
 int coord_read_line(char *buf, size_t size);
 int coord_send(const char *line);
 const char *coord_field(const char *line, const char *key, char *out, size_t size);

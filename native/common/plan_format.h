@@ -65,6 +65,13 @@ struct restore_handoff {
   uint64_t tables_len;
   uint32_t info_len;
   char info[PLAN_INFO_MAX];  /* key=value\n lines from dmtcp_restart */
+  /* The restart tree (tree_format.h), shared by the tree's processes; the
+   * agent reads the pid table from it and unmaps it. Last, so that an older
+   * agent reads the fields it knows where they always were. */
+  uint64_t tree_addr;
+  uint64_t tree_len;
+  int32_t tree_index;
+  int32_t reserved;
 };
 
 #endif

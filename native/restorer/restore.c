@@ -6,6 +6,9 @@
  * no libc, in named stages, and any failure is one line on stderr and exit 99
  * before the old program's memory is touched by anything but us. */
 #include "util.h"
+#include "tree.h"
+#include "shared_fds.h"
+#include "sysv.h"
 #include "../common/plan_format.h"
 
 #define RESTORER_STACK_SIZE (256 * 1024)
@@ -32,11 +35,18 @@ static int overlaps(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1) { return
 
 /* ---- stage: read_plan ---- */
 
-static int parse_plan_fd(char **argv) {
-  for (int i = 1; argv[i]; i++) {
-    if (r_streq(argv[i], "--plan-fd") && argv[i + 1]) return (int)r_parse_num(argv[i + 1], 10, 0);
+struct restorer_args { int plan_fd, tree_fd, index; };
+
+static struct restorer_args parse_args(char **argv) {
+  struct restorer_args a = { -1, -1, 0 };
+  for (int i = 1; argv[i] && argv[i + 1]; i++) {
+    if (r_streq(argv[i], "--plan-fd")) a.plan_fd = (int)r_parse_num(argv[++i], 10, 0);
+    else if (r_streq(argv[i], "--tree-fd")) a.tree_fd = (int)r_parse_num(argv[++i], 10, 0);
+    else if (r_streq(argv[i], "--index")) a.index = (int)r_parse_num(argv[++i], 10, 0);
   }
-  r_fail("usage: mtcp_restart --plan-fd N (run by dmtcp_restart)", 0, 0, 0);
+  if (a.plan_fd < 0 && a.tree_fd < 0)
+    r_fail("usage: mtcp_restart --tree-fd N --index I | --plan-fd N (run by dmtcp_restart)", 0, 0, 0);
+  return a;
 }
 
 static void read_full(int fd, void *buf, uint64_t len, uint64_t off) {
@@ -118,6 +128,7 @@ static void note_or_unmap(uint64_t start, uint64_t end, const char *name) {
   uint64_t self_start = page_down((uint64_t)__executable_start), self_end = page_up((uint64_t)_end);
   if (overlaps(start, end, self_start, self_end)) return;
   if (overlaps(start, end, handoff.tables_addr, handoff.tables_addr + handoff.tables_len)) return;
+  if (overlaps(start, end, tree_map_start(), tree_map_end())) return;
   if (is_special_name(name)) {
     if (r_streq(name, "[vsyscall]")) return;
     if (n_live_specials == MAX_SPECIALS) r_fail("too many vdso/vvar areas", 0, 0, 0);
@@ -139,6 +150,8 @@ static void clear_space(void) {
     const struct plan_area *a = &areas[i];
     if (overlaps(a->start, a->end, handoff.restorer_start, handoff.restorer_end))
       r_fail("the image needs the restorer's own addresses; area at", 0, a->start, 1);
+    if (overlaps(a->start, a->end, tree_map_start(), tree_map_end()))
+      r_fail("the restart tree map overlaps the image's area at", 0, a->start, 1);
   }
   for_each_mapping(note_or_unmap);
 }
@@ -196,9 +209,19 @@ static void set_brk(void) {
 
 /* ---- stage: map_areas ---- */
 
+#define NR_fcntl_dup 72
+#define F_DUPFD_CLOEXEC_CMD 1030
+
 static int open_backing_file(const struct plan_area *a, int writable, uint64_t needed) {
   if (!a->path_offset || (a->flags & (AREA_ANON | AREA_DELETED))) return -1;
   const char *path = (const char *)areas + a->path_offset;
+  if (r_startswith(path, TREE_OBJECT_PATH)) {
+    /* Memory shared in the tree: the root made it; ours is a dup of its slot. */
+    const struct tree_header *h = (const struct tree_header *)tree_map_start();
+    int slot = h ? shared_fds_object_fd(h, (uint32_t)r_parse_num(path + sizeof TREE_OBJECT_PATH - 1, 10, 0)) : -1;
+    if (slot < 0) r_fail("the plan names shared memory the tree does not have:", path, 0, 0);
+    return (int)sys3(NR_fcntl_dup, slot, F_DUPFD_CLOEXEC_CMD, 0);
+  }
   if (path[0] != '/') return -1;
   int fd = (int)sys3(NR_open, path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
   if (fd < 0) return -1;
@@ -211,17 +234,52 @@ static int open_backing_file(const struct plan_area *a, int writable, uint64_t n
   return fd;
 }
 
+static void copy_runs(int plan_fd, const struct plan_area *a) {
+  for (uint32_t i = 0; i < a->nruns; i++) {
+    const struct plan_run *r = &runs[a->first_run + i];
+    if (r->addr < a->start || r->addr + r->len > a->end) r_fail("plan run outside its area at", 0, r->addr, 1);
+    read_full(plan_fd, (void *)r->addr, r->len, r->data_offset);
+  }
+}
+
+/* The image's bytes into a mapped area, then the area's own protections
+ * (it was mapped `prot`, writable when it had bytes to take). */
+static void fill_and_protect(int plan_fd, const struct plan_area *a, int prot) {
+  copy_runs(plan_fd, a);
+  if (prot != (int)a->prot && sys3(NR_mprotect, a->start, a->end - a->start, a->prot) < 0)
+    r_fail("cannot set protections of area at", 0, a->start, 1);
+}
+
+
+/* A System V segment shared in the tree: attached where it was; the holder
+ * that fills it copies its image's bytes in. Returns 0 when `a` is not one. */
+static int attach_segment(int plan_fd, const struct plan_area *a) {
+  const char *path = a->path_offset ? (const char *)areas + a->path_offset : "";
+  const struct tree_header *h = (const struct tree_header *)tree_map_start();
+  if (!h || !r_startswith(path, TREE_OBJECT_PATH)) return 0;
+  const struct tree_object *seg = shared_fds_segment(h, (uint32_t)r_parse_num(path + sizeof TREE_OBJECT_PATH - 1, 10, 0));
+  if (!seg) return 0;
+  long addr = sysv_attach(seg, a->start, (a->prot & PROT_WRITE) || a->nruns);
+  if (addr != (long)a->start) r_fail("cannot attach a System V segment at", 0, a->start, 1);
+  fill_and_protect(plan_fd, a, (a->prot & PROT_WRITE) || !a->nruns ? (int)a->prot : PROT_READ | PROT_WRITE);
+  return 1;
+}
+
 static void map_area(int plan_fd, const struct plan_area *a) {
   uint64_t len = a->end - a->start;
+  if (attach_segment(plan_fd, a)) return;
   int shared_file = (a->flags & AREA_SHARED) && !(a->flags & AREA_ANON);
   int file_fd = open_backing_file(a, shared_file && (a->prot & PROT_WRITE),
                                   a->file_offset + (shared_file ? len : PAGE_SIZE));
   long addr;
   if (shared_file && file_fd >= 0) {
-    /* The file holds the truth for a shared file mapping: map it, copy nothing. */
-    addr = sys6(NR_mmap, a->start, len, a->prot, MAP_SHARED | MAP_FIXED, file_fd, a->file_offset);
+    /* The file holds the truth for a shared file mapping: map it, copy nothing;
+     * but memory shared in the tree is filled by one holder, from its image. */
+    int prot = a->nruns ? PROT_READ | PROT_WRITE : (int)a->prot;
+    addr = sys6(NR_mmap, a->start, len, prot, MAP_SHARED | MAP_FIXED, file_fd, a->file_offset);
     sys1(NR_close, file_fd);
     if (addr != (long)a->start) r_fail("cannot map shared file area at", 0, a->start, 1);
+    fill_and_protect(plan_fd, a, prot);
     return;
   }
   int flags = MAP_FIXED | ((a->flags & AREA_SHARED) ? MAP_SHARED : MAP_PRIVATE);
@@ -245,13 +303,7 @@ static void map_area(int plan_fd, const struct plan_area *a) {
     addr = sys6(NR_mmap, a->start, len, prot, flags | MAP_ANONYMOUS, -1, 0);
   }
   if (addr != (long)a->start) r_fail("cannot map area at", 0, a->start, 1);
-  for (uint32_t i = 0; i < a->nruns; i++) {
-    const struct plan_run *r = &runs[a->first_run + i];
-    if (r->addr < a->start || r->addr + r->len > a->end) r_fail("plan run outside its area at", 0, r->addr, 1);
-    read_full(plan_fd, (void *)r->addr, r->len, r->data_offset);
-  }
-  if (prot != (int)a->prot && sys3(NR_mprotect, a->start, len, a->prot) < 0)
-    r_fail("cannot set protections of area at", 0, a->start, 1);
+  fill_and_protect(plan_fd, a, prot);
 }
 
 static void map_areas(int plan_fd) {
@@ -275,12 +327,23 @@ __attribute__((noreturn)) void restorer_main(uint64_t *kernel_sp) {
   uint64_t all = ~0ULL;
   sys4(NR_rt_sigprocmask, 2 /* SIG_SETMASK */, &all, 0, 8);
 
-  int plan_fd = parse_plan_fd(argv);
-  read_plan(plan_fd);
+  struct restorer_args args = parse_args(argv);
+  int plan_fd = args.plan_fd;
+  if (args.tree_fd >= 0) {
+    char **envp = argv;
+    while (*envp) envp++;
+    plan_fd = tree_start(args.tree_fd, args.index, envp + 1);
+    read_plan(plan_fd);
+    tree_planned();
+    tree_handoff(&handoff.tree_addr, &handoff.tree_len, &handoff.tree_index);
+  } else {
+    read_plan(plan_fd);
+  }
   clear_space();
   move_vdso();
   set_brk();
   map_areas(plan_fd);
+  if (tree_map_start()) shared_fds_after_memory((const struct tree_header *)tree_map_start());
   sys1(NR_close, plan_fd);
   jump_to_entry(header.entry, header.entry_arg, &handoff);
 }

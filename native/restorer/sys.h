@@ -28,6 +28,18 @@
 #define NR_pread64 17
 #define NR_mremap 25
 #define NR_getpid 39
+#define NR_rt_sigaction 13
+#define NR_fork 57
+#define NR_kill 62
+#define NR_prlimit64 302
+#define RLIMIT_CORE 4
+#define NR_wait4 61
+#define NR_setpgid 109
+#define NR_getpgid 121
+#define NR_setsid 112
+#define NR_getsid 124
+#define NR_futex 202
+#define NR_execveat 322
 #define NR_exit_group 231
 #define NR_personality 135
 #define NR_openat 257
@@ -36,6 +48,9 @@
 #define O_RDWR 2
 #define O_CLOEXEC 02000000
 #define AT_FDCWD -100
+#define AT_EMPTY_PATH 0x1000
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
 
 #define PROT_READ 1
 #define PROT_WRITE 2

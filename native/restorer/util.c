@@ -66,8 +66,11 @@ void r_say(const char *what, const char *detail, uint64_t hex, int with_hex) {
   put("\n");
 }
 
+void (*r_before_fail)(void);
+
 void r_fail(const char *what, const char *detail, uint64_t hex, int with_hex) {
   r_say(what, detail, hex, with_hex);
+  if (r_before_fail) r_before_fail();
   sys1(NR_exit_group, FAIL_RC);
   for (;;) {}
 }

@@ -14,5 +14,7 @@ void r_memset(void *dst, int c, size_t n);
 uint64_t r_parse_num(const char *s, int base, const char **end);
 /* One line on stderr: "mtcp_restart: <what>[ <hex>]\n". */
 void r_say(const char *what, const char *detail, uint64_t hex, int with_hex);
+/* Called by r_fail before it exits (the tree tells the other processes). */
+extern void (*r_before_fail)(void);
 __attribute__((noreturn)) void r_fail(const char *what, const char *detail, uint64_t hex, int with_hex);
 #endif

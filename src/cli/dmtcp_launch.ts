@@ -38,6 +38,9 @@ export function agentEnvironment(
   env.DMTCP_TMPDIR = opts.tmpDir;
   env.DMTCP_NODE = process.execPath;
   env.DMTCP_ENCODER = parts.encoder;
+  // The process we exec is the computation's root (its agent removes this at once,
+  // so that its children, exec'd or spawned, are not roots).
+  env.DMTCP_ROOT_PROCESS = '1';
   if (encoderSocket) env[ENCODER_SOCKET_ENV] = encoderSocket;
   else delete env[ENCODER_SOCKET_ENV];
   return Object.entries(env)

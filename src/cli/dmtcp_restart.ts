@@ -1,10 +1,14 @@
 /**
- * dmtcp_restart [OPTIONS] IMAGE
+ * dmtcp_restart [OPTIONS] IMAGE...
  *
- * Restart in named stages: check the image, find or start a coordinator, write
- * the restore plan (decoded, verified page data in a temporary file), patch the
- * restorer for the image's heap, then exec it. The restarted program is this very
- * process, so shells, job control and exit codes behave as for the original.
+ * Restart a whole computation in named stages: check the images and plan the
+ * process tree (src/restart/tree.ts), find or start a coordinator and make
+ * sure none of these processes still runs there, write one restore plan per
+ * process (decoded, verified page data in temporary files), patch a restorer
+ * for each image's heap, write the tree file, then exec the root's restorer.
+ * The restorers fork the rest of the tree (docs/restart-tree.md). The root is
+ * this very process, so shells, job control and exit codes behave as for the
+ * original.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -14,10 +18,18 @@ import { parseRestartArgs, RestartOptions } from '../options/restart';
 import { restartHelp } from '../options/help';
 import { failRc } from '../options/errors';
 import { findOrStartCoordinator, quitStartedCoordinator, CoordinatorFound } from '../launch/coordinator';
+import { sendCommand } from '../coordinator/client';
 import { loadAddon, nativeParts } from '../native';
-import { readImageMeta, ImageMeta } from '../image/decode';
-import { writeRestorePlan } from '../image/plan';
+import { readImageMeta, ImageMeta, openImage } from '../image/decode';
+import { chooseTablesAddr, writeRestorePlan, PLAN_IN_FLIGHT, AddrRange } from '../image/plan';
 import { patchRestorerForBrk, readRestorer } from '../restart/restorer-elf';
+import { planTree, TreeEntry } from '../restart/tree';
+import { checkComplete, MissingImagesError } from '../restart/membership';
+import { encodeTreeFile, treeFileLength } from '../restart/tree-file';
+import { planSharedFds } from '../restart/shared-fds';
+import { heldBackWarnings } from '../restart/sockets';
+import { planSharedMemory } from '../restart/shared-memory';
+import { planSysv } from '../restart/sysv';
 import { startResidentEncoder } from '../service/start';
 import { ENCODER_SOCKET_INFO_KEY } from '../service/protocol';
 
@@ -34,46 +46,130 @@ function checkImage(file: string): ImageMeta {
   return meta;
 }
 
+const isProcess = (e: TreeEntry): boolean => e.kind === 'process';
+
+const ENDING_GRACE_MS = 1000;
+const ENDING_POLL_MS = 50;
+
+/** Restarting a process that still runs would make two of it: refuse, touch nothing. */
+async function refuseIfRunning(coord: CoordinatorFound, entries: TreeEntry[]): Promise<void> {
+  if (coord.started) return;
+  // Processes killed a moment ago (kill -9, or a coordinator that answered
+  // before they were gone) still hold their connection for a few ms.
+  const deadline = Date.now() + ENDING_GRACE_MS;
+  for (;;) {
+    const reply = await sendCommand(coord.host, coord.port, 'list');
+    if (!reply.ok) return;
+    const running = new Set(reply.lines.filter((m) => m.verb === 'PEER').map((m) => m.fields.id));
+    const alive = entries.find((e) => typeof e.meta.uniqueId === 'string' && running.has(e.meta.uniqueId));
+    if (!alive) return;
+    if (Date.now() < deadline) { await new Promise((r) => setTimeout(r, ENDING_POLL_MS)); continue; }
+    throw new Error(`${alive.image}: ${alive.meta.prog ?? 'the process'} (${alive.meta.uniqueId}) is still running under the coordinator at ${coord.host}:${coord.port}; kill it first (dmtcp_command -k)`);
+  }
+}
+
+/** A set with images missing restarts only when `f` was pressed in the coordinator. */
+async function goOnOnlyIfForced(coord: CoordinatorFound, missing: MissingImagesError, cmd: string): Promise<void> {
+  const reply = coord.started ? undefined : await sendCommand(coord.host, coord.port, 'take-force');
+  const forced = reply?.ok && reply.done.fields.forced === '1';
+  if (!forced) throw missing;
+  process.stderr.write(`${cmd}: forced at the coordinator: ${missing.message.replace(/ \(give every.*$/, '')}; restarting the others\n`);
+}
+
+/** An address range free in every image of the tree, for the shared tree map. */
+function chooseTreeAddr(entries: TreeEntry[], len: number): bigint {
+  const areas: AddrRange[] = [];
+  for (const e of entries.filter(isProcess)) {
+    const img = openImage(e.image);
+    try { for (const a of img.areas) areas.push({ start: a.start, end: a.end }); } finally { img.close(); }
+  }
+  return chooseTablesAddr(areas, len);
+}
+
 export async function main(argv: string[], cmd = 'dmtcp_restart'): Promise<number> {
   const pre = preamble(cmd, () => parseRestartArgs(argv, process.env, cmd), restartHelp);
   if ('exit' in pre) return pre.exit;
   const opts = pre.opts;
-  let planPath: string | undefined;
+  const planPaths: string[] = [];
   let coord: CoordinatorFound | undefined;
   try {
     const parts = nativeParts();
     const images = imagePaths(opts);
     if (images.length === 0) throw new Error('no image to restart (usage: dmtcp_restart [OPTIONS] ckpt_*.dmtcp)');
-    if (images.length > 1) throw new Error('restarting several processes at once is not supported yet; give one image');
-    const image = images[0];
-    const meta = checkImage(image);
+    const entries = planTree(images.map((image) => ({ image, meta: checkImage(image) })));
+    let missing: MissingImagesError | undefined;
+    try { checkComplete(entries); } catch (e) { if (e instanceof MissingImagesError) missing = e; else throw e; }
 
     coord = await findOrStartCoordinator(cmd, {
       host: opts.host, port: opts.port, coordMode: opts.coordMode, portFile: opts.portFile,
-      interval: opts.interval, ckptDir: opts.ckptDir ?? path.dirname(image),
+      interval: opts.interval, ckptDir: opts.ckptDir ?? path.dirname(entries[0].image),
     });
+    if (missing) await goOnOnlyIfForced(coord, missing, cmd);
+    await refuseIfRunning(coord, entries);
 
     const info: Record<string, string> = { coord_addr: coord.address, coord_port: String(coord.port) };
-    if (opts.ckptDir) info.ckpt_dir = path.resolve(opts.ckptDir);
+    if (opts.ckptDir) {
+      // As at launch: the next checkpoint must find its folder.
+      info.ckpt_dir = path.resolve(opts.ckptDir);
+      fs.mkdirSync(info.ckpt_dir, { recursive: true });
+    }
     const encoderSocket = opts.encoderService ? startResidentEncoder(cmd, opts.tmpDir) : undefined;
     if (encoderSocket) info[ENCODER_SOCKET_INFO_KEY] = encoderSocket;
+
+    // Bytes a process's image holds at an address: its fds' queues, IPC data.
+    const readSaved = (entry: number, addr: bigint, len: number): Buffer => {
+      const img = openImage(entries[entry].image);
+      try { return img.readMemory(addr, len); } finally { img.close(); }
+    };
+    const shared = planSharedFds(entries, readSaved);
+    for (const w of heldBackWarnings(entries)) process.stderr.write(`${cmd}: ${w}\n`);
+    const sysv = planSysv(entries, shared.objects.length, readSaved);
+    shared.objects.push(...sysv.objects);
+    const memory = planSharedMemory(entries, shared.objects.length, sysv.segmentByRealId);
+    shared.objects.push(...memory.objects);
+    const treeLen = treeFileLength(entries.length, shared);
+    const treeAddr = chooseTreeAddr(entries, treeLen);
+    const avoid = [{ start: treeAddr, end: treeAddr + BigInt(treeLen) }];
     const tmpDir = opts.tmpDir || os.tmpdir();
-    planPath = path.join(tmpDir, `dmtcp_plan_${process.pid}_${Date.now()}`);
-    await writeRestorePlan(image, planPath, info); // every chunk verified before the restorer runs
-    const planFd = fs.openSync(planPath, 'r');
-    fs.unlinkSync(planPath);
-    planPath = undefined;
+    const stamp = `${process.pid}_${Date.now()}`;
+    entries.forEach((e, i) => planPaths.push(isProcess(e) ? path.join(tmpDir, `dmtcp_plan_${stamp}_${i}`) : ''));
+    // Every chunk of every image is verified before any restorer runs.
+    await Promise.all(entries.map((e, i) => isProcess(e) ? writeRestorePlan(e.image, planPaths[i], info, PLAN_IN_FLIGHT, avoid, memory.overrides[i]) : undefined));
 
     const addon = loadAddon();
-    addon.setInheritable(planFd, true);
-    const restorer = patchRestorerForBrk(readRestorer(parts.restorer), BigInt(meta.startBrk as string));
-    const memfd = addon.memfdCreate('mtcp_restart');
-    fs.writeSync(memfd, restorer);
+    const planFds = planPaths.map((p) => {
+      if (!p) return -1;
+      const fd = fs.openSync(p, 'r');
+      fs.unlinkSync(p);
+      addon.setInheritable(fd, true);
+      return fd;
+    });
+    planPaths.length = 0;
+    const restorer = readRestorer(parts.restorer);
+    const restorerByBrk = new Map<string, number>();
+    const restorerFds = entries.map((e) => {
+      if (!isProcess(e)) return -1;
+      const brk = e.meta.startBrk as string;
+      let fd = restorerByBrk.get(brk);
+      if (fd === undefined) {
+        fd = addon.memfdCreate('mtcp_restart');
+        fs.writeSync(fd, patchRestorerForBrk(restorer, BigInt(brk)));
+        addon.setInheritable(fd, true);
+        restorerByBrk.set(brk, fd);
+      }
+      return fd;
+    });
+    const treeFd = addon.memfdCreate('dmtcp_restart_tree');
+    fs.writeSync(treeFd, encodeTreeFile(entries, treeAddr, { treeFd, planFds, restorerFds }, shared));
+    addon.setInheritable(treeFd, true);
+
     const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
     // Only now, when nothing of ours can fail any more but the exec itself, so
     // that a failure stays one line.
     if (coord.started) process.stderr.write(`${cmd}: started a coordinator on ${coord.host}:${coord.port}\n`);
-    addon.exec({ fd: memfd, argv: ['mtcp_restart', '--plan-fd', String(planFd)], env, noRandomize: true });
+    addon.exec({
+      fd: restorerFds[0], argv: ['mtcp_restart', '--tree-fd', String(treeFd), '--index', '0'], env, noRandomize: true,
+    });
     return failRc();
   } catch (e) {
     const msg = (e as Error).message;
@@ -81,6 +177,6 @@ export async function main(argv: string[], cmd = 'dmtcp_restart'): Promise<numbe
     await quitStartedCoordinator(coord);
     return failRc();
   } finally {
-    if (planPath) fs.rmSync(planPath, { force: true });
+    for (const p of planPaths) if (p) fs.rmSync(p, { force: true });
   }
 }

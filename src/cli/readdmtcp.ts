@@ -120,9 +120,73 @@ function threadsText(img: Image): string {
   return [`threads (${th.length}):`, ...th.map((t) => `  tid ${t.tid}${t.fsBase ? `  fs_base ${t.fsBase}` : ''}`)].join('\n');
 }
 
+/** A raw sockaddr (hex, as the agent saved it) as people write it: 127.0.0.1:8080, [::1]:80, /path, @abstract. */
+export function sockaddrText(hex: string): string {
+  const b = Buffer.from(hex, 'hex');
+  if (b.length < 2) return '?';
+  const family = b.readUInt16LE(0);
+  if (family === 2 && b.length >= 8) return `${[...b.subarray(4, 8)].join('.')}:${b.readUInt16BE(2)}`;
+  if (family === 10 && b.length >= 24) {
+    const mapped = b.subarray(8, 18).every((x) => x === 0) && b[18] === 0xff && b[19] === 0xff;
+    if (mapped) return `[::ffff:${[...b.subarray(20, 24)].join('.')}]:${b.readUInt16BE(2)}`;
+    const words = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(8 + 2 * i).toString(16));
+    const addr = words.join(':').replace(/(^|:)0(:0)+(:|$)/, '::').replace(/:::+/, '::');
+    return `[${addr}]:${b.readUInt16BE(2)}`;
+  }
+  if (family === 1) {
+    const p = b.subarray(2);
+    if (p.length === 0) return '(unnamed)';
+    if (p[0] === 0) return `@${p.subarray(1).toString('utf8')}`;
+    const end = p.indexOf(0);
+    return p.subarray(0, end < 0 ? p.length : end).toString('utf8');
+  }
+  return `family ${family}`;
+}
+
+const ms = (ns: unknown): string => `${(Number(ns) / 1e6).toFixed(3)} ms`;
+
+/** What an event descriptor held (native/agent/fds/{eventfd,timerfd,signalfd,epoll,inotify,mqueue}.c). */
+function eventStateText(kind: unknown, st: Record<string, unknown>): string {
+  switch (kind) {
+    case 'eventfd': return `count ${st.count}${st.semaphore ? ', semaphore' : ''}`;
+    case 'signalfd': return `mask ${st.mask}`;
+    case 'timerfd': {
+      const armed = Number(st.valueNs) ? `${st.absolute ? 'at' : 'next in'} ${ms(st.valueNs)}` : 'disarmed';
+      return `clock ${st.clock}, ${armed}${Number(st.intervalNs) ? `, every ${ms(st.intervalNs)}` : ''}, ${st.ticks} expiries unread`;
+    }
+    case 'inotify': {
+      const w = (st.watches ?? []) as { wd: number; path: string }[];
+      return `${w.length} watches${w.length ? `: ${w.map((x) => `wd ${x.wd} ${x.path}`).join(', ')}` : ''}`;
+    }
+    case 'epoll': {
+      const w = (st.watches ?? []) as { fd: number; events: string; data: string }[];
+      return `${w.length} watches${w.length ? `: ${w.map((x) => `fd ${x.fd} events ${x.events}`).join(', ')}` : ''}`;
+    }
+    default: return 'state saved';
+  }
+}
+
+/** How the checkpoint's election named a description, and what it carried (docs/restart-tree.md). */
+function shareText(f: Record<string, unknown>): string {
+  const parts: string[] = [];
+  if (f.share === 'tag' || f.share === 'owner') parts.push(`owner ${f.owner}${f.share === 'tag' ? `:${f.ownerFd}` : ''}`);
+  if (f.share === 'pipe') parts.push(`pipe owner ${f.owner}`);
+  if (typeof f.drained === 'number' && f.drained > 0) parts.push(`${f.drained} bytes in flight`);
+  const so = f.socket as { peer?: number; queued?: number; local?: string; remote?: string; listening?: boolean; unsent?: number } | undefined;
+  if (so?.local && so.local.length > 4) parts.push(`${so.listening ? 'listening on' : 'at'} ${sockaddrText(so.local)}`);
+  if (so?.remote && so.remote.length > 4) parts.push(`to ${sockaddrText(so.remote)}`);
+  if (so?.peer) parts.push(`peer inode ${so.peer}`);
+  if (so?.unsent && so.unsent > 0) parts.push(`${so.unsent} bytes not sent`);
+  if (so?.queued && so.queued > 0) parts.push(`${so.queued} bytes waiting`);
+  if (typeof f.pty === 'number') parts.push(`pty ${f.pty}`);
+  const st = f.state as Record<string, unknown> | undefined;
+  if (st) parts.push(eventStateText(f.kind, st));
+  return parts.length ? `  [${parts.join(', ')}]` : '';
+}
+
 function fdsText(img: Image): string {
   const fds = img.meta.fds ?? [];
-  return [`fds (${fds.length}):`, ...fds.map((f) => `  ${String(f.fd).padStart(4)}  ${(f.kind ?? '?').padEnd(8)} flags 0x${(f.flags ?? 0).toString(16).padEnd(6)} offset ${String(f.offset ?? 0).padEnd(8)} ${f.path ?? ''}`)].join('\n');
+  return [`fds (${fds.length}):`, ...fds.map((f) => `  ${String(f.fd).padStart(4)}  ${(f.kind ?? '?').padEnd(9)} flags 0x${(f.flags ?? 0).toString(16).padEnd(6)} offset ${String(f.offset ?? 0).padEnd(8)} ${f.path ?? ''}${shareText(f)}`)].join('\n');
 }
 
 async function runOne(file: string, args: Args, out: (s: string) => void): Promise<number> {

@@ -9,6 +9,10 @@ import { encodeMessage } from './codec';
 import { Agent, Registry } from './registry';
 
 export const BARRIER_SUSPEND = 'SUSPEND';
+/** Every process marks its open file descriptions; the last to mark one owns it (fd_share.c). */
+export const BARRIER_ELECT = 'ELECT';
+/** Every process reads the owners; the owner of a pipe's read end drains it. */
+export const BARRIER_DRAIN = 'DRAIN';
 export const BARRIER_CHECKPOINT = 'CHECKPOINT';
 export const BARRIER_RESUME = 'RESUME';
 /** DMTCP_BARRIER_TIMEOUT default, seconds. */
@@ -30,6 +34,19 @@ export interface CheckpointResult {
   /** One line for the user when !ok. */
   reason?: string;
 }
+
+/**
+ * Connections that are open but have not said who they are yet. A child that
+ * was just forked has sent its HELLO before its parent went on (fork.c), but
+ * the parent's answer to SUSPEND may be read first: SUSPEND is not complete
+ * while such a connection is still unread, so that the child joins.
+ */
+export interface Newcomers {
+  unsettled(): boolean;
+  whenSettled(cb: () => void): void;
+}
+
+const NO_NEWCOMERS: Newcomers = { unsettled: () => false, whenSettled: (cb) => cb() };
 
 /** What to do once every image is written. */
 export type AfterImages = 'resume' | 'kill';
@@ -58,6 +75,9 @@ export class CheckpointRun {
     /** Called after the CHECKPOINT barrier succeeded, before RESUME/KILL (the restart script). */
     private onImages: (images: ImageInfo[]) => Promise<void>,
     private log: (line: string) => void = () => {},
+    /** The computation's id, told to every process at CHECKPOINT for its image. */
+    private compId = '-',
+    private newcomers: Newcomers = NO_NEWCOMERS,
   ) {}
 
   /** Name of the barrier being waited on, for status. */
@@ -77,10 +97,10 @@ export class CheckpointRun {
     };
 
     this.members = new Set(this.registry.all().map((a) => a.id));
-    for (const name of [BARRIER_SUSPEND, BARRIER_CHECKPOINT]) {
+    for (const name of [BARRIER_SUSPEND, BARRIER_ELECT, BARRIER_DRAIN, BARRIER_CHECKPOINT]) {
       const participants = this.participants();
       if (participants.length === 0) return fail('no processes left (all disconnected)');
-      const err = await this.barrierStep(name, participants);
+      const err = await this.barrierStep(name, participants, [], name === BARRIER_CHECKPOINT ? this.membership(participants) : {});
       if (err) return fail(err);
     }
     const images = [...this.images.values()];
@@ -101,13 +121,25 @@ export class CheckpointRun {
     return { ok: true, gen: this.gen, images, dropped: this.dropped };
   }
 
+  /**
+   * What each image records of the whole checkpoint, so that dmtcp_restart can
+   * name a process whose image is missing: `members` lists `<prog>/<id>` with
+   * the program name URI-encoded (it may hold commas).
+   */
+  private membership(participants: Agent[]): Record<string, string> {
+    const members = participants.map((a) => `${encodeURIComponent(a.prog)}/${a.id}`).join(',');
+    return { comp: this.compId, members };
+  }
+
   /** Connected agents that started this checkpoint. */
   private participants(): Agent[] {
     return this.registry.all().filter((a) => this.members?.has(a.id));
   }
 
   /** One barrier: send, wait for every answer (or timeout); returns an error line or undefined. */
-  private barrierStep(name: string, participants: Agent[], notifyOnly: Agent[] = []): Promise<string | undefined> {
+  private barrierStep(
+    name: string, participants: Agent[], notifyOnly: Agent[] = [], fields: Record<string, string> = {},
+  ): Promise<string | undefined> {
     return new Promise((resolve) => {
       const p: Pending = {
         name,
@@ -128,10 +160,14 @@ export class CheckpointRun {
       };
       p.done = () => {
         if (p.waiting.size > 0) return;
+        if (name === BARRIER_SUSPEND && this.newcomers.unsettled()) {
+          this.newcomers.whenSettled(() => p.done());
+          return;
+        }
         finish(p.failures.length ? `barrier ${name} failed: ${p.failures.join('; ')}` : undefined);
       };
       this.pending = p;
-      for (const a of [...participants, ...notifyOnly]) a.send(encodeMessage('BARRIER', { name, gen: this.gen }));
+      for (const a of [...participants, ...notifyOnly]) a.send(encodeMessage('BARRIER', { name, gen: this.gen, ...fields }));
       p.done(); // nothing to wait for if every participant vanished meanwhile
     });
   }
@@ -139,6 +175,24 @@ export class CheckpointRun {
   private describe(id: string): string {
     const a = this.registry.get(id);
     return a ? `${a.prog}[${a.pid}] (${id})` : id;
+  }
+
+  /**
+   * A process that connected during the checkpoint: one forked while SUSPEND is
+   * awaited takes part (its parent's gate waits for it); later ones do not.
+   */
+  joinLate(agent: Agent): void {
+    const p = this.pending;
+    if (!p || p.name !== BARRIER_SUSPEND || !this.members) return;
+    this.members.add(agent.id);
+    p.waiting.add(agent.id);
+    agent.send(encodeMessage('BARRIER', { name: p.name, gen: this.gen }));
+  }
+
+  /** After an exec the agent's new program may not have seen the barrier sent to the old one. */
+  resend(agent: Agent): void {
+    const p = this.pending;
+    if (p && p.waiting.has(agent.id)) agent.send(encodeMessage('BARRIER', { name: p.name, gen: this.gen }));
   }
 
   /** An agent answered REACHED. Answers to other barriers (late ones) are ignored. */

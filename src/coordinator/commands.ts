@@ -46,12 +46,22 @@ export async function runCommand(coord: Coordinator, m: Message, reply: Reply): 
       if (name === 'checkpoint') return done(true, { gen: started.gen });
       const o = await started.done;
       replyOutcome(reply, o);
-      if (name === 'kcheckpoint' && o.ok) reply('KILLED', { count: o.images.length });
+      if (name === 'kcheckpoint' && o.ok) {
+        await coord.gone(coord.list().map((p) => p.id));   // all were told KILL
+        reply('KILLED', { count: o.images.length });
+      }
       return done(o.ok, { gen: o.gen, reason: o.reason });
     }
-    case 'kill':
-      reply('KILLED', { count: coord.kill() });
+    case 'kill': {
+      const told = coord.list().map((p) => p.id);
+      const count = coord.kill();
+      await coord.gone(told);
+      reply('KILLED', { count });
       return done(true);
+    }
+    case 'take-force':
+      // dmtcp_restart with images missing: was `f` pressed? (answering clears it)
+      return done(true, { forced: coord.takeForce() ? 1 : 0 });
     case 'quit': {
       // Reply first: the shutdown closes this connection.
       const n = coord.registry.size;

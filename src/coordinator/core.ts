@@ -4,7 +4,7 @@
  * server.ts feeds it connections; keys.ts and commands.ts call its operations.
  */
 import * as os from 'os';
-import { AfterImages, CheckpointResult, CheckpointRun, ImageInfo } from './barrier';
+import { AfterImages, CheckpointResult, CheckpointRun, ImageInfo, Newcomers } from './barrier';
 import { encodeMessage, Message, PROTOCOL_VERSION } from './codec';
 import { StatusInfo } from './format';
 import { Agent, PeerInfo, Registry } from './registry';
@@ -38,8 +38,16 @@ export interface CheckpointOutcome extends CheckpointResult {
 
 export type HelloResult = { ok: true; agent: Agent } | { ok: false; reason: string };
 
+/** How long a connection that said nothing may hold SUSPEND (a hung client must not). */
+const NEWCOMER_WAIT_MS = 2000;
+/** How long a kill command waits for the told processes to be gone before it answers. */
+const KILL_WAIT_MS = 3000;
+const GONE_POLL_MS = 20;
+
 export class Coordinator {
   readonly registry = new Registry();
+  private unidentified = 0;
+  private settledWaiters: (() => void)[] = [];
   port = 0;
   gen = 0;
   compId?: string;
@@ -94,7 +102,7 @@ export class Coordinator {
         dir: this.cfg.ckptDir, compId, gen, host: this.scriptHost(), port: this.port, images,
         restartBin: this.cfg.restartBin,
       });
-    }, this.cfg.log);
+    }, this.cfg.log, compId, this.newcomers());
     this.run = run;
     this.cfg.log(`checkpoint ${gen}: starting (${this.registry.size} process(es))`);
     const done = run.run(after).then((r) => {
@@ -110,12 +118,67 @@ export class Coordinator {
     return { gen, done };
   }
 
+  /**
+   * The `f` key: the next restart may go on without processes whose images are
+   * missing (dmtcp_restart asks with the `take-force` command, which clears it).
+   */
+  private forced = false;
+
+  forceNextRestart(): void {
+    this.forced = true;
+    this.cfg.log('force: the next restart may lack processes of its checkpoint');
+  }
+
+  takeForce(): boolean {
+    const was = this.forced;
+    this.forced = false;
+    return was;
+  }
+
+  /** A connection opened; `identified` is to be called once, at its first line or its close. */
+  connectionOpened(): () => void {
+    this.unidentified++;
+    let once = false;
+    return () => {
+      if (once) return;
+      once = true;
+      this.unidentified--;
+      // Let this event's HELLO (if it was one) register before SUSPEND is judged complete.
+      if (this.unidentified === 0) setImmediate(() => this.settledWaiters.splice(0).forEach((w) => w()));
+    };
+  }
+
+  private newcomers(): Newcomers {
+    return {
+      unsettled: () => this.unidentified > 0,
+      whenSettled: (cb) => {
+        let called = false;
+        const call = () => { if (!called) { called = true; clearTimeout(t); cb(); } };
+        const t = setTimeout(call, NEWCOMER_WAIT_MS);
+        this.settledWaiters.push(call);
+      },
+    };
+  }
+
   /** Send KILL to every agent; returns how many were told. */
   kill(): number {
     const agents = this.registry.all();
     for (const a of agents) a.send(encodeMessage('KILL'));
     if (agents.length) this.cfg.log(`killing ${agents.length} process(es)`);
     return agents.length;
+  }
+
+  /**
+   * Resolves once none of these agents is connected any more (each closes its
+   * connection when it ends), or after KILL_WAIT_MS: a job script's
+   * `dmtcp_command -k; dmtcp_restart ...` must not find the old processes still
+   * there. Returns how many were still connected.
+   */
+  async gone(ids: string[]): Promise<number> {
+    const deadline = Date.now() + KILL_WAIT_MS;
+    const left = () => ids.filter((id) => this.registry.has(id)).length;
+    while (left() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, GONE_POLL_MS));
+    return left();
   }
 
   quit(): number {
@@ -166,6 +229,9 @@ export class Coordinator {
     });
     send(encodeMessage('WELCOME', { v: PROTOCOL_VERSION, id, gen: this.gen, interval: this.interval }));
     this.cfg.log(`${restarted ? 'restarted ' : ''}${agent.prog}[${agent.pid}] connected as ${id} (${this.registry.size} process(es))`);
+    // A child forked while the computation is being suspended belongs to this
+    // checkpoint: its parent holds the suspension until the child is here.
+    this.run?.joinLate(agent);
     return { ok: true, agent };
   }
 
@@ -177,6 +243,15 @@ export class Coordinator {
       else if (name === 'CHECKPOINT') agent.state = 'CHECKPOINTED';
       else if (name === 'RESUME') agent.state = 'RUNNING';
       this.run?.reached(agent, name, m.fields);
+      return true;
+    }
+    if (m.verb === 'EXEC') {
+      // Same process, new program (the agent kept its connection across exec).
+      if (m.fields.prog) agent.prog = m.fields.prog;
+      this.cfg.log(`${agent.prog}[${agent.pid}] (${agent.id}) exec'd`);
+      // Its id again: the exec may have come before the old program read its WELCOME.
+      agent.send(encodeMessage('WELCOME', { v: PROTOCOL_VERSION, id: agent.id, gen: this.gen, interval: this.interval }));
+      this.run?.resend(agent);
       return true;
     }
     if (m.verb === 'FAILED') {

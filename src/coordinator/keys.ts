@@ -29,7 +29,8 @@ export function handleKey(coord: Coordinator, line: string, out: (text: string) 
       return;
     }
     case 'f':
-      return out('force restart: not supported yet (restart barriers come with multi-process restart)\n');
+      coord.forceNextRestart();
+      return out('the next dmtcp_restart through this coordinator may lack processes of its checkpoint\n');
     case 'k':
       coord.kill();
       return out('killing all processes\n');

@@ -130,6 +130,7 @@ export async function startCoordinator(opts: StartOptions = {}): Promise<Coordin
 
 function handleConnection(coord: Coordinator, socket: net.Socket, forget: () => void): void {
   let role: 'none' | 'agent' | 'command' = 'none';
+  const identified = coord.connectionOpened();
   let agent: Agent | undefined;
   let queue: Promise<void> = Promise.resolve();
   const send = (line: string) => {
@@ -142,6 +143,7 @@ function handleConnection(coord: Coordinator, socket: net.Socket, forget: () => 
   };
 
   const onMessage = (m: Message) => {
+    identified();
     if (role === 'none') {
       if (m.verb !== 'HELLO') return refuse('expected-hello');
       if (m.fields.v !== String(PROTOCOL_VERSION)) return refuse('version');
@@ -181,6 +183,7 @@ function handleConnection(coord: Coordinator, socket: net.Socket, forget: () => 
   socket.on('data', (chunk) => splitter.push(chunk));
   socket.on('error', () => {}); // 'close' follows; a reset peer is an ordinary disconnect
   socket.on('close', () => {
+    identified();
     splitter.stop();
     forget();
     if (agent) coord.agentGone(agent);

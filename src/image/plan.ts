@@ -19,6 +19,18 @@ export const TABLES_ADDR_MAX = 0x7f0000000000n;
 export const RESTORER_LO = 0x100000n;
 export const RESTORER_HI = 0x10000000n;
 
+/** An address range the plan tables must stay out of (the restart tree's map). */
+export interface AddrRange { start: bigint; end: bigint }
+
+/**
+ * How the restart maps one area instead of as the image says: shared memory
+ * that several processes of the tree hold is mapped from one object the root
+ * restorer made (src/restart/shared-memory.ts); one holder fills it.
+ */
+export interface AreaOverride { path: string; flags: number; keepRuns: boolean }
+/** Overrides by area start address. */
+export type AreaOverrides = Map<bigint, AreaOverride>;
+
 export interface PlanRun { addr: bigint; len: number; dataOffset: number }
 export interface PlanLayout {
   areasOffset: number; runsOffset: number; tablesLen: number; dataOffset: number;
@@ -74,9 +86,9 @@ function encodeInfo(info: Record<string, string>, file: string): Buffer {
 }
 
 /** Builds header page + tables in memory and returns where each run's data goes. */
-export function buildPlanTables(img: Image, restartInfo: Record<string, string>): { head: Buffer; tables: Buffer; layout: PlanLayout; runs: PlanRun[][] } {
+export function buildPlanTables(img: Image, restartInfo: Record<string, string>, avoid: AddrRange[] = [], overrides?: AreaOverrides): { head: Buffer; tables: Buffer; layout: PlanLayout; runs: PlanRun[][] } {
   const m = img.meta;
-  const paths = img.areas.map((a) => Buffer.from(backingPath(a) + '\0', 'utf8'));
+  const paths = img.areas.map((a) => Buffer.from((overrides?.get(a.start)?.path ?? backingPath(a)) + '\0', 'utf8'));
   const areasOffset = PAGE;
   const areaTableLen = img.areas.length * PLAN_AREA_REC;
   let pathsLen = 0;
@@ -91,7 +103,8 @@ export function buildPlanTables(img: Image, restartInfo: Record<string, string>)
   let nruns = 0;
   let dataAt = 0; // relative to dataOffset, fixed below
   for (const a of img.areas) {
-    const rs: PlanRun[] = keepsNoRuns(a) ? [] : a.runs.map((r) => {
+    const dropped = overrides?.get(a.start)?.keepRuns === false;
+    const rs: PlanRun[] = keepsNoRuns(a) || dropped ? [] : a.runs.map((r) => {
       const pr = { addr: a.start + BigInt(r.offset), len: r.len, dataOffset: dataAt };
       dataAt += r.len;
       return pr;
@@ -103,7 +116,7 @@ export function buildPlanTables(img: Image, restartInfo: Record<string, string>)
   const tablesLen = tablesEnd - areasOffset;
   const dataOffset = alignUp(tablesEnd, PAGE);
   for (const rs of runs) for (const r of rs) r.dataOffset += dataOffset;
-  const tablesAddr = chooseTablesAddr(img.areas, tablesLen);
+  const tablesAddr = chooseTablesAddr([...img.areas, ...avoid], tablesLen);
 
   const tables = Buffer.alloc(tablesLen);
   let runIndex = 0;
@@ -112,7 +125,7 @@ export function buildPlanTables(img: Image, restartInfo: Record<string, string>)
     tables.writeBigUInt64LE(a.start, o);
     tables.writeBigUInt64LE(a.end, o + 8);
     tables.writeUInt32LE(a.prot, o + 16);
-    tables.writeUInt32LE(a.flags, o + 20);
+    tables.writeUInt32LE(overrides?.get(a.start)?.flags ?? a.flags, o + 20);
     tables.writeUInt32LE(runIndex, o + 24);
     tables.writeUInt32LE(runs[i].length, o + 28);
     tables.writeBigUInt64LE(a.fileOffset, o + 32);
@@ -208,13 +221,16 @@ function writeAsync(fd: number, buf: Uint8Array, pos: number): Promise<void> {
  * (the lowest-numbered one, when several fail at once) nothing new starts,
  * what is in flight is waited for, and the plan file is removed.
  */
-export async function writeRestorePlan(imagePath: string, planPath: string, restartInfo: Record<string, string> = {}, inFlight = PLAN_IN_FLIGHT): Promise<PlanLayout> {
+export async function writeRestorePlan(
+  imagePath: string, planPath: string, restartInfo: Record<string, string> = {}, inFlight = PLAN_IN_FLIGHT, avoid: AddrRange[] = [],
+  overrides?: AreaOverrides,
+): Promise<PlanLayout> {
   const img = openImage(imagePath);
   let fd = -1;
   const pending = new Set<Promise<void>>();
   let failure: { k: number; e: unknown } | null = null;
   try {
-    const { head, tables, layout, runs } = buildPlanTables(img, restartInfo);
+    const { head, tables, layout, runs } = buildPlanTables(img, restartInfo, avoid, overrides);
     fd = fs.openSync(planPath, 'w', 0o600);
     writeFully(fd, head, 0);
     writeFully(fd, tables, layout.areasOffset);

@@ -31,6 +31,10 @@ export interface FakeAgentOptions {
   imageDir?: string;
   /** Write a small file at the image path, as a real agent would. */
   writeImage?: boolean;
+  /** Connect, then wait this long before HELLO (a process that just forked). */
+  helloDelayMs?: number;
+  /** After KILL, keep the connection this long (a process slow to end). */
+  killDelayMs?: number;
 }
 
 let nextFakePid = 40000;
@@ -83,15 +87,18 @@ export class FakeAgent {
         } else if (m.verb === 'KILL') {
           // The real agent SIGKILLs its process: the connection just drops.
           this.killed = true;
-          socket.destroy();
+          if (o.killDelayMs) setTimeout(() => socket.destroy(), o.killDelayMs);
+          else socket.destroy();
         }
         this.notify();
       }, () => socket.destroy());
       socket.on('connect', () => {
-        socket.write(encodeMessage('HELLO', {
+        const hello = () => socket.write(encodeMessage('HELLO', {
           v: 1, role: 'agent', prog: this.prog, pid, rpid: o.rpid ?? pid + 1, ppid: o.ppid ?? 1,
           host: o.hostname ?? 'fakehost', id: o.id ?? '-', restart: o.restart ? 1 : 0, gen: o.gen ?? 0,
         }));
+        if (o.helloDelayMs) setTimeout(hello, o.helloDelayMs);
+        else hello();
       });
       socket.on('data', (c) => splitter.push(c));
       socket.on('error', (e) => { if (!welcomed) reject(e); });

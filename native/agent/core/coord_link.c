@@ -1,0 +1,174 @@
+/* The agent's side of the coordinator protocol (docs/protocol.md): one line per
+ * message, `VERB key=value ...`, values percent-encoded. The socket sits at a high
+ * descriptor number so the program's own fds keep the numbers it expects. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "agent.h"
+#include "raw_syscall.h"
+
+#define PROTOCOL_VERSION "1"
+
+static char inbuf[AGENT_LINE_MAX];
+static size_t in_used;
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Append `value` percent-encoded; returns the new end. */
+static char *put_encoded(char *dst, char *limit, const char *value) {
+  for (; *value && dst + 3 < limit; value++) {
+    unsigned char c = (unsigned char)*value;
+    if (c == '%' || c == ' ' || c == '=' || c == '\n' || c == '\r') {
+      *dst++ = '%';
+      *dst++ = "0123456789ABCDEF"[c >> 4];
+      *dst++ = "0123456789ABCDEF"[c & 15];
+    } else {
+      *dst++ = (char)c;
+    }
+  }
+  *dst = 0;
+  return dst;
+}
+
+const char *coord_field(const char *line, const char *key, char *out, size_t size) {
+  size_t klen = strlen(key);
+  for (const char *p = strchr(line, ' '); p; p = strchr(p + 1, ' ')) {
+    if (strncmp(p + 1, key, klen) || p[1 + klen] != '=') continue;
+    const char *v = p + 2 + klen;
+    size_t n = 0;
+    while (*v && *v != ' ' && n + 1 < size) {
+      int hi, lo;
+      if (*v == '%' && (hi = hexval(v[1])) >= 0 && (lo = hexval(v[2])) >= 0) {
+        out[n++] = (char)(hi * 16 + lo);
+        v += 3;
+      } else {
+        out[n++] = *v++;
+      }
+    }
+    out[n] = 0;
+    return out;
+  }
+  return 0;
+}
+
+int coord_send(const char *line) {
+  size_t n = strlen(line);
+  char buf[4096];
+  if (n + 2 > sizeof buf) return -EINVAL;
+  memcpy(buf, line, n);
+  buf[n++] = '\n';
+  return agent_write_all(agent.coord_fd, buf, n) < 0 ? -EIO : 0;
+}
+
+/* Reads one line (without its newline) into buf; returns its length, or -1 at EOF. */
+int coord_read_line(char *buf, size_t size) {
+  for (;;) {
+    char *nl = memchr(inbuf, '\n', in_used);
+    if (nl) {
+      size_t len = (size_t)(nl - inbuf);
+      size_t copy = len < size - 1 ? len : size - 1;
+      memcpy(buf, inbuf, copy);
+      buf[copy] = 0;
+      memmove(inbuf, nl + 1, in_used - len - 1);
+      in_used -= len + 1;
+      return (int)copy;
+    }
+    if (in_used == sizeof inbuf) in_used = 0;   /* an over-long line: drop it */
+    long n = rsys3(SYS_read, agent.coord_fd, inbuf + in_used, sizeof inbuf - in_used);
+    if (n == -EINTR) continue;
+    if (n <= 0) return -1;
+    in_used += (size_t)n;
+  }
+}
+
+static int connect_socket(void) {
+  int s = (int)rsys3(SYS_socket, agent.coord_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return s;
+  long r;
+  do { r = rsys3(SYS_connect, s, &agent.coord_addr, agent.coord_addr_len); } while (r == -EINTR);
+  if (r < 0) { rsys1(SYS_close, s); return (int)r; }
+  int one = 1;
+  rsys5(SYS_setsockopt, s, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
+  /* Keep the number the socket had before a restart, or take one above the program's. */
+  if (agent.coord_fd >= AGENT_COORD_FD_MIN) {
+    rsys3(SYS_dup3, s, agent.coord_fd, O_CLOEXEC);
+    rsys1(SYS_close, s);
+    return agent.coord_fd;
+  }
+  int high = (int)rsys3(SYS_fcntl, s, F_DUPFD_CLOEXEC, AGENT_COORD_FD_MIN);
+  rsys1(SYS_close, s);
+  return high;
+}
+
+/* Adopts the id a WELCOME line gives; 0, or -1 if the line is no WELCOME. */
+int coord_take_welcome(const char *line) {
+  char value[256];
+  if (strncmp(line, "WELCOME", 7)) return -1;
+  if (coord_field(line, "id", value, sizeof value)) agent_strlcpy(agent.unique_id, value, sizeof agent.unique_id);
+  return 0;
+}
+
+int coord_connect_and_hello(int restart) { return coord_connect_and_send_hello(restart, 1); }
+
+/* wait: read the WELCOME now. A forked child does not: its checkpoint thread
+ * takes the WELCOME when it comes (the coordinator sends nothing before it),
+ * so the fork does not pay the round trip. */
+int coord_connect_and_send_hello(int restart, int wait) {
+  int fd = connect_socket();
+  if (fd < 0) return fd;
+  agent.coord_fd = fd;
+  in_used = 0;
+
+  char line[2048], *e = line, *lim = line + sizeof line;
+  char num[24];
+  e += agent_strlcpy(e, "HELLO v=" PROTOCOL_VERSION " role=agent prog=", (size_t)(lim - e));
+  e = put_encoded(e, lim, agent.prog);
+  e += agent_strlcpy(e, " pid=", (size_t)(lim - e));
+  agent_fmt_u64(num, (uint64_t)agent.virt_pid, 10); e = put_encoded(e, lim, num);
+  e += agent_strlcpy(e, " rpid=", (size_t)(lim - e));
+  agent_fmt_u64(num, (uint64_t)agent.real_pid, 10); e = put_encoded(e, lim, num);
+  e += agent_strlcpy(e, " ppid=", (size_t)(lim - e));
+  agent_fmt_u64(num, (uint64_t)agent.virt_ppid, 10); e = put_encoded(e, lim, num);
+  e += agent_strlcpy(e, " host=", (size_t)(lim - e));
+  e = put_encoded(e, lim, agent.hostname);
+  e += agent_strlcpy(e, " id=", (size_t)(lim - e));
+  e = put_encoded(e, lim, agent.unique_id[0] ? agent.unique_id : "-");
+  e += agent_strlcpy(e, restart ? " restart=1 gen=" : " restart=0 gen=", (size_t)(lim - e));
+  agent_fmt_u64(num, (uint64_t)agent.generation, 10); e = put_encoded(e, lim, num);
+  if (agent.is_root) e += agent_strlcpy(e, " root=1", (size_t)(lim - e));
+  if (coord_send(line) < 0) return -EIO;
+  if (!wait) return 0;
+
+  char reply[2048];
+  if (coord_read_line(reply, sizeof reply) < 0) return -ECONNRESET;
+  if (coord_take_welcome(reply) < 0) {
+    agent_say(reply);
+    return -EPROTO;
+  }
+  return 0;
+}
+
+/* After exec (exec.c): the connection is the old program's, still registered
+ * under our id. Tell the coordinator what runs now; it answers nothing, but
+ * sends again a barrier that the old program's checkpoint thread took along. */
+int coord_send_exec(void) {
+  char line[1024], *e = line, *lim = line + sizeof line;
+  char num[24];
+  in_used = 0;
+  e += agent_strlcpy(e, "EXEC prog=", (size_t)(lim - e));
+  e = put_encoded(e, lim, agent.prog);
+  e += agent_strlcpy(e, " pid=", (size_t)(lim - e));
+  agent_fmt_u64(num, (uint64_t)agent.virt_pid, 10); e = put_encoded(e, lim, num);
+  e += agent_strlcpy(e, " rpid=", (size_t)(lim - e));
+  agent_fmt_u64(num, (uint64_t)agent.real_pid, 10); e = put_encoded(e, lim, num);
+  return coord_send(line);
+}

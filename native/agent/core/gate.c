@@ -1,0 +1,44 @@
+/* The checkpoint gate: fork and exec must not be cut in half by a checkpoint.
+ *
+ * A fork is complete for us when the child has joined the coordinator (its
+ * checkpoint thread runs), so that a checkpoint that begins afterwards
+ * includes it. An exec is complete when the new program's agent has taken the
+ * coordinator connection over. The wrappers hold the gate open while they
+ * work (gate_enter/gate_leave); the checkpoint thread closes it before it
+ * suspends anyone and waits for the wrappers in flight to leave. A wrapper
+ * that finds the gate closed waits: the checkpoint signal then parks it where
+ * it waits, like any other thread, and it goes on after the resume.
+ *
+ * Futexes on two words of the agent's state, no locks of libc: the gate is
+ * used between fork and exec, where only async-signal-safe calls belong. */
+#include "agent.h"
+
+#define GATE_POLL_MS 100
+
+void gate_enter(void) {
+  for (;;) {
+    while (agent.gate_closed) agent_futex_wait(&agent.gate_closed, 1, GATE_POLL_MS);
+    __atomic_add_fetch(&agent.gate_in_flight, 1, __ATOMIC_SEQ_CST);
+    if (!__atomic_load_n(&agent.gate_closed, __ATOMIC_SEQ_CST)) return;
+    /* Closed meanwhile: step back out and let the checkpoint go first. */
+    gate_leave();
+  }
+}
+
+void gate_leave(void) {
+  if (__atomic_sub_fetch(&agent.gate_in_flight, 1, __ATOMIC_SEQ_CST) == 0) agent_futex_wake(&agent.gate_in_flight);
+}
+
+void gate_close(void) {
+  __atomic_store_n(&agent.gate_closed, 1, __ATOMIC_SEQ_CST);
+  for (;;) {
+    int n = __atomic_load_n(&agent.gate_in_flight, __ATOMIC_SEQ_CST);
+    if (n == 0) return;
+    agent_futex_wait(&agent.gate_in_flight, n, GATE_POLL_MS);
+  }
+}
+
+void gate_open(void) {
+  __atomic_store_n(&agent.gate_closed, 0, __ATOMIC_SEQ_CST);
+  agent_futex_wake(&agent.gate_closed);
+}

@@ -1,0 +1,287 @@
+/* Freezing and re-creating the program's threads.
+ *
+ * Checkpoint: the checkpoint thread sends the checkpoint signal to every other
+ * thread (found in /proc/self/task, so no wrapper on pthread_create is needed).
+ * Each thread's handler saves a small context and parks on a futex. The kernel has
+ * already pushed the thread's full register state, signal mask and altstack onto
+ * its own stack as the signal frame, and that stack is saved with the rest of
+ * memory.
+ *
+ * Restart: for each parked thread we clone a new kernel thread with the old thread
+ * pointer (TLS), jump to the saved context, and so "return" inside the handler on
+ * the thread's old stack. When the handler returns, rt_sigreturn restores every
+ * register, the mask and the altstack from the frame: the thread continues exactly
+ * where the signal stopped it. */
+#include <dirent.h>
+#include <stddef.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/sched.h>
+#include "agent.h"
+#include "raw_syscall.h"
+
+#define PARK_POLL_MS 50
+#define SUSPEND_TIMEOUT_POLLS 600      /* 30 s for a thread to reach its handler */
+#define UNPARKABLE_AFTER_POLLS 4       /* 200 ms: then a thread blocking our signal is left alone */
+#define REBORN_STACK_SIZE (64 * 1024)
+#define RSEQ_SIG 0x53053053
+#define RSEQ_ORIG_SIZE 32
+
+/* glibc 2.35+ tells where each thread's rseq area is (thread pointer + offset). */
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+
+static struct thread_record *record_of_real(int real_tid) {
+  for (int i = 0; i < agent.nthreads; i++)
+    if (agent.threads[i].state != THREAD_FREE && agent.threads[i].real_tid == real_tid)
+      return &agent.threads[i];
+  return 0;
+}
+
+int threads_virt_of_real(int real_tid) {
+  struct thread_record *t = record_of_real(real_tid);
+  return t ? t->virt_tid : real_tid;
+}
+
+int threads_real_of_virt(int virt_tid) {
+  for (int i = 0; i < agent.nthreads; i++)
+    if (agent.threads[i].state != THREAD_FREE && agent.threads[i].virt_tid == virt_tid)
+      return agent.threads[i].real_tid;
+  return virt_tid;
+}
+
+void threads_register_rseq(uint64_t fs_base) {
+  if (!&__rseq_size || !&__rseq_offset || __rseq_size == 0) return;
+  unsigned size = __rseq_size < RSEQ_ORIG_SIZE ? RSEQ_ORIG_SIZE : __rseq_size;
+  rsys4(SYS_rseq, fs_base + __rseq_offset, size, 0, RSEQ_SIG);
+}
+
+/* ---- the handler, run by every user thread ---- */
+
+static void checkpoint_signal_handler(int sig, siginfo_t *info, void *uctx) {
+  (void)sig; (void)info; (void)uctx;
+  int saved_errno = errno;
+  struct thread_record *t = record_of_real(agent_real_gettid());
+  /* Not sent by us (someone raised our signal), or arriving after we gave up
+   * on this thread and went on without it: ignore it. */
+  if (!t || t->state != THREAD_SIGNALED) {
+    errno = saved_errno;
+    return;
+  }
+  volatile int seq = agent.resume_seq;
+  t->fs_base = agent_get_fs_base();
+  if (agent_ctx_save(&t->ctx) == 0) {
+    t->state = THREAD_PARKED;
+    __atomic_add_fetch(&agent.parked_count, 1, __ATOMIC_SEQ_CST);
+    agent_futex_wake(&agent.parked_count);
+  } else {
+    /* A new kernel thread after restart, on the old stack, TLS already set. */
+    t->state = THREAD_REBORN;
+    __atomic_add_fetch(&agent.reborn_count, 1, __ATOMIC_SEQ_CST);
+    agent_futex_wake(&agent.reborn_count);
+  }
+  while (agent.resume_seq == seq) agent_futex_wait(&agent.resume_seq, seq, -1);
+  errno = saved_errno;
+}
+
+int threads_install_handler(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = checkpoint_signal_handler;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigfillset(&sa.sa_mask);
+  return agent_real_sigaction(agent.config.ckpt_signal, &sa, 0);
+}
+
+/* ---- checkpoint side ---- */
+
+/* Lists live tids; returns how many were found (up to max). */
+static int list_tasks(int *tids, int max) {
+  char buf[8192];
+  int n = 0;
+  int fd = (int)rsys3(SYS_open, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  for (;;) {
+    long got = rsys3(SYS_getdents64, fd, buf, sizeof buf);
+    if (got <= 0) break;
+    for (long off = 0; off < got;) {
+      struct dirent64 *d = (struct dirent64 *)(buf + off);
+      if (d->d_name[0] >= '0' && d->d_name[0] <= '9' && n < max)
+        tids[n++] = (int)agent_parse_u64(d->d_name, 10, 0);
+      off += d->d_reclen;
+    }
+  }
+  rsys1(SYS_close, fd);
+  return n;
+}
+
+static int thread_alive(int tid) { return rsys3(SYS_tgkill, agent.real_pid, tid, 0) == 0; }
+
+/* Threads found unparkable at an earlier checkpoint: not waited for again. */
+#define UNPARKABLE_MEMORY 16
+static int unparkable_tids[UNPARKABLE_MEMORY];
+static int n_unparkable;
+
+static int known_unparkable(int tid) {
+  for (int i = 0; i < n_unparkable; i++) if (unparkable_tids[i] == tid) return 1;
+  return 0;
+}
+
+static void remember_unparkable(int tid) {
+  if (!known_unparkable(tid)) unparkable_tids[n_unparkable++ % UNPARKABLE_MEMORY] = tid;
+  if (n_unparkable > UNPARKABLE_MEMORY) n_unparkable = UNPARKABLE_MEMORY;
+}
+
+/* Whether a thread blocks the checkpoint signal: our signal is still pending
+ * for it (SigPnd) and blocked (SigBlk) in its status. Blocked alone is not
+ * enough: a thread that is already in our handler runs with every signal
+ * blocked, and it is about to park. Our wrappers keep the program from
+ * blocking the signal; only raw calls do (glibc's helper thread for
+ * SIGEV_THREAD timers blocks everything but its own). */
+static int blocks_our_signal(int tid) {
+  char path[64], buf[4096];
+  agent_task_path(path, sizeof path, tid, "status");
+  if (agent_read_file(path, buf, sizeof buf) <= 0) return 0;
+  uint64_t bit = 1ULL << (agent.config.ckpt_signal - 1);
+  return (agent_status_hex(buf, "SigPnd:") & bit) && (agent_status_hex(buf, "SigBlk:") & bit);
+}
+
+/* Drop records of threads that no longer exist and renumber the table densely. */
+static void compact_table(const int *tids, int ntids) {
+  int w = 0;
+  for (int i = 0; i < agent.nthreads; i++) {
+    struct thread_record *t = &agent.threads[i];
+    int live = 0;
+    for (int k = 0; k < ntids; k++) if (tids[k] == t->real_tid) live = 1;
+    if (!live || t->state == THREAD_FREE || t->state == THREAD_GONE || t->state == THREAD_UNPARKABLE) continue;
+    if (w != i) agent.threads[w] = *t;
+    w++;
+  }
+  for (int i = w; i < agent.nthreads; i++) agent.threads[i].state = THREAD_FREE;
+  agent.nthreads = w;
+}
+
+int threads_suspend_all(void) {
+  static int tids[AGENT_MAX_THREADS];
+  int self = agent_real_gettid();
+  agent.parked_count = 0;
+  /* Keep old records (virtual tids) but mark them unsignaled. */
+  for (int i = 0; i < agent.nthreads; i++) agent.threads[i].state = THREAD_GONE;
+  int signaled = 0;
+  for (;;) {
+    int ntids = list_tasks(tids, AGENT_MAX_THREADS);
+    int fresh = 0;
+    for (int k = 0; k < ntids; k++) {
+      int tid = tids[k];
+      if (tid == self) continue;
+      struct thread_record *t = 0;
+      for (int i = 0; i < agent.nthreads; i++)
+        if (agent.threads[i].real_tid == tid) t = &agent.threads[i];
+      if (t && t->state != THREAD_GONE) continue;      /* already signaled this round */
+      if (!t) {
+        if (agent.nthreads == AGENT_MAX_THREADS) { agent_say("too many threads to checkpoint"); return -1; }
+        t = &agent.threads[agent.nthreads++];
+        memset(t, 0, sizeof *t);
+        t->real_tid = tid;
+        t->virt_tid = tid;
+      }
+      if (known_unparkable(tid) && blocks_our_signal(tid)) {   /* no need to wait for it again */
+        t->state = THREAD_UNPARKABLE;
+        continue;
+      }
+      t->state = THREAD_SIGNALED;
+      if (rsys3(SYS_tgkill, agent.real_pid, tid, agent.config.ckpt_signal) == 0) {
+        signaled++;
+        fresh++;
+      } else {
+        t->state = THREAD_GONE;
+      }
+    }
+    /* Wait for every signaled thread to park; forget threads that exit first. */
+    for (int polls = 0; agent.parked_count < signaled; polls++) {
+      int seen = agent.parked_count;
+      agent_futex_wait(&agent.parked_count, seen, PARK_POLL_MS);
+      for (int i = 0; i < agent.nthreads; i++) {
+        struct thread_record *t = &agent.threads[i];
+        if (t->state != THREAD_SIGNALED) continue;
+        if (!thread_alive(t->real_tid)) {
+          t->state = THREAD_GONE;
+          signaled--;
+        } else if (polls == UNPARKABLE_AFTER_POLLS && blocks_our_signal(t->real_tid)) {
+          t->state = THREAD_UNPARKABLE;
+          remember_unparkable(t->real_tid);
+          signaled--;
+        }
+      }
+      if (polls > SUSPEND_TIMEOUT_POLLS) { agent_say("a thread did not stop for the checkpoint"); return -1; }
+    }
+    if (!fresh) {
+      compact_table(tids, ntids);
+      return 0;
+    }
+  }
+}
+
+void threads_resume_all(void) {
+  __atomic_add_fetch(&agent.resume_seq, 1, __ATOMIC_SEQ_CST);
+  agent_futex_wake(&agent.resume_seq);
+}
+
+/* ---- restart side ---- */
+
+/* First C code of a re-created thread: its TLS is the old thread's already. */
+void agent_thread_reborn(struct thread_record *t) __attribute__((noreturn));
+void agent_thread_reborn(struct thread_record *t) {
+  threads_register_rseq(t->fs_base);
+  agent_ctx_jump(&t->ctx, 1);
+}
+
+static void *reborn_stacks;
+static size_t reborn_stacks_len;
+
+void threads_recreate_after_restart(void) {
+  agent.reborn_count = 0;
+  reborn_stacks_len = (size_t)(agent.nthreads ? agent.nthreads : 1) * REBORN_STACK_SIZE;
+  reborn_stacks = (void *)rsys6(SYS_mmap, 0, reborn_stacks_len, PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if ((long)reborn_stacks < 0 && (long)reborn_stacks > -4096) {
+    agent_say("restart: cannot allocate thread stacks");
+    rsys1(SYS_exit_group, AGENT_FAIL_RC);
+  }
+  const unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+                              CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID |
+                              CLONE_CHILD_CLEARTID;
+  for (int i = 0; i < agent.nthreads; i++) {
+    struct thread_record *t = &agent.threads[i];
+    if (t->state != THREAD_PARKED) continue;
+    char *stack_top = (char *)reborn_stacks + (size_t)(i + 1) * REBORN_STACK_SIZE;
+    /* glibc keeps the kernel tid in struct pthread; pthread_join waits on it. */
+    int *tid_slot = (int *)(t->fs_base + (uint64_t)agent.pthread_tid_offset);
+    long tid = agent_clone_into(flags, stack_top, tid_slot, tid_slot, t->fs_base, t);
+    if (tid < 0) {
+      agent_say("restart: cannot re-create a thread");
+      rsys1(SYS_exit_group, AGENT_FAIL_RC);
+    }
+    t->real_tid = (int)tid;
+  }
+}
+
+void threads_wait_reborn(void) {
+  int expected = 0;
+  /* Parked threads were cloned again; the quick ones are already reborn. */
+  for (int i = 0; i < agent.nthreads; i++) {
+    int st = agent.threads[i].state;
+    if (st == THREAD_PARKED || st == THREAD_REBORN) expected++;
+  }
+  while (agent.reborn_count < expected) {
+    int seen = agent.reborn_count;
+    agent_futex_wait(&agent.reborn_count, seen, PARK_POLL_MS);
+  }
+  /* Every reborn thread has left its temporary stack for its own. */
+  rsys2(SYS_munmap, reborn_stacks, reborn_stacks_len);
+}

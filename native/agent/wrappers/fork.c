@@ -1,0 +1,119 @@
+/* Children join the computation.
+ *
+ * Every fork of the program, ours or glibc's own (daemon(), the atfork
+ * handlers run for all of them), ends in fork_child_join in the child: it
+ * drops the parent's coordinator connection, connects as a new process with
+ * its own unique id and virtual pid, and starts its own checkpoint thread
+ * (threads do not survive fork). Its parent is the process that forked it,
+ * under the pid that one believes it has.
+ *
+ * Our fork wrapper also makes the fork whole with respect to checkpoints: it
+ * holds the checkpoint gate (gate.c) until the child has said over a pipe
+ * that the coordinator knows it, so a checkpoint that starts after fork
+ * returns includes the child. vfork is a fork here: the child of a vfork would
+ * run our join on its parent's memory.
+ *
+ * After a restart the kernel hands out pids that the program may know as
+ * other processes' virtual pids; such a child leaves at once and we fork
+ * again (pid_table_conflicts). */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+#include "agent.h"
+#include "raw_syscall.h"
+
+#define FORK_RETRIES 64
+#define CHILD_JOINED 'J'
+#define CHILD_CONFLICT 'C'
+
+typedef pid_t (*fork_fn)(void);
+
+/* The write end of the pipe our wrapper waits on, for the forking thread only
+ * (two threads may fork at once). -1: a fork we did not wrap. */
+static __thread int join_pipe __attribute__((tls_model("initial-exec"))) = -1;
+static __thread int join_pipe_parent_end __attribute__((tls_model("initial-exec"))) = -1;
+
+static void tell_parent(char word) {
+  if (join_pipe < 0) return;
+  agent_write_all(join_pipe, &word, 1);
+  rsys1(SYS_close, join_pipe);
+  join_pipe = -1;
+}
+
+void fork_child_join(void) {
+  /* The read end is the parent's: the program must not find it in the child. */
+  if (join_pipe_parent_end >= 0) rsys1(SYS_close, join_pipe_parent_end);
+  join_pipe_parent_end = -1;
+  if (!agent.active) return;
+  /* The parent's connection is the parent's: this process gets its own below. */
+  if (agent.coord_fd >= 0) rsys1(SYS_close, agent.coord_fd);
+  agent.virt_ppid = agent.virt_pid;
+  agent.parent_real = agent.real_pid;
+  agent.real_pid = agent.virt_pid = (pid_t)rsys0(SYS_getpid);
+  agent.restarted = 0;
+  agent.is_root = 0;
+  agent.generation = 0;
+  agent.unique_id[0] = 0;
+  agent.last_image[0] = 0;
+  agent.nthreads = 0;
+  agent.gate_in_flight = 0;
+  agent.gate_closed = 0;
+  if (pid_table_conflicts(agent.real_pid) && join_pipe >= 0) {
+    tell_parent(CHILD_CONFLICT);
+    rsys1(SYS_exit_group, 0);
+  }
+  if (coord_connect_and_send_hello(0, 0) < 0) {
+    agent_say("a child process cannot reach the coordinator; it runs without checkpoints");
+    agent.active = 0;
+    tell_parent(CHILD_JOINED);
+    return;
+  }
+  /* Our HELLO is in the coordinator's socket now (a checkpoint that starts
+   * meanwhile waits for it: docs/protocol.md), so the parent may go on. Our
+   * checkpoint thread starts after that word, since it may be asked to
+   * suspend us at once, and it takes our WELCOME. */
+  tell_parent(CHILD_JOINED);
+  checkpoint_thread_start();
+}
+
+static pid_t real_fork(void) {
+  static fork_fn real;
+  if (!real) real = (fork_fn)dlsym(RTLD_NEXT, "fork");
+  return real();
+}
+
+AGENT_EXPORT pid_t fork(void) {
+  if (!agent.active) return real_fork();
+  gate_enter();
+  for (int attempt = 0;; attempt++) {
+    int p[2] = { -1, -1 };
+    rsys2(SYS_pipe2, p, O_CLOEXEC);
+    join_pipe = p[1];
+    join_pipe_parent_end = p[0];
+    pid_t child = real_fork();
+    int saved_errno = errno;
+    if (child == 0) return 0;   /* fork_child_join ran in the atfork handler */
+    join_pipe = -1;
+    join_pipe_parent_end = -1;
+    if (p[1] >= 0) rsys1(SYS_close, p[1]);
+    char word = 0;
+    if (child > 0 && p[0] >= 0) {
+      long n;
+      do { n = rsys3(SYS_read, p[0], &word, 1); } while (n == -EINTR);
+    }
+    if (p[0] >= 0) rsys1(SYS_close, p[0]);
+    if (child > 0 && word == CHILD_CONFLICT && attempt < FORK_RETRIES) {
+      long w;
+      do { w = rsys4(SYS_wait4, child, 0, 0, 0); } while (w == -EINTR);
+      continue;
+    }
+    gate_leave();
+    errno = saved_errno;
+    return child;   /* a new process keeps its kernel pid as its virtual pid */
+  }
+}
+
+AGENT_EXPORT pid_t vfork(void) { return fork(); }

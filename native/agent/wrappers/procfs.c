@@ -1,0 +1,133 @@
+/* /proc paths of the pids the program knows. After a restart /proc/<pid> of
+ * a virtual pid names another process or none; the calls below that take a
+ * path rewrite "/proc/<virtual pid>" to the real pid (and, in our own
+ * process, "/proc/<pid>/task/<virtual tid>" to the real tid) before libc sees
+ * it. /proc/self needs nothing. Before any restart every pid is real and the
+ * path is passed on untouched. Only paths the program gives: libc's own opens
+ * do not come through here.
+ *
+ * node-gyp builds with _FILE_OFFSET_BITS=64, under which the headers rename
+ * open to open64 and so on; each wrapper therefore names its symbol itself
+ * (programs call both, and on x86_64 both are the same call). */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "agent.h"
+
+static void *next(const char *name) { return dlsym(RTLD_NEXT, name); }
+
+/* The number at p, with its end in *end; -1 when p is no number. */
+static long number_at(const char *p, const char **end) {
+  if (*p < '0' || *p > '9') return -1;
+  long v = (long)agent_parse_u64(p, 10, end);
+  return (**end == '/' || **end == 0) ? v : -1;
+}
+
+static const char *real_path(const char *path, char *buf, size_t size) {
+  if (!path || strncmp(path, "/proc/", 6) || (!agent.restarted && !agent.npids)) return path;
+  const char *end;
+  long vpid = number_at(path + 6, &end);
+  if (vpid <= 0) return path;
+  pid_t real = pid_real_of_virt((pid_t)vpid);
+  const char *rest = end;
+  long vtid = -1;
+  const char *tid_end = 0;
+  if (real == agent.real_pid && !strncmp(rest, "/task/", 6)) vtid = number_at(rest + 6, &tid_end);
+  pid_t real_tid = vtid > 0 ? threads_real_of_virt((pid_t)vtid) : 0;
+  if (real == vpid && (vtid <= 0 || real_tid == vtid)) return path;
+  char *e = buf + agent_strlcpy(buf, "/proc/", size);
+  e = agent_fmt_u64(e, (uint64_t)real, 10);
+  if (vtid > 0) {
+    e += agent_strlcpy(e, "/task/", size - (size_t)(e - buf));
+    e = agent_fmt_u64(e, (uint64_t)real_tid, 10);
+    rest = tid_end;
+  }
+  if (strlen(rest) + 1 > size - (size_t)(e - buf)) return path;
+  agent_strlcpy(e, rest, size - (size_t)(e - buf));
+  return buf;
+}
+
+static mode_t mode_arg(int flags, va_list ap) {
+  return (flags & O_CREAT) || (flags & __O_TMPFILE) == __O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
+}
+
+#define OPEN_WRAPPER(cname, symbol)                                          \
+  AGENT_EXPORT int cname(const char *path, int flags, ...) __asm__(symbol);  \
+  int cname(const char *path, int flags, ...) {                              \
+    static int (*real)(const char *, int, ...);                              \
+    if (!real) real = (int (*)(const char *, int, ...))next(symbol);         \
+    va_list ap;                                                              \
+    va_start(ap, flags);                                                     \
+    mode_t mode = mode_arg(flags, ap);                                       \
+    va_end(ap);                                                              \
+    char buf[PATH_MAX];                                                      \
+    return real(real_path(path, buf, sizeof buf), flags, mode);              \
+  }
+OPEN_WRAPPER(wrap_open, "open")
+OPEN_WRAPPER(wrap_open64, "open64")
+
+#define OPENAT_WRAPPER(cname, symbol)                                        \
+  AGENT_EXPORT int cname(int dir, const char *path, int flags, ...) __asm__(symbol); \
+  int cname(int dir, const char *path, int flags, ...) {                     \
+    static int (*real)(int, const char *, int, ...);                         \
+    if (!real) real = (int (*)(int, const char *, int, ...))next(symbol);    \
+    va_list ap;                                                              \
+    va_start(ap, flags);                                                     \
+    mode_t mode = mode_arg(flags, ap);                                       \
+    va_end(ap);                                                              \
+    char buf[PATH_MAX];                                                      \
+    return real(dir, real_path(path, buf, sizeof buf), flags, mode);         \
+  }
+OPENAT_WRAPPER(wrap_openat, "openat")
+OPENAT_WRAPPER(wrap_openat64, "openat64")
+
+#define FOPEN_WRAPPER(cname, symbol)                                         \
+  AGENT_EXPORT FILE *cname(const char *path, const char *mode) __asm__(symbol); \
+  FILE *cname(const char *path, const char *mode) {                          \
+    static FILE *(*real)(const char *, const char *);                        \
+    if (!real) real = (FILE * (*)(const char *, const char *)) next(symbol); \
+    char buf[PATH_MAX];                                                      \
+    return real(real_path(path, buf, sizeof buf), mode);                     \
+  }
+FOPEN_WRAPPER(wrap_fopen, "fopen")
+FOPEN_WRAPPER(wrap_fopen64, "fopen64")
+
+AGENT_EXPORT DIR *opendir(const char *path) {
+  static DIR *(*real)(const char *);
+  if (!real) real = (DIR * (*)(const char *)) next("opendir");
+  char buf[PATH_MAX];
+  return real(real_path(path, buf, sizeof buf));
+}
+
+AGENT_EXPORT ssize_t readlink(const char *path, char *out, size_t size) {
+  static ssize_t (*real)(const char *, char *, size_t);
+  if (!real) real = (ssize_t (*)(const char *, char *, size_t))next("readlink");
+  char buf[PATH_MAX];
+  return real(real_path(path, buf, sizeof buf), out, size);
+}
+
+AGENT_EXPORT int access(const char *path, int mode) {
+  static int (*real)(const char *, int);
+  if (!real) real = (int (*)(const char *, int))next("access");
+  char buf[PATH_MAX];
+  return real(real_path(path, buf, sizeof buf), mode);
+}
+
+#define STAT_WRAPPER(cname, symbol)                                          \
+  AGENT_EXPORT int cname(const char *path, struct stat *st) __asm__(symbol); \
+  int cname(const char *path, struct stat *st) {                             \
+    static int (*real)(const char *, struct stat *);                         \
+    if (!real) real = (int (*)(const char *, struct stat *))next(symbol);    \
+    char buf[PATH_MAX];                                                      \
+    return real(real_path(path, buf, sizeof buf), st);                       \
+  }
+STAT_WRAPPER(wrap_stat, "stat")
+STAT_WRAPPER(wrap_stat64, "stat64")
+STAT_WRAPPER(wrap_lstat, "lstat")
+STAT_WRAPPER(wrap_lstat64, "lstat64")

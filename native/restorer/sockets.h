@@ -1,0 +1,13 @@
+/* Sockets at restart, made by the root with the other shared fds (sockets.c). */
+#ifndef RESTORER_SOCKETS_H
+#define RESTORER_SOCKETS_H
+#include "../common/tree_format.h"
+
+/* A Unix socketpair: end 0 at slot0, end 1 at slot1. */
+void sockets_make_pair(const struct tree_object *o, const char *blob, int slot0, int slot1);
+/* A TREE_OBJ_SOCKET object; blob: its struct tree_socket and waiting bytes. */
+void sockets_make(const struct tree_object *o, const char *blob, int slot0, int slot1);
+/* Last, once every socket exists: each datagram socket's queued records sent
+ * again to it from their senders. */
+void sockets_refill_datagrams(const struct tree_header *h, const struct tree_object *objs);
+#endif

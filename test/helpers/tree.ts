@@ -1,0 +1,111 @@
+/**
+ * Two checkpoint/kill/restart generations of a whole process tree: launch,
+ * --kcheckpoint (images written, every process ends), restart from all the
+ * images (in a shuffled order, or through the restart script), again, and a
+ * last restart that runs to the end. With kcheckpoint nothing runs between a
+ * checkpoint and the kill, so the runs' outputs put together are exactly one
+ * undisturbed run's.
+ */
+import { expect } from 'vitest';
+import * as fs from 'fs';
+import * as path from 'path';
+import { BIN, Run, Session, waitUntil } from './e2e';
+import { spawn } from 'child_process';
+
+export interface Cycle {
+  runs: Run[];
+  /** Image paths of each checkpoint. */
+  images: string[][];
+  /** Every stdout line of the three runs, in order. */
+  lines: string[];
+  end: { code: number | null; signal: NodeJS.Signals | null };
+}
+
+export interface CycleOptions {
+  launchArgs?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Checkpoint once this holds for the current run's lines... */
+  ready?: (lines: string[]) => boolean;
+  /** ...or this long after the run started (programs that print only at the end). */
+  delayMs?: number;
+  /** Restart through dmtcp_restart_script.sh instead of naming the images. */
+  viaScript?: boolean;
+  /** How many images each checkpoint must write. */
+  processes?: number;
+  /** Checkpoint/kill/restart cycles (default 2). */
+  generations?: number;
+}
+
+function shuffled<T>(xs: T[]): T[] {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
+/** Runs the restart script the coordinator wrote, like a user would. */
+function restartScript(s: Session): Run {
+  const script = path.join(s.dir, 'dmtcp_restart_script.sh');
+  const child = spawn('/bin/sh', [script, '-p', String(s.port)], {
+    cwd: s.dir, env: { ...process.env, PATH: `${BIN}:${process.env.PATH}` }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+  });
+  const r = new Run(child);
+  s.runs.push(r);
+  return r;
+}
+
+export async function kcheckpoint(s: Session, processes?: number): Promise<string[]> {
+  const lines = await s.command('kcheckpoint');
+  const images = lines.filter((m) => m.verb === 'IMAGE').map((m) => m.fields.path);
+  if (processes !== undefined) expect(images).toHaveLength(processes);
+  for (const i of images) expect(fs.existsSync(i)).toBe(true);
+  return images;
+}
+
+export async function twoRestarts(s: Session, prog: string, args: string[], o: CycleOptions): Promise<Cycle> {
+  const runs: Run[] = [];
+  const images: string[][] = [];
+  let run = s.launch(prog, args, { launchArgs: o.launchArgs, env: o.env });
+  for (let gen = 0; gen < (o.generations ?? 2); gen++) {
+    runs.push(run);
+    const current = run;
+    const started = Date.now();
+    const ready = o.ready ?? (() => Date.now() - started >= (o.delayMs ?? 1000));
+    await waitUntil(() => ready(current.lines), 30_000).catch(() => {
+      throw new Error(`not ready; stdout:\n${current.lines.join('\n')}\nstderr:\n${current.stderr}`);
+    });
+    const imgs = await kcheckpoint(s, o.processes);
+    images.push(imgs);
+    const end = await run.exited;
+    expect(end, `-k ends every process with status 0; stderr: ${run.stderr}`).toEqual({ code: 0, signal: null });
+    run = o.viaScript ? restartScript(s) : s.restart(shuffled(imgs));
+  }
+  runs.push(run);
+  const end = await run.exited;
+  return { runs, images, lines: runs.flatMap((r) => r.lines), end };
+}
+
+/** Waits until n restarted processes (new real pids) are connected to the session's coordinator. */
+export const restartedPeers = (s: Session, n: number): Promise<void> =>
+  waitUntil(() => { const l = s.coord.coordinator.list(); return l.length === n && l.every((p) => p.rpid !== p.pid); }, 20_000);
+
+/** The numbers n of lines "<tag> n", in order. */
+export function counted(lines: string[], tag: string): number[] {
+  const re = new RegExp(`^${tag} (\\d+)\\b`);
+  return lines.map((l) => re.exec(l)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]));
+}
+
+export const oneTo = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
+
+/** Both image kinds, for tests that run once per kind: [name, dmtcp_launch flags]. */
+export const MODES: [string, string[]][] = [['gzip', []], ['raw', ['--no-gzip']]];
+
+/** The runs together printed "<tag> 1".."<tag> n" then "DONE n", nothing CORRUPT, and ended with status 0. */
+export function ranClean(c: Cycle, tag: string, n: number): void {
+  expect(c.lines.filter((l) => l.includes('CORRUPT'))).toEqual([]);
+  expect(c.end).toEqual({ code: 0, signal: null });
+  expect(counted(c.lines, tag)).toEqual(oneTo(n));
+  expect(c.lines.at(-1)).toBe(`DONE ${n}`);
+}

@@ -1,0 +1,128 @@
+/**
+ * Terminals: a pty made and driven inside the computation, and programs that
+ * run on a terminal of their own, an interactive bash with job control and
+ * vim in raw mode. The test gives them a terminal with script(1), which runs
+ * dmtcp_launch (and later the restart script) on a new pty and relays its
+ * stdin and stdout: the restart happens on another terminal, as a user's
+ * would.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawn, spawnSync } from 'child_process';
+import { BIN, program, Run, session, Session, waitUntil } from './helpers/e2e';
+import { counted, kcheckpoint, oneTo, restartedPeers, twoRestarts } from './helpers/tree';
+import { readImageMeta } from '../dist/image/decode.js';
+
+let s: Session | undefined;
+afterEach(async () => { await s?.close(); s = undefined; });
+
+const scriptTool = spawnSync('sh', ['-c', 'command -v script'], { encoding: 'utf8' }).stdout.trim();
+const vim = spawnSync('sh', ['-c', 'command -v vim'], { encoding: 'utf8' }).stdout.trim();
+
+/** `command` on a new pty (script -q -f -e), stdin writable, in its own process group. */
+type Terminal = Run & { type(text: string): void; text: string };
+
+function onTerminal(s: Session, command: string): Terminal {
+  const child = spawn(scriptTool, ['-qfec', command, '/dev/null'], {
+    cwd: s.dir, env: { ...process.env, PATH: `${BIN}:${process.env.PATH}`, TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'], detached: true,
+  });
+  const run = new Run(child) as Terminal;
+  run.text = '';
+  child.stdout!.on('data', (d: string) => { run.text += d; });   // prompts and screens end without a newline
+  run.type = (text: string) => { child.stdin!.write(text); };
+  s.runs.push(run);
+  return run;
+}
+
+/** Waits for pred; on a timeout the error shows what the terminal printed. */
+const seen = (term: Terminal, pred: () => boolean, timeoutMs?: number): Promise<void> =>
+  waitUntil(pred, timeoutMs).catch(() => { throw new Error(`timed out; the terminal shows:\n${clean([term.text]).join('')}\nstderr:\n${term.stderr}`); });
+
+const clean = (lines: string[]): string[] => lines.map((l) => l.replace(/\x1b\[[?0-9;]*[a-zA-Z]/g, '').replace(/\r/g, ''));
+const launchCmd = (s: Session, prog: string): string => `dmtcp_launch -p ${s.port} -j --ckptdir ${s.dir} ${prog}`;
+const restartCmd = (s: Session): string => `${path.join(s.dir, 'dmtcp_restart_script.sh')} -p ${s.port}`;
+
+/** The terminal settings `stty -a` reports for the pty a running process has at fd 0. */
+async function sttyOf(s: Session, prog: string): Promise<string> {
+  const peers = (await s.command('list')).filter((m) => m.verb === 'PEER' && m.fields.prog === prog);
+  const tty = fs.readlinkSync(`/proc/${peers[0].fields.rpid}/fd/0`);
+  return spawnSync('stty', ['-F', tty, '-a'], { encoding: 'utf8' }).stdout;
+}
+
+describe('a pty inside the computation', () => {
+  for (const launchArgs of [[], ['--no-gzip']]) {
+    it(`forkpty: the child keeps its terminal, settings, size and foreground group across two restarts (${launchArgs.length ? 'raw' : 'gzip'})`, async () => {
+      s = await session();
+      const c = await twoRestarts(s, program('ptydriver', { flags: ['-lutil'] }), ['30'], { launchArgs, ready: (l) => counted(l, 'P').length >= 5, processes: 2 });
+      expect(c.end).toEqual({ code: 0, signal: null });
+      expect(c.lines.filter((l) => l.includes('CORRUPT'))).toEqual([]);
+      expect(counted(c.lines, 'P')).toEqual(oneTo(30));
+      expect(c.lines.at(-1)).toBe('DONE 30');
+    });
+  }
+});
+
+describe('bytes in flight in a pty inside the computation', () => {
+  it('lines written to the master but not read yet on the slave come back after two restarts, in order', async () => {
+    s = await session();
+    const c = await twoRestarts(s, program('ptyflight', { flags: ['-lutil'] }), ['60'], { ready: (l) => counted(l, 'P').length >= 8, processes: 2 });
+    expect(c.end).toEqual({ code: 0, signal: null });
+    expect(c.lines.filter((l) => l.includes('CORRUPT'))).toEqual([]);
+    expect(counted(c.lines, 'P')).toEqual(oneTo(60));
+    const queued = c.images.flat().flatMap((i) => (readImageMeta(i).fds ?? []) as { kind?: string; ptyQueued?: number }[])
+      .filter((f) => f.kind === 'ptymaster').map((f) => f.ptyQueued ?? 0);
+    expect(queued.some((q) => q > 0)).toBe(true);
+  });
+});
+
+describe.skipIf(!scriptTool)('programs on a terminal', () => {
+  it('an interactive bash with a background job runs commands after two restarts, job control and all', async () => {
+    s = await session();
+    let term = onTerminal(s, launchCmd(s, 'bash --norc --noprofile -i'));
+    await seen(term, () => /[#$] $/.test(term.text), 20_000);
+    term.type('x=41; echo "val $((x+1))"\n');
+    term.type('sleep 300 &\n');
+    await seen(term, () => clean(term.lines).some((l) => l === 'val 42'));
+    await seen(term, () => clean(term.lines).some((l) => /^\[1\] \d+$/.test(l)));
+    for (let gen = 1; gen <= 2; gen++) {
+      await kcheckpoint(s, 2);
+      await term.exited;
+      term = onTerminal(s, restartCmd(s));
+      // Type once both processes are back with the coordinator, as a user
+      // types at the restarted shell: their terminal is set up by then.
+      await restartedPeers(s, 2);
+      term.type(`echo "gen ${gen} $((x+${gen}))"; jobs\n`);
+      await seen(term, () => clean(term.lines).some((l) => l === `gen ${gen} ${41 + gen}`), 20_000);
+      await seen(term, () => clean(term.lines).some((l) => /^\[1\]\+ +Running +sleep 300 &$/.test(l)));
+    }
+    term.type('kill %1; wait %1; echo "killed $?"; exit 7\n');
+    const end = await term.exited;
+    expect(clean(term.lines)).toContain('killed 143');
+    expect(end.code).toBe(7);
+  });
+
+  it.skipIf(!vim)('vim stays in raw mode after two restarts and saves what was typed before and after', async () => {
+    s = await session();
+    const file = path.join(s.dir, 'notes.txt');
+    let term = onTerminal(s, launchCmd(s, `vim -u NONE -N -n ${file}`));
+    await waitUntil(() => term.text.length > 0);
+    await new Promise((r) => setTimeout(r, 500));
+    term.type('ihello\x1b');
+    for (const word of [' brave', ' new']) {
+      await new Promise((r) => setTimeout(r, 400));
+      await kcheckpoint(s, 1);
+      await term.exited;
+      term = onTerminal(s, restartCmd(s));
+      await waitUntil(() => (s!.runs.length > 0 && term.text.length > 0) || term.stderr.length > 0, 20_000);
+      const stty = await sttyOf(s, 'vim');
+      expect(stty).toMatch(/(^|\s)-icanon(\s|$)/);
+      expect(stty).toMatch(/(^|\s)-echo(\s|$)/);
+      term.type(`A${word}\x1b`);
+    }
+    term.type('A world\x1b:wq\r');
+    const end = await term.exited;
+    expect(end.code).toBe(0);
+    expect(fs.readFileSync(file, 'utf8')).toBe('hello brave new world\n');
+  });
+});
