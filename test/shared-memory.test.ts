@@ -9,6 +9,7 @@ import { program, session, Session } from './helpers/e2e';
 import { counted, MODES, oneTo, twoRestarts } from './helpers/tree';
 import * as fs from 'fs';
 import * as os from 'os';
+import { spawnSync } from 'child_process';
 import { readImageMeta } from '../dist/image/decode.js';
 
 /** The lock files one holder of a queue takes at DRAIN (native/agent/fds/fd_kinds.c), for a name. */
@@ -79,4 +80,19 @@ describe('System V IPC between processes of the tree', () => {
       expect(objs.some((o) => o.id !== o.real)).toBe(true);
     });
   }
+
+  // A fresh IPC namespace starts its ids at 0 (as a fresh boot does, e.g. a CI
+  // machine): a segment whose kernel id, and so whose inode in
+  // /proc/<pid>/maps, is 0 is still shared memory of the tree.
+  const ownIpc = spawnSync('unshare', ['--ipc', 'true']).status === 0;
+  it.skipIf(!ownIpc)('objects whose kernel id is 0 (the program runs in its own IPC namespace) stay shared across two restarts', async () => {
+    s = await session();
+    const c = await twoRestarts(s, 'unshare', ['--ipc', program('sysvipc'), '60'], { ready: (l) => counted(l, 'S').length >= 7, processes: 2 });
+    expect(c.lines.filter((l) => l.includes('CORRUPT'))).toEqual([]);
+    expect(counted(c.lines, 'S')).toEqual(oneTo(60));
+    expect(c.end).toEqual({ code: 0, signal: null });
+    // the program's ids are the ones its namespace gave first: 0 for each kind
+    const objs = c.images[1].flatMap((i) => (readImageMeta(i).sysv ?? []) as { kind: number; id: number }[]);
+    expect(objs.map((o) => `${o.kind}:${o.id}`).sort()).toEqual(['1:0', '1:0', '2:0', '2:0', '3:0', '3:0']);
+  });
 });

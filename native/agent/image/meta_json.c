@@ -138,7 +138,11 @@ static void put_shared_areas(struct jbuf *b) {
     while (*p == ' ') p++;
     size_t name_len = strlen(p);
     int deleted = name_len > 10 && !strcmp(p + name_len - 10, " (deleted)");
-    if (shared && ino && p[0] == '/' && (deleted || !strncmp(p, "/SYSV", 5))) {
+    /* A System V segment's inode is its kernel id, and 0 is a valid one (the
+     * first segment of a boot or of an IPC namespace): only deleted files
+     * need a nonzero inode. */
+    int sysv = !strncmp(p, "/SYSV", 5);
+    if (shared && p[0] == '/' && (sysv || (deleted && ino))) {
       put(b, first ? "{\"start\":" : ",{\"start\":"); put_hex(b, start);
       put(b, ",\"end\":"); put_hex(b, end);
       put(b, ",\"offset\":"); put_num(b, (int64_t)offset);
