@@ -182,6 +182,12 @@ struct agent_state {
   int restarted;              /* 1 once this process has come back from an image */
   int is_root;                /* the process dmtcp_launch started (restart: the tree's root) */
   volatile int restarts;      /* restarts of this process: a blocked wrapper notices one */
+  /* Program time (wrappers/waits.c): CLOCK_MONOTONIC when this process last
+   * stopped for a checkpoint, and all the time that passed between the
+   * checkpoints it came back from and their restarts (which a relative wait
+   * does not count). */
+  int64_t ckpt_mono_ns;
+  int64_t lost_ns;
   int suspended;              /* between SUSPEND and RESUME (a barrier may come twice after exec) */
 
   /* pids as the program sees them, and as the kernel knows them now. virt_ppid
@@ -292,6 +298,11 @@ void agent_task_path(char *out, size_t size, int tid, const char *leaf);
 
 /* threads.c */
 int threads_install_handler(void);
+/* How many times the checkpoint handler stopped this thread: a wrapper that
+ * sees it move during a call knows an EINTR was the checkpoint's (waits.c).
+ * Initial-exec TLS: read in the handler, no allocation, no lock. */
+extern __thread volatile unsigned agent_thread_stops __attribute__((tls_model("initial-exec")));
+int64_t agent_mono_ns(void);   /* CLOCK_MONOTONIC (waits.c) */
 int threads_suspend_all(void);
 void threads_resume_all(void);
 void threads_recreate_after_restart(void);

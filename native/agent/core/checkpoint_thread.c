@@ -83,6 +83,9 @@ static void continue_after_restart(void) {
   process_state_restore_limits();
   timers_restore();
   process_state_raise_pending();
+  /* From the checkpoint to now the program did not run: relative waits
+   * (waits.c) do not count this time. */
+  agent.lost_ns += agent_mono_ns() - agent.ckpt_mono_ns;
   threads_resume_all();
   terminal_after_resume();
 }
@@ -97,6 +100,7 @@ static int checkpoint(const char *barrier) {
   image_path(path, sizeof path);
   agent.generation++;
   agent.ckpt_fs_base = agent_get_fs_base();
+  agent.ckpt_mono_ns = agent_mono_ns();
   if (agent_ctx_save(&agent.ckpt_ctx) != 0) {
     continue_after_restart();
     return 1;

@@ -63,6 +63,8 @@ void threads_register_rseq(uint64_t fs_base) {
 
 /* ---- the handler, run by every user thread ---- */
 
+__thread volatile unsigned agent_thread_stops __attribute__((tls_model("initial-exec")));
+
 static void checkpoint_signal_handler(int sig, siginfo_t *info, void *uctx) {
   (void)sig; (void)info; (void)uctx;
   int saved_errno = errno;
@@ -74,6 +76,7 @@ static void checkpoint_signal_handler(int sig, siginfo_t *info, void *uctx) {
     return;
   }
   volatile int seq = agent.resume_seq;
+  agent_thread_stops++;   /* before the save: a reborn thread sees it too */
   t->fs_base = agent_get_fs_base();
   if (agent_ctx_save(&t->ctx) == 0) {
     t->state = THREAD_PARKED;

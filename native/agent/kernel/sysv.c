@@ -72,10 +72,28 @@ AGENT_EXPORT void *shmat(int id, const void *addr, int flags) {
 }
 AGENT_EXPORT int shmctl(int id, int cmd, struct shmid_ds *buf) { return (int)set_errno(rsys3(SYS_shmctl, real_of(SYSV_SHM, id), cmd, buf)); }
 AGENT_EXPORT int semget(key_t key, int n, int flags) { return got(SYSV_SEM, rsys3(SYS_semget, key, n, flags), key); }
-AGENT_EXPORT int semop(int id, struct sembuf *ops, size_t n) { return (int)set_errno(rsys4(SYS_semtimedop, real_of(SYSV_SEM, id), ops, n, 0)); }
+/* semop, semtimedop, msgsnd and msgrcv fail with EINTR on any handler, the
+ * checkpoint's too: called again when a checkpoint stopped the thread during
+ * the call (see wrappers/waits.c), a timeout with what is left of it. The
+ * real id is looked up again each time: a restart gives new ones. */
+#define CHECKPOINT_EINTR(r, stops) ((r) == -EINTR && agent_thread_stops != (stops))
+
 AGENT_EXPORT int semtimedop(int id, struct sembuf *ops, size_t n, const struct timespec *t) {
-  return (int)set_errno(rsys4(SYS_semtimedop, real_of(SYSV_SEM, id), ops, n, t));
+  int64_t end = t ? agent_mono_ns() + (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec : 0, lost = agent.lost_ns;
+  struct timespec left;
+  for (;;) {
+    unsigned stops = agent_thread_stops;
+    long r = rsys4(SYS_semtimedop, real_of(SYSV_SEM, id), ops, n, t);
+    if (!CHECKPOINT_EINTR(r, stops)) return (int)set_errno(r);
+    if (t) {
+      int64_t ns = end + (agent.lost_ns - lost) - agent_mono_ns();
+      if (ns < 0) ns = 0;
+      left.tv_sec = ns / 1000000000LL; left.tv_nsec = ns % 1000000000LL;
+      t = &left;
+    }
+  }
 }
+AGENT_EXPORT int semop(int id, struct sembuf *ops, size_t n) { return semtimedop(id, ops, n, 0); }
 AGENT_EXPORT int semctl(int id, int num, int cmd, ...) {
   va_list ap;
   va_start(ap, cmd);
@@ -85,10 +103,18 @@ AGENT_EXPORT int semctl(int id, int num, int cmd, ...) {
 }
 AGENT_EXPORT int msgget(key_t key, int flags) { return got(SYSV_MSG, rsys2(SYS_msgget, key, flags), key); }
 AGENT_EXPORT int msgsnd(int id, const void *msg, size_t len, int flags) {
-  return (int)set_errno(rsys4(SYS_msgsnd, real_of(SYSV_MSG, id), msg, len, flags));
+  for (;;) {
+    unsigned stops = agent_thread_stops;
+    long r = rsys4(SYS_msgsnd, real_of(SYSV_MSG, id), msg, len, flags);
+    if (!CHECKPOINT_EINTR(r, stops)) return (int)set_errno(r);
+  }
 }
 AGENT_EXPORT ssize_t msgrcv(int id, void *msg, size_t len, long type, int flags) {
-  return set_errno(rsys5(SYS_msgrcv, real_of(SYSV_MSG, id), msg, len, type, flags));
+  for (;;) {
+    unsigned stops = agent_thread_stops;
+    long r = rsys5(SYS_msgrcv, real_of(SYSV_MSG, id), msg, len, type, flags);
+    if (!CHECKPOINT_EINTR(r, stops)) return set_errno(r);
+  }
 }
 AGENT_EXPORT int msgctl(int id, int cmd, struct msqid_ds *buf) { return (int)set_errno(rsys3(SYS_msgctl, real_of(SYSV_MSG, id), cmd, buf)); }
 

@@ -1,0 +1,304 @@
+/* Waits the checkpoint signal must not cut short.
+ *
+ * The checkpoint handler has SA_RESTART, so the kernel re-runs by itself the
+ * calls it restarts for such handlers (read/write on pipes and terminals,
+ * wait4, accept, futex waits without a timeout): the thread comes back from
+ * the handler, after a restart too, onto its `syscall` instruction again.
+ * The calls below are the ones the kernel never restarts after a handler
+ * (poll, select, epoll, sleeps, sigtimedwait, System V waits): they fail with
+ * EINTR. Each wrapper here notices that the EINTR came from a checkpoint
+ * (agent_thread_stops, counted by the handler on the thread itself, moved
+ * during the call) and calls again:
+ * - relative timeouts with the time that is left in program time: the time
+ *   a checkpoint held the thread counts (the clock ran), the time between a
+ *   checkpoint and the restart of its image does not (agent.lost_ns), so a
+ *   10 s sleep stopped at 3 s and restarted later still has 7 s to go;
+ * - absolute deadlines and waits without a timeout unchanged.
+ * An EINTR the program's own signal caused is its to see, as before.
+ * glibc's internal waits (a condition variable, a mutex with a timeout) loop
+ * on EINTR themselves and need nothing; sem_wait and friends do not loop. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <mqueue.h>
+#include <poll.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <time.h>
+#include <unistd.h>
+#include "agent.h"
+
+#define NS_PER_SEC 1000000000LL
+#define NS_PER_MS 1000000LL
+#define NS_PER_US 1000LL
+
+static void *next(const char *name) { return dlsym(RTLD_NEXT, name); }
+
+int64_t agent_mono_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * NS_PER_SEC + t.tv_nsec;
+}
+
+/* The end of a relative wait, in program time. */
+struct deadline { int64_t at, lost; };
+
+static struct deadline deadline_after(int64_t ns) { return (struct deadline){ agent_mono_ns() + ns, agent.lost_ns }; }
+
+static int64_t ns_left(const struct deadline *d) {
+  int64_t left = d->at + (agent.lost_ns - d->lost) - agent_mono_ns();
+  return left > 0 ? left : 0;
+}
+
+static int64_t timespec_ns(const struct timespec *t) { return (int64_t)t->tv_sec * NS_PER_SEC + t->tv_nsec; }
+static struct timespec ns_timespec(int64_t ns) { return (struct timespec){ ns / NS_PER_SEC, ns % NS_PER_SEC }; }
+static int ms_left(const struct deadline *d) { return (int)((ns_left(d) + NS_PER_MS - 1) / NS_PER_MS); }
+
+/* A failed call whose EINTR a checkpoint caused: `stops` was read before it. */
+static int by_checkpoint(long r, unsigned stops) { return r == -1 && errno == EINTR && agent_thread_stops != stops; }
+
+/* ---- poll, select, epoll ---- */
+
+typedef int (*poll_fn)(struct pollfd *, nfds_t, int);
+AGENT_EXPORT int poll(struct pollfd *fds, nfds_t n, int ms) {
+  static poll_fn real;
+  if (!real) real = (poll_fn)next("poll");
+  struct deadline d = deadline_after((int64_t)ms * NS_PER_MS);
+  for (;;) {
+    unsigned stops = agent_thread_stops;
+    int r = real(fds, n, ms);
+    if (!by_checkpoint(r, stops)) return r;
+    if (ms > 0) ms = ms_left(&d);
+  }
+}
+
+/* What -D_FORTIFY_SOURCE builds call instead of poll and ppoll. */
+extern void __chk_fail(void) __attribute__((noreturn));
+AGENT_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int ms, size_t fds_len) {
+  if (fds_len / sizeof *fds < n) __chk_fail();
+  return poll(fds, n, ms);
+}
+
+typedef int (*ppoll_fn)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+AGENT_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask) {
+  static ppoll_fn real;
+  if (!real) real = (ppoll_fn)next("ppoll");
+  struct deadline d = deadline_after(timeout ? timespec_ns(timeout) : 0);
+  struct timespec left;
+  for (;;) {
+    unsigned stops = agent_thread_stops;
+    int r = real(fds, n, timeout, mask);
+    if (!by_checkpoint(r, stops)) return r;
+    if (timeout) { left = ns_timespec(ns_left(&d)); timeout = &left; }
+  }
+}
+
+AGENT_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask, size_t fds_len) {
+  if (fds_len / sizeof *fds < n) __chk_fail();
+  return ppoll(fds, n, timeout, mask);
+}
+
+/* The kernel leaves the fd sets as they were when select fails. */
+typedef int (*select_fn)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+AGENT_EXPORT int select(int n, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *timeout) {
+  static select_fn real;
+  if (!real) real = (select_fn)next("select");
+  struct deadline d = deadline_after(timeout ? (int64_t)timeout->tv_sec * NS_PER_SEC + timeout->tv_usec * NS_PER_US : 0);
+  for (;;) {
+    unsigned stops = agent_thread_stops;
+    int r = real(n, rd, wr, ex, timeout);
+    if (!by_checkpoint(r, stops)) return r;
+    if (timeout) {
+      int64_t left = ns_left(&d);
+      timeout->tv_sec = left / NS_PER_SEC;
+      timeout->tv_usec = (left % NS_PER_SEC + NS_PER_US - 1) / NS_PER_US;
+    }
+  }
+}
+
+typedef int (*pselect_fn)(int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *);
+AGENT_EXPORT int pselect(int n, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *timeout, const sigset_t *mask) {
+  static pselect_fn real;
+  if (!real) real = (pselect_fn)next("pselect");
+  struct deadline d = deadline_after(timeout ? timespec_ns(timeout) : 0);
+  struct timespec left;
+  for (;;) {
+    unsigned stops = agent_thread_stops;
+    int r = real(n, rd, wr, ex, timeout, mask);
+    if (!by_checkpoint(r, stops)) return r;
+    if (timeout) { left = ns_timespec(ns_left(&d)); timeout = &left; }
+  }
+}
+
+typedef int (*epoll_wait_fn)(int, struct epoll_event *, int, int);
+AGENT_EXPORT int epoll_wait(int ep, struct epoll_event *events, int max, int ms) {
+  static epoll_wait_fn real;
+  if (!real) real = (epoll_wait_fn)next("epoll_wait");
+  struct deadline d = deadline_after((int64_t)ms * NS_PER_MS);
+  for (;;) {
+    unsigned stops = agent_thread_stops;
+    int r = real(ep, events, max, ms);
+    if (!by_checkpoint(r, stops)) return r;
+    if (ms > 0) ms = ms_left(&d);
+  }
+}
+
+typedef int (*epoll_pwait_fn)(int, struct epoll_event *, int, int, const sigset_t *);
+AGENT_EXPORT int epoll_pwait(int ep, struct epoll_event *events, int max, int ms, const sigset_t *mask) {
+  static epoll_pwait_fn real;
+  if (!real) real = (epoll_pwait_fn)next("epoll_pwait");
+  struct deadline d = deadline_after((int64_t)ms * NS_PER_MS);
+  for (;;) {
+    unsigned stops = agent_thread_stops;
+    int r = real(ep, events, max, ms, mask);
+    if (!by_checkpoint(r, stops)) return r;
+    if (ms > 0) ms = ms_left(&d);
+  }
+}
+
+typedef int (*epoll_pwait2_fn)(int, struct epoll_event *, int, const struct timespec *, const sigset_t *);
+AGENT_EXPORT int epoll_pwait2(int ep, struct epoll_event *events, int max, const struct timespec *timeout, const sigset_t *mask) {
+  static epoll_pwait2_fn real;
+  if (!real) real = (epoll_pwait2_fn)next("epoll_pwait2");
+  struct deadline d = deadline_after(timeout ? timespec_ns(timeout) : 0);
+  struct timespec left;
+  for (;;) {
+    unsigned stops = agent_thread_stops;
+    int r = real(ep, events, max, timeout, mask);
+    if (!by_checkpoint(r, stops)) return r;
+    if (timeout) { left = ns_timespec(ns_left(&d)); timeout = &left; }
+  }
+}
+
+/* ---- sleeps ---- */
+
+typedef int (*clock_nanosleep_fn)(clockid_t, int, const struct timespec *, struct timespec *);
+static clock_nanosleep_fn real_clock_nanosleep(void) {
+  static clock_nanosleep_fn real;
+  if (!real) real = (clock_nanosleep_fn)next("clock_nanosleep");
+  return real;
+}
+
+/* clock_nanosleep returns its error instead of setting errno. A relative
+ * sleep on any clock is measured on the monotonic one for what is left (the
+ * two run alike between checkpoints; CPU-time clocks stop when the thread
+ * does, hence they keep the kernel's own remainder). */
+AGENT_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, struct timespec *rem) {
+  int cpu_clock = clock < 0 || clock == CLOCK_PROCESS_CPUTIME_ID || clock == CLOCK_THREAD_CPUTIME_ID;
+  struct deadline d = deadline_after(timespec_ns(req));
+  struct timespec left, kernel_rem;
+  for (;;) {
+    unsigned stops = agent_thread_stops;
+    int r = real_clock_nanosleep()(clock, flags, req, rem ? rem : &kernel_rem);
+    if (r != EINTR || agent_thread_stops == stops) return r;
+    if (flags & TIMER_ABSTIME) continue;
+    left = cpu_clock ? (rem ? *rem : kernel_rem) : ns_timespec(ns_left(&d));
+    req = &left;
+  }
+}
+
+AGENT_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem) {
+  int r = clock_nanosleep(CLOCK_MONOTONIC, 0, req, rem);
+  if (r) { errno = r; return -1; }
+  return 0;
+}
+
+AGENT_EXPORT unsigned sleep(unsigned seconds) {
+  struct timespec req = { (time_t)seconds, 0 }, rem;
+  if (nanosleep(&req, &rem) == 0) return 0;
+  return (unsigned)rem.tv_sec + (rem.tv_nsec > 0);
+}
+
+AGENT_EXPORT int usleep(useconds_t us) {
+  struct timespec req = { (time_t)(us / 1000000), (long)(us % 1000000) * NS_PER_US };
+  return nanosleep(&req, 0);
+}
+
+/* ---- signals ---- */
+
+typedef int (*sigtimedwait_fn)(const sigset_t *, siginfo_t *, const struct timespec *);
+AGENT_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout) {
+  static sigtimedwait_fn real;
+  if (!real) real = (sigtimedwait_fn)next("sigtimedwait");
+  struct deadline d = deadline_after(timeout ? timespec_ns(timeout) : 0);
+  struct timespec left;
+  for (;;) {
+    unsigned stops = agent_thread_stops;
+    int r = real(set, info, timeout);
+    if (!by_checkpoint(r, stops)) return r;
+    if (timeout) { left = ns_timespec(ns_left(&d)); timeout = &left; }
+  }
+}
+
+AGENT_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info) { return sigtimedwait(set, info, 0); }
+
+/* pause and sigsuspend end when a handler ran: not when only ours did. */
+typedef int (*sigsuspend_fn)(const sigset_t *);
+AGENT_EXPORT int sigsuspend(const sigset_t *mask) {
+  static sigsuspend_fn real;
+  if (!real) real = (sigsuspend_fn)next("sigsuspend");
+  for (;;) {
+    unsigned stops = agent_thread_stops;
+    int r = real(mask);
+    if (!by_checkpoint(r, stops)) return r;
+  }
+}
+
+typedef int (*pause_fn)(void);
+AGENT_EXPORT int pause(void) {
+  static pause_fn real;
+  if (!real) real = (pause_fn)next("pause");
+  for (;;) {
+    unsigned stops = agent_thread_stops;
+    int r = real();
+    if (!by_checkpoint(r, stops)) return r;
+  }
+}
+
+/* ---- POSIX semaphores and message queues (absolute deadlines) ---- */
+
+#define AGAIN_WHILE_CHECKPOINTED(type, call) do {        \
+    for (;;) {                                           \
+      unsigned stops = agent_thread_stops;               \
+      type r = (call);                                   \
+      if (!by_checkpoint((long)r, stops)) return r;      \
+    }                                                    \
+  } while (0)
+
+typedef int (*sem_wait_fn)(sem_t *);
+typedef int (*sem_timedwait_fn)(sem_t *, const struct timespec *);
+typedef int (*sem_clockwait_fn)(sem_t *, clockid_t, const struct timespec *);
+AGENT_EXPORT int sem_wait(sem_t *sem) {
+  static sem_wait_fn real;
+  if (!real) real = (sem_wait_fn)next("sem_wait");
+  AGAIN_WHILE_CHECKPOINTED(int, real(sem));
+}
+AGENT_EXPORT int sem_timedwait(sem_t *sem, const struct timespec *at) {
+  static sem_timedwait_fn real;
+  if (!real) real = (sem_timedwait_fn)next("sem_timedwait");
+  AGAIN_WHILE_CHECKPOINTED(int, real(sem, at));
+}
+AGENT_EXPORT int sem_clockwait(sem_t *sem, clockid_t clock, const struct timespec *at) {
+  static sem_clockwait_fn real;
+  if (!real) real = (sem_clockwait_fn)next("sem_clockwait");
+  AGAIN_WHILE_CHECKPOINTED(int, real(sem, clock, at));
+}
+
+typedef ssize_t (*mq_timedreceive_fn)(mqd_t, char *, size_t, unsigned *, const struct timespec *);
+typedef int (*mq_timedsend_fn)(mqd_t, const char *, size_t, unsigned, const struct timespec *);
+/* mq_receive and mq_send are the timed calls without a deadline (NULL). */
+static ssize_t mq_receive_again(mqd_t q, char *msg, size_t len, unsigned *prio, const struct timespec *at) {
+  static mq_timedreceive_fn real;
+  if (!real) real = (mq_timedreceive_fn)next("mq_timedreceive");
+  AGAIN_WHILE_CHECKPOINTED(ssize_t, real(q, msg, len, prio, at));
+}
+static int mq_send_again(mqd_t q, const char *msg, size_t len, unsigned prio, const struct timespec *at) {
+  static mq_timedsend_fn real;
+  if (!real) real = (mq_timedsend_fn)next("mq_timedsend");
+  AGAIN_WHILE_CHECKPOINTED(int, real(q, msg, len, prio, at));
+}
+AGENT_EXPORT ssize_t mq_timedreceive(mqd_t q, char *msg, size_t len, unsigned *prio, const struct timespec *at) { return mq_receive_again(q, msg, len, prio, at); }
+AGENT_EXPORT ssize_t mq_receive(mqd_t q, char *msg, size_t len, unsigned *prio) { return mq_receive_again(q, msg, len, prio, 0); }
+AGENT_EXPORT int mq_timedsend(mqd_t q, const char *msg, size_t len, unsigned prio, const struct timespec *at) { return mq_send_again(q, msg, len, prio, at); }
+AGENT_EXPORT int mq_send(mqd_t q, const char *msg, size_t len, unsigned prio) { return mq_send_again(q, msg, len, prio, 0); }

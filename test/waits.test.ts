@@ -1,0 +1,53 @@
+/**
+ * A checkpoint is invisible to a waiting thread (issue 11): no EINTR, no wait
+ * cut short or made longer, at a checkpoint the program goes on from and
+ * after a restart. test/programs/waits.c runs one thread per call (relative
+ * timeouts, absolute deadlines, blocking calls woken by a partner) and checks
+ * each wait's length in program time itself; here it is checkpointed several
+ * times, then killed and restarted twice, a few seconds dead each time.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { program, session, Session } from './helpers/e2e';
+import { kcheckpoint, restartedPeers } from './helpers/tree';
+
+let s: Session | undefined;
+afterEach(async () => { await s?.close(); s = undefined; });
+
+const N = 6;
+const T_MS = 1500;
+const CALLS = ['poll', 'ppoll', 'select', 'pselect', 'epoll_wait', 'epoll_pwait', 'nanosleep', 'clock_nanosleep', 'usleep',
+  'sigtimedwait', 'semtimedop', 'clock_nanosleep_abs', 'sem_timedwait', 'mq_timedreceive', 'cond_timedwait', 'mutex_timedlock',
+  'read', 'msgrcv', 'sem_wait', 'mq_receive', 'sigwaitinfo', 'pause'];
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The waits each call finished, in order, from "W <call> <k> <ms>" lines. */
+function waitsOf(lines: string[], call: string): number[] {
+  return lines.map((l) => l.split(' ')).filter((w) => w[0] === 'W' && w[1] === call).map((w) => Number(w[2]));
+}
+
+describe('waits across checkpoints and restarts', () => {
+  it('no call sees EINTR and every wait lasts its time, through three checkpoints and two kill/restart cycles', async () => {
+    s = await session();
+    const prog = program('waits', { flags: ['-lrt'] });
+    let run = s.launch(prog, [String(N), String(T_MS)]);
+    const runs = [run];
+    await run.waitFor((l) => l.startsWith('W '));   // every thread is in its first wait
+    for (let i = 0; i < 3; i++) { await s.checkpoint(); await sleep(300); }
+    for (let gen = 0; gen < 2; gen++) {
+      await sleep(700);
+      const images = await kcheckpoint(s, 1);
+      expect(await run.exited).toEqual({ code: 0, signal: null });
+      await sleep(2500);   // dead time: waits must not count it
+      run = s.restart(images);
+      runs.push(run);
+      await restartedPeers(s, 1);
+      if (gen === 0) await s.checkpoint();   // a checkpoint right after a restart, too
+    }
+    const end = await run.exited;
+    const lines = runs.flatMap((r) => r.lines);
+    expect(lines.filter((l) => l.includes('CORRUPT')), runs.map((r) => r.stderr).join('\n')).toEqual([]);
+    for (const call of CALLS) expect(waitsOf(lines, call), call).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+    expect(lines.at(-1)).toBe(`DONE ${CALLS.length * N}`);
+    expect(end).toEqual({ code: 0, signal: null });
+  }, 90_000);
+});
