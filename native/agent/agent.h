@@ -443,5 +443,6 @@ void agent_restore_entry(void *handoff) __attribute__((noreturn));
 
 /* sigwrap.c */
 int agent_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+void agent_program_signal(int sig, siginfo_t *info, void *uctx);   /* a send of the program's own */
 
 #endif

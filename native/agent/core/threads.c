@@ -66,12 +66,13 @@ void threads_register_rseq(uint64_t fs_base) {
 __thread volatile unsigned agent_thread_stops __attribute__((tls_model("initial-exec")));
 
 static void checkpoint_signal_handler(int sig, siginfo_t *info, void *uctx) {
-  (void)sig; (void)info; (void)uctx;
   int saved_errno = errno;
   struct thread_record *t = record_of_real(agent_real_gettid());
-  /* Not sent by us (someone raised our signal), or arriving after we gave up
-   * on this thread and went on without it: ignore it. */
+  /* Not sent by us: the program's own send (kill, raise, a timer), or ours
+   * arriving after we gave up on this thread and went on without it. The
+   * program's goes to what the program asked for (sigwrap.c). */
   if (!t || t->state != THREAD_SIGNALED) {
+    if (!agent.suspended) agent_program_signal(sig, info, uctx);
     errno = saved_errno;
     return;
   }

@@ -1,11 +1,18 @@
 /* The checkpoint signal belongs to the agent. A program that installs a handler
  * for it, or blocks it, would stop checkpoints from working: we keep the handler
  * and drop the signal from masks, and report the program's wish back to it.
- * Programs that use SIGUSR2 themselves run with --mtcp-checkpoint-signal N. */
+ * The program's own sends of the signal (kill, raise, a timer) still reach it
+ * as it asked: our handler passes every one it did not send on to
+ * agent_program_signal below, which runs the program's handler, ignores it or
+ * takes the default action, and holds it while the thread's program mask
+ * blocks it, until the program unblocks it. (--mtcp-checkpoint-signal N moves
+ * checkpoints to another signal altogether.) */
 #include <dlfcn.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include "agent.h"
+#include "raw_syscall.h"
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 typedef int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
@@ -39,6 +46,13 @@ AGENT_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
   return previous;
 }
 
+/* Per thread: whether the program's mask blocks our signal, and a send of
+ * the program's that waits for it to unblock (TLS: read in the handler). */
+static __thread int program_blocks __attribute__((tls_model("initial-exec")));
+static __thread int program_held __attribute__((tls_model("initial-exec")));
+
+static void send_to_self(int sig) { rsys3(SYS_tgkill, agent.real_pid, agent_real_gettid(), sig); }
+
 static const sigset_t *without_ours(const sigset_t *set, sigset_t *copy) {
   if (!set || !agent.active) return set;
   *copy = *set;
@@ -46,16 +60,62 @@ static const sigset_t *without_ours(const sigset_t *set, sigset_t *copy) {
   return copy;
 }
 
+/* The mask the program asked for, kept for our signal; a send held while it
+ * was blocked is sent again once it is not. */
+static int masked(sigmask_fn real, int how, const sigset_t *set, sigset_t *old) {
+  int sig = agent.config.ckpt_signal, was = program_blocks;
+  sigset_t copy;
+  int r = real(how, how == SIG_UNBLOCK ? set : without_ours(set, &copy), old);
+  if (r != 0 || !agent.active) return r;
+  if (old && was) sigaddset(old, sig);
+  if (set && sigismember(set, sig)) program_blocks = how != SIG_UNBLOCK;
+  else if (set && how == SIG_SETMASK) program_blocks = 0;
+  if (!program_blocks && program_held) { program_held = 0; send_to_self(sig); }
+  return r;
+}
+
 AGENT_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old) {
   static sigmask_fn real;
-  sigset_t copy;
   if (!real) real = (sigmask_fn)next_symbol("sigprocmask");
-  return real(how, how == SIG_UNBLOCK ? set : without_ours(set, &copy), old);
+  return masked(real, how, set, old);
 }
 
 AGENT_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old) {
   static sigmask_fn real;
-  sigset_t copy;
   if (!real) real = (sigmask_fn)next_symbol("pthread_sigmask");
-  return real(how, how == SIG_UNBLOCK ? set : without_ours(set, &copy), old);
+  return masked(real, how, set, old);
+}
+
+/* Runs in our handler (every signal blocked) for a send of the program's. */
+void agent_program_signal(int sig, siginfo_t *info, void *uctx) {
+  if (program_blocks) { program_held = 1; return; }
+  struct sigaction wish = program_wish;
+  if (wish.sa_handler == SIG_IGN) return;
+  uint64_t all = ~0ULL, during;
+  if (wish.sa_handler == SIG_DFL) {
+    /* the kernel's own default (for SIGUSR2: the process ends) */
+    struct sigaction dfl, ours;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    agent_real_sigaction(sig, &dfl, &ours);
+    uint64_t one = 1ULL << (sig - 1);
+    send_to_self(sig);
+    rsys4(SYS_rt_sigprocmask, SIG_UNBLOCK, &one, 0, 8);
+    rsys4(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
+    agent_real_sigaction(sig, &ours, 0);
+    return;
+  }
+  /* The program's handler with the mask it would have run with: the thread's
+   * mask at the signal, the handler's sa_mask, and the signal itself. */
+  const ucontext_t *uc = (const ucontext_t *)uctx;
+  memcpy(&during, &uc->uc_sigmask, sizeof during);
+  uint64_t extra;
+  memcpy(&extra, &wish.sa_mask, sizeof extra);
+  during |= extra;
+  if (!(wish.sa_flags & SA_NODEFER)) during |= 1ULL << (sig - 1);
+  if (wish.sa_flags & SA_RESETHAND) { memset(&program_wish, 0, sizeof program_wish); program_wish.sa_handler = SIG_DFL; }
+  rsys4(SYS_rt_sigprocmask, SIG_SETMASK, &during, 0, 8);
+  if (wish.sa_flags & SA_SIGINFO) wish.sa_sigaction(sig, info, uctx);
+  else wish.sa_handler(sig);
+  rsys4(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
 }

@@ -1,0 +1,18 @@
+/**
+ * What a program sees of itself stays as it was (issue 11): its own use of
+ * the checkpoint signal, checkpointed and restarted twice.
+ */
+import { afterEach, describe, it } from 'vitest';
+import { program, session, Session } from './helpers/e2e';
+import { counted, ranClean, twoRestarts } from './helpers/tree';
+
+let s: Session | undefined;
+afterEach(async () => { await s?.close(); s = undefined; });
+
+describe('a program that uses SIGUSR2 itself', () => {
+  it('keeps its handler and its mask: its own sends run the handler, held while blocked, across two restarts', async () => {
+    s = await session();
+    const c = await twoRestarts(s, program('ownusr2'), ['40'], { ready: (l) => counted(l, 'U').length >= 5, processes: 1 });
+    ranClean(c, 'U', 40);
+  });
+});
