@@ -1,10 +1,14 @@
 /* /proc paths of the pids a program knows, across restarts: every tick the
  * child opens /proc/<its parent's pid>/comm and /proc/<its own pid>/status
  * (with open, fopen, stat and opendir) and checks what they say: the parent
- * is named "procfs", and the status is its own ("Name: procfs"). After a
+ * is named "procfs", and the status is its own ("Name: procfs"); and it
+ * stats, lstats, accesses and reads links under /proc/<its own pid> with every
+ * call that takes a path (the *at forms and statx too). After a
  * restart both pids are virtual: without translation the first path names
  * another process or none. Usage: procfs N */
+#define _GNU_SOURCE
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +45,21 @@ static int check(pid_t parent) {
   DIR *d = opendir(path);
   if (!d) return 7;
   closedir(d);
+  /* every call that takes a path, on /proc/<getpid()>/... */
+  snprintf(path, sizeof path, "/proc/%d/fd", getpid());
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return 8;
+  if (access(path, R_OK) != 0 || faccessat(AT_FDCWD, path, R_OK, 0) != 0) return 9;
+  if (fstatat(AT_FDCWD, path, &st, 0) != 0 || !S_ISDIR(st.st_mode)) return 10;
+  struct statx sx;
+  if (statx(AT_FDCWD, path, 0, STATX_MODE, &sx) != 0 || !S_ISDIR(sx.stx_mode)) return 11;
+  snprintf(path, sizeof path, "/proc/%d/cwd", getpid());
+  if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode)) return 12;
+  char cwd[256];
+  if (!getcwd(cwd, sizeof cwd)) return 13;
+  ssize_t l = readlink(path, buf, sizeof buf - 1);
+  if (l <= 0 || (buf[l] = 0, strcmp(buf, cwd))) return 13;
+  l = readlinkat(AT_FDCWD, path, buf, sizeof buf - 1);
+  if (l <= 0 || (buf[l] = 0, strcmp(buf, cwd))) return 14;
   return 0;
 }
 
@@ -52,7 +71,7 @@ int main(int argc, char **argv) {
   if (child == 0) {
     for (int i = 1; i <= n; i++) {
       int bad = check(parent);
-      if (bad) { printf("CORRUPT check %d at %d\n", bad, i); return 3; }
+      if (bad) { char me[64] = {0}; readlink("/proc/self", me, 63); printf("CORRUPT check %d at %d (pid %d, real %s, errno %d)\n", bad, i, getpid(), me, errno); return 3; }
       printf("C %d\n", i);
       tick();
     }

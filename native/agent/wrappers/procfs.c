@@ -131,3 +131,52 @@ STAT_WRAPPER(wrap_stat, "stat")
 STAT_WRAPPER(wrap_stat64, "stat64")
 STAT_WRAPPER(wrap_lstat, "lstat")
 STAT_WRAPPER(wrap_lstat64, "lstat64")
+
+/* The *at forms, for an absolute /proc path (a relative one is left alone:
+ * its meaning depends on the directory fd), and statx (coreutils, ls). */
+#define FSTATAT_WRAPPER(cname, symbol)                                                     \
+  AGENT_EXPORT int cname(int dir, const char *path, struct stat *st, int flags) __asm__(symbol); \
+  int cname(int dir, const char *path, struct stat *st, int flags) {                       \
+    static int (*real)(int, const char *, struct stat *, int);                             \
+    if (!real) real = (int (*)(int, const char *, struct stat *, int))next(symbol);        \
+    char buf[PATH_MAX];                                                                    \
+    return real(dir, real_path(path, buf, sizeof buf), st, flags);                         \
+  }
+FSTATAT_WRAPPER(wrap_fstatat, "fstatat")
+FSTATAT_WRAPPER(wrap_fstatat64, "fstatat64")
+
+struct statx;
+AGENT_EXPORT int statx(int dir, const char *path, int flags, unsigned mask, struct statx *out) {
+  static int (*real)(int, const char *, int, unsigned, struct statx *);
+  if (!real) real = (int (*)(int, const char *, int, unsigned, struct statx *))next("statx");
+  char buf[PATH_MAX];
+  return real(dir, real_path(path, buf, sizeof buf), flags, mask, out);
+}
+
+AGENT_EXPORT int faccessat(int dir, const char *path, int mode, int flags) {
+  static int (*real)(int, const char *, int, int);
+  if (!real) real = (int (*)(int, const char *, int, int))next("faccessat");
+  char buf[PATH_MAX];
+  return real(dir, real_path(path, buf, sizeof buf), mode, flags);
+}
+
+AGENT_EXPORT ssize_t readlinkat(int dir, const char *path, char *out, size_t size) {
+  static ssize_t (*real)(int, const char *, char *, size_t);
+  if (!real) real = (ssize_t (*)(int, const char *, char *, size_t))next("readlinkat");
+  char buf[PATH_MAX];
+  return real(dir, real_path(path, buf, sizeof buf), out, size);
+}
+
+/* Programs built against glibc before 2.33 call these instead of stat. */
+#define XSTAT_WRAPPER(cname, symbol)                                                     \
+  AGENT_EXPORT int cname(int ver, const char *path, struct stat *st) __asm__(symbol);    \
+  int cname(int ver, const char *path, struct stat *st) {                                \
+    static int (*real)(int, const char *, struct stat *);                                \
+    if (!real) real = (int (*)(int, const char *, struct stat *))next(symbol);           \
+    char buf[PATH_MAX];                                                                  \
+    return real(ver, real_path(path, buf, sizeof buf), st);                              \
+  }
+XSTAT_WRAPPER(wrap_xstat, "__xstat")
+XSTAT_WRAPPER(wrap_xstat64, "__xstat64")
+XSTAT_WRAPPER(wrap_lxstat, "__lxstat")
+XSTAT_WRAPPER(wrap_lxstat64, "__lxstat64")
