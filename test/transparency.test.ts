@@ -1,6 +1,8 @@
 /**
  * What a program sees of itself stays as it was (issue 11): its own use of
- * the checkpoint signal, checkpointed and restarted twice.
+ * the checkpoint signal; the thread identity glibc wrote into mutexes,
+ * rwlocks and CPU-time clock ids. Each program checks itself while it is
+ * checkpointed, killed and restarted twice.
  */
 import { afterEach, describe, it } from 'vitest';
 import { program, session, Session } from './helpers/e2e';
@@ -14,5 +16,13 @@ describe('a program that uses SIGUSR2 itself', () => {
     s = await session();
     const c = await twoRestarts(s, program('ownusr2'), ['40'], { ready: (l) => counted(l, 'U').length >= 5, processes: 1 });
     ranClean(c, 'U', 40);
+  });
+});
+
+describe('thread identity inside glibc', () => {
+  it('mutexes of every type and a rwlock held across two restarts are still their owner\'s; a timed waiter gets its mutex; CPU-time clocks work', async () => {
+    s = await session();
+    const c = await twoRestarts(s, program('owners'), ['40'], { ready: (l) => counted(l, 'O').length >= 5, processes: 1 });
+    ranClean(c, 'O', 40);
   });
 });

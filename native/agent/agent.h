@@ -38,9 +38,17 @@ enum thread_state {
                       * helper thread): left where it waits, not in the image */
 };
 
+/* Kernel tids a thread had before its latest restarts, newest last: glibc
+ * wrote them into the mutexes and clock ids it handed out (lock_owners.c). */
+#define AGENT_PAST_TIDS 8
+
 struct thread_record {
   int real_tid;
   int virt_tid;               /* what the program sees (its tid at first launch) */
+  int past_tids[AGENT_PAST_TIDS];
+  int npast;                  /* how many restarts this thread went through (the last AGENT_PAST_TIDS kept) */
+  int64_t cpu_at_stop_ns;     /* its CPU time when the checkpoint stopped it */
+  int64_t cpu_offset_ns;      /* CPU time it used in its lives before this one (cpu_clocks.c) */
   volatile int state;
   uint64_t fs_base;           /* thread pointer: glibc's struct pthread */
   uint64_t pending;           /* signals pending on this thread at checkpoint */
@@ -188,6 +196,8 @@ struct agent_state {
    * does not count). */
   int64_t ckpt_mono_ns;
   int64_t lost_ns;
+  int64_t cpu_at_ckpt_ns;     /* the process's CPU time at its checkpoint */
+  int64_t cpu_offset_ns;      /* and what it used in its lives before this one (cpu_clocks.c) */
   int suspended;              /* between SUSPEND and RESUME (a barrier may come twice after exec) */
 
   /* pids as the program sees them, and as the kernel knows them now. virt_ppid
@@ -303,6 +313,10 @@ int threads_install_handler(void);
  * Initial-exec TLS: read in the handler, no allocation, no lock. */
 extern __thread volatile unsigned agent_thread_stops __attribute__((tls_model("initial-exec")));
 int64_t agent_mono_ns(void);   /* CLOCK_MONOTONIC (waits.c) */
+#include <time.h>
+clockid_t agent_clock_now(clockid_t clock);   /* a CPU-time clock id with the tid or pid of now (cpu_clocks.c) */
+int64_t agent_cpu_ns(clockid_t clock);        /* the kernel's CPU time of a clock, raw */
+int64_t threads_cpu_offset(int real_tid);     /* CPU time a thread used before its latest restart */
 int threads_suspend_all(void);
 void threads_resume_all(void);
 void threads_recreate_after_restart(void);
@@ -310,6 +324,8 @@ void threads_wait_reborn(void);
 void threads_register_rseq(uint64_t fs_base);
 int threads_virt_of_real(int real_tid);
 int threads_real_of_virt(int virt_tid);
+int threads_real_of_any(int tid);        /* a tid the thread has or had (launch, past restarts) -> its tid now; 0: none */
+int threads_had_tid(int real_tid_now, int tid);   /* 1: that thread had tid before */
 
 /* pid_table.c: virtual <-> real pids of the computation's processes */
 pid_t pid_real_of_virt(pid_t virt);

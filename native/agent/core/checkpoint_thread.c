@@ -86,6 +86,8 @@ static void continue_after_restart(void) {
   /* From the checkpoint to now the program did not run: relative waits
    * (waits.c) do not count this time. */
   agent.lost_ns += agent_mono_ns() - agent.ckpt_mono_ns;
+  /* the new process's CPU clock started again from 0 (cpu_clocks.c) */
+  agent.cpu_offset_ns += agent.cpu_at_ckpt_ns - agent_cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
   threads_resume_all();
   terminal_after_resume();
 }
@@ -101,6 +103,7 @@ static int checkpoint(const char *barrier) {
   agent.generation++;
   agent.ckpt_fs_base = agent_get_fs_base();
   agent.ckpt_mono_ns = agent_mono_ns();
+  agent.cpu_at_ckpt_ns = agent_cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
   if (agent_ctx_save(&agent.ckpt_ctx) != 0) {
     continue_after_restart();
     return 1;

@@ -55,6 +55,31 @@ int threads_real_of_virt(int virt_tid) {
   return virt_tid;
 }
 
+static int had(const struct thread_record *t, int tid) {
+  if (tid == t->virt_tid) return 1;
+  int n = t->npast < AGENT_PAST_TIDS ? t->npast : AGENT_PAST_TIDS;
+  for (int i = 0; i < n; i++) if (t->past_tids[i] == tid) return 1;
+  return 0;
+}
+
+int threads_real_of_any(int tid) {
+  for (int i = 0; i < agent.nthreads; i++) {
+    const struct thread_record *t = &agent.threads[i];
+    if (t->state != THREAD_FREE && (t->real_tid == tid || had(t, tid))) return t->real_tid;
+  }
+  return 0;
+}
+
+int64_t threads_cpu_offset(int real_tid) {
+  const struct thread_record *t = record_of_real(real_tid);
+  return t ? t->cpu_offset_ns : 0;
+}
+
+int threads_had_tid(int real_tid_now, int tid) {
+  const struct thread_record *t = record_of_real(real_tid_now);
+  return t && had(t, tid);
+}
+
 void threads_register_rseq(uint64_t fs_base) {
   if (!&__rseq_size || !&__rseq_offset || __rseq_size == 0) return;
   unsigned size = __rseq_size < RSEQ_ORIG_SIZE ? RSEQ_ORIG_SIZE : __rseq_size;
@@ -79,12 +104,15 @@ static void checkpoint_signal_handler(int sig, siginfo_t *info, void *uctx) {
   volatile int seq = agent.resume_seq;
   agent_thread_stops++;   /* before the save: a reborn thread sees it too */
   t->fs_base = agent_get_fs_base();
+  t->cpu_at_stop_ns = agent_cpu_ns(CLOCK_THREAD_CPUTIME_ID);
   if (agent_ctx_save(&t->ctx) == 0) {
     t->state = THREAD_PARKED;
     __atomic_add_fetch(&agent.parked_count, 1, __ATOMIC_SEQ_CST);
     agent_futex_wake(&agent.parked_count);
   } else {
-    /* A new kernel thread after restart, on the old stack, TLS already set. */
+    /* A new kernel thread after restart, on the old stack, TLS already set;
+     * its CPU clock starts again from 0. */
+    t->cpu_offset_ns += t->cpu_at_stop_ns - agent_cpu_ns(CLOCK_THREAD_CPUTIME_ID);
     t->state = THREAD_REBORN;
     __atomic_add_fetch(&agent.reborn_count, 1, __ATOMIC_SEQ_CST);
     agent_futex_wake(&agent.reborn_count);
@@ -266,6 +294,8 @@ void threads_recreate_after_restart(void) {
     char *stack_top = (char *)reborn_stacks + (size_t)(i + 1) * REBORN_STACK_SIZE;
     /* glibc keeps the kernel tid in struct pthread; pthread_join waits on it. */
     int *tid_slot = (int *)(t->fs_base + (uint64_t)agent.pthread_tid_offset);
+    /* the tid glibc knew it by until now, which its mutexes may still name */
+    t->past_tids[t->npast++ % AGENT_PAST_TIDS] = *tid_slot;
     long tid = agent_clone_into(flags, stack_top, tid_slot, tid_slot, t->fs_base, t);
     if (tid < 0) {
       agent_say("restart: cannot re-create a thread");

@@ -86,7 +86,7 @@ static long create(const struct timer_record *t, int *id) {
   ev.signo = t->signo;
   ev.notify = t->notify;
   if (t->notify == NOTIFY_THREAD_ID) ev.tid = threads_real_of_virt(t->thread_virt);
-  return rsys3(SYS_timer_create, t->clock, &ev, id);
+  return rsys3(SYS_timer_create, agent_clock_now(t->clock), &ev, id);   /* a CPU-time clock names its thread by tid */
 }
 
 /* A kernel without PR_TIMER_CREATE_RESTORE_IDS hands out ids in order: take

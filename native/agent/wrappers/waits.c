@@ -190,7 +190,7 @@ AGENT_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timesp
   struct timespec left, kernel_rem;
   for (;;) {
     unsigned stops = agent_thread_stops;
-    int r = real_clock_nanosleep()(clock, flags, req, rem ? rem : &kernel_rem);
+    int r = real_clock_nanosleep()(agent_clock_now(clock), flags, req, rem ? rem : &kernel_rem);
     if (r != EINTR || agent_thread_stops == stops) return r;
     if (flags & TIMER_ABSTIME) continue;
     left = cpu_clock ? (rem ? *rem : kernel_rem) : ns_timespec(ns_left(&d));
