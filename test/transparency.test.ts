@@ -26,3 +26,11 @@ describe('thread identity inside glibc', () => {
     ranClean(c, 'O', 40);
   });
 });
+
+describe('calls that take a pid or tid', () => {
+  it('sched_*affinity, sched_get*, get/setpriority, prlimit, ioprio_get and pidfd_open take the pid and tids the program knows, across two restarts', async () => {
+    s = await session();
+    const c = await twoRestarts(s, program('pidargs'), ['30'], { ready: (l) => counted(l, 'P').length >= 5, processes: 1 });
+    ranClean(c, 'P', 30);
+  });
+});

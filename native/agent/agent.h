@@ -329,6 +329,7 @@ int threads_had_tid(int real_tid_now, int tid);   /* 1: that thread had tid befo
 
 /* pid_table.c: virtual <-> real pids of the computation's processes */
 pid_t pid_real_of_virt(pid_t virt);
+pid_t agent_real_task(pid_t id);   /* a pid or tid the program knows -> the kernel's now (pid_args.c) */
 pid_t pid_virt_of_real(pid_t real);
 int pid_table_conflicts(pid_t real);        /* a fresh pid that would shadow a virtual one */
 void pid_table_set_self(void);              /* record our own pair (after a restart) */

@@ -180,6 +180,17 @@ AGENT_EXPORT long syscall(long number, ...) {
       return process_vm_readv((pid_t)a, (const struct iovec *)b, (unsigned long)c, (const struct iovec *)d, (unsigned long)e, (unsigned long)f);
     case SYS_process_vm_writev:
       return process_vm_writev((pid_t)a, (const struct iovec *)b, (unsigned long)c, (const struct iovec *)d, (unsigned long)e, (unsigned long)f);
+    /* calls whose first argument is a pid or tid (pid_args.c) */
+    case SYS_sched_setaffinity: case SYS_sched_getaffinity: case SYS_sched_setscheduler:
+    case SYS_sched_getscheduler: case SYS_sched_setparam: case SYS_sched_getparam:
+    case SYS_sched_rr_get_interval: case SYS_sched_setattr: case SYS_sched_getattr:
+    case SYS_prlimit64:
+      return set_errno(raw_syscall6(number, agent_real_task((pid_t)a), b, c, d, e, f));
+    case SYS_pidfd_open:   /* the process, whose leader is not its main thread after a restart */
+      return set_errno(raw_syscall6(number, a > 0 ? pid_real_of_virt((pid_t)a) : a, b, c, d, e, f));
+    /* (which, who): a process, a group, or a user (the same numbers for ioprio) */
+    case SYS_getpriority: case SYS_setpriority: case SYS_ioprio_get: case SYS_ioprio_set:
+      return set_errno(raw_syscall6(number, a, a == PRIO_PROCESS || a == PRIO_PGRP ? agent_real_task((pid_t)b) : b, c, d, e, f));
     default: return set_errno(raw_syscall6(number, a, b, c, d, e, f));
   }
 }
