@@ -1,7 +1,7 @@
 /* Waits a checkpoint must not cut short. One thread per call waits N times
  * for T ms, each in its own way:
  * - relative timeouts (poll, ppoll, select, pselect, epoll_wait, epoll_pwait,
- *   nanosleep, clock_nanosleep, usleep, sigtimedwait, semtimedop) must end
+ *   nanosleep, clock_nanosleep, usleep, sleep, sigtimedwait, semtimedop) must end
  *   after T ms of program time;
  * - absolute deadlines (clock_nanosleep TIMER_ABSTIME, sem_timedwait,
  *   mq_timedreceive, pthread_cond_timedwait, pthread_mutex_timedlock on a
@@ -9,14 +9,16 @@
  *   or at once when a restart came after the deadline;
  * - blocking calls without a timeout (read on a pipe, msgrcv, sem_wait,
  *   mq_receive, sigwaitinfo, pause) are woken by a partner thread that
- *   sleeps T ms between events: they too must end after T ms of program time.
+ *   sleeps T ms between events: they too must end after T ms of program time
+ *   (also recv on a socket pair, accept, and a write into a full pipe that
+ *   the partner drains a page of; the kernel restarts these by itself).
  * Any call that fails (EINTR above all) or ends off by more than 0.5 s is
  * CORRUPT. Program time is the monotonic clock without the time the process
  * spent dead between a checkpoint and its restart: a ticker thread sees a
  * restart as a new real pid (/proc/self) after a jump of its clock, and
  * counts that jump as dead time.
  * Prints "W <call> <k> <elapsed ms>" per wait and "DONE <waits>" at the end.
- * Usage: waits N T_MS */
+ * Usage: waits N T_MS (whole seconds for sleep) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/select.h>
@@ -85,6 +90,7 @@ static int64_t program_elapsed(struct span s) { return mono() - s.mono - (dead_n
 
 enum kind { RELATIVE, ABSOLUTE, EVENT };
 struct call { const char *name; enum kind kind; int (*wait)(struct call *); void (*post)(struct call *); int fd[2]; int id; sem_t sem; mqd_t q; pthread_t waiter; int64_t deadline_mono; };
+#define PIPE_FILL 65536   /* a pipe's default capacity: the next write blocks */
 
 static int is_timeout(long r, int want_errno) { return r == -1 && errno == want_errno; }
 
@@ -160,6 +166,24 @@ static int w_pause(struct call *c) {
   return pause() == -1 && errno == EINTR && paused_handled != before;   /* EINTR is pause's answer to a handler */
 }
 static void p_pause(struct call *c) { pthread_kill(c->waiter, SIG_PAUSE); }
+static int w_recv(struct call *c) { char b; return recv(c->fd[0], &b, 1, 0) == 1; }
+static void p_recv(struct call *c) { if (send(c->fd[1], "x", 1, 0) != 1) printf("CORRUPT send\n"); }
+/* a write into a full pipe waits for the partner to read a page */
+static char page[4096];
+static int w_write_full(struct call *c) { return write(c->fd[1], page, sizeof page) == (ssize_t)sizeof page; }
+static void p_write_full(struct call *c) {
+  size_t got = 0;
+  while (got < sizeof page) { ssize_t n = read(c->fd[0], page, sizeof page - got); if (n <= 0) { printf("CORRUPT read\n"); return; } got += (size_t)n; }
+}
+static int w_accept(struct call *c) { int s = accept(c->id, 0, 0); if (s < 0) return 0; close(s); return 1; }
+static void p_accept(struct call *c) {
+  struct sockaddr_in a; socklen_t len = sizeof a;
+  getsockname(c->id, (struct sockaddr *)&a, &len);
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  if (connect(s, (struct sockaddr *)&a, len) != 0) printf("CORRUPT connect: %s\n", strerror(errno));
+  close(s);
+}
+static int w_sleep(struct call *c) { (void)c; return sleep((unsigned)(T_MS / 1000)) == 0; }
 
 static struct call calls[] = {
   { "poll", RELATIVE, w_poll }, { "ppoll", RELATIVE, w_ppoll }, { "select", RELATIVE, w_select },
@@ -171,7 +195,8 @@ static struct call calls[] = {
   { "mutex_timedlock", ABSOLUTE, w_mutex_timedlock },
   { "read", EVENT, w_read, p_read }, { "msgrcv", EVENT, w_msgrcv, p_msgrcv }, { "sem_wait", EVENT, w_sem_wait, p_sem_wait },
   { "mq_receive", EVENT, w_mq_receive, p_mq_receive }, { "sigwaitinfo", EVENT, w_sigwaitinfo, p_sigwaitinfo },
-  { "pause", EVENT, w_pause, p_pause },
+  { "pause", EVENT, w_pause, p_pause }, { "recv", EVENT, w_recv, p_recv }, { "write_full_pipe", EVENT, w_write_full, p_write_full },
+  { "accept", EVENT, w_accept, p_accept }, { "sleep", RELATIVE, w_sleep },
 };
 #define NCALLS (int)(sizeof calls / sizeof calls[0])
 static int corrupt;
@@ -236,6 +261,18 @@ int main(int argc, char **argv) {
     if (!strcmp(c->name, "semtimedop")) c->id = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
     if (!strcmp(c->name, "msgrcv")) c->id = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
     if (!strcmp(c->name, "read") && pipe(c->fd) < 0) return 3;
+    if (!strcmp(c->name, "recv") && socketpair(AF_UNIX, SOCK_STREAM, 0, c->fd) < 0) return 3;
+    if (!strcmp(c->name, "write_full_pipe")) {
+      static char fill[PIPE_FILL];
+      if (pipe(c->fd) < 0 || fcntl(c->fd[1], F_SETFL, O_NONBLOCK) < 0) return 3;
+      while (write(c->fd[1], fill, sizeof fill) > 0) {}
+      fcntl(c->fd[1], F_SETFL, 0);
+    }
+    if (!strcmp(c->name, "accept")) {
+      struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+      c->id = socket(AF_INET, SOCK_STREAM, 0);
+      if (bind(c->id, (struct sockaddr *)&a, sizeof a) != 0 || listen(c->id, 4) != 0) c->id = -1;
+    }
     if (!strncmp(c->name, "sem_", 4)) sem_init(&c->sem, 0, 0);
     if (!strncmp(c->name, "mq_", 3)) {
       struct mq_attr a = { .mq_maxmsg = 4, .mq_msgsize = 16 };
