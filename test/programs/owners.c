@@ -8,8 +8,9 @@
  * end (after the restarts) the worker checks that it still owns what it
  * locked: relocking the error-checking mutex says EDEADLK, the recursive one
  * takes two unlocks and then says EPERM, every unlock succeeds; then main
- * can take each one, and the waiter got the normal mutex once the worker
- * let it go, without timing out. "O k" per tick; anything else: CORRUPT.
+ * can take each one (trylock, then timedlock), and the waiter got the
+ * normal mutex once the worker let it go, without timing out. "O k" per
+ * tick; anything else: CORRUPT.
  * Usage: owners N (ticks of 100 ms) */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -127,6 +128,11 @@ int main(int argc, char **argv) {
   for (int i = 0; i < 5; i++) {
     int r = pthread_mutex_trylock(all[i]);
     if (r) { printf("CORRUPT mutex %d is still held: %s\n", i, strerror(r)); return 3; }
+    pthread_mutex_unlock(all[i]);
+    struct timespec at;
+    clock_gettime(CLOCK_REALTIME, &at);
+    at.tv_sec += 2;
+    if ((r = pthread_mutex_timedlock(all[i], &at))) { printf("CORRUPT timedlock of free mutex %d: %s\n", i, strerror(r)); return 3; }
     pthread_mutex_unlock(all[i]);
   }
   if (pthread_rwlock_trywrlock(&rw)) { printf("CORRUPT the rwlock is still held\n"); return 3; }
