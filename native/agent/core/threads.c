@@ -118,6 +118,14 @@ static void checkpoint_signal_handler(int sig, siginfo_t *info, void *uctx) {
     agent_futex_wake(&agent.reborn_count);
   }
   while (agent.resume_seq == seq) agent_futex_wait(&agent.resume_seq, seq, -1);
+  /* A signal of the program's that came while we held the thread is
+   * delivered as soon as we return, and its handler ends the interrupted
+   * call with EINTR too: that EINTR is the program's, so the wrappers must
+   * not take it for ours (waits.c). */
+  uint64_t pending = 0, interrupted_mask;
+  memcpy(&interrupted_mask, &((ucontext_t *)uctx)->uc_sigmask, sizeof interrupted_mask);
+  rsys2(SYS_rt_sigpending, &pending, 8);
+  if (pending & ~interrupted_mask & ~(1ULL << (sig - 1))) agent_thread_stops--;
   errno = saved_errno;
 }
 

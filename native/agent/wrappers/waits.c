@@ -55,8 +55,14 @@ static int64_t timespec_ns(const struct timespec *t) { return (int64_t)t->tv_sec
 static struct timespec ns_timespec(int64_t ns) { return (struct timespec){ ns / NS_PER_SEC, ns % NS_PER_SEC }; }
 static int ms_left(const struct deadline *d) { return (int)((ns_left(d) + NS_PER_MS - 1) / NS_PER_MS); }
 
-/* A failed call whose EINTR a checkpoint caused: `stops` was read before it. */
-static int by_checkpoint(long r, unsigned stops) { return r == -1 && errno == EINTR && agent_thread_stops != stops; }
+/* A failed call whose EINTR a checkpoint caused: `stops` and errno were read
+ * before it. errno is then put back: the program never sees that EINTR,
+ * not even in errno after the call again succeeds. */
+static int by_checkpoint(long r, unsigned stops, int errno_before) {
+  if (r != -1 || errno != EINTR || agent_thread_stops == stops) return 0;
+  errno = errno_before;
+  return 1;
+}
 
 /* ---- poll, select, epoll ---- */
 
@@ -67,8 +73,9 @@ AGENT_EXPORT int poll(struct pollfd *fds, nfds_t n, int ms) {
   struct deadline d = deadline_after((int64_t)ms * NS_PER_MS);
   for (;;) {
     unsigned stops = agent_thread_stops;
+    int errno_before = errno;
     int r = real(fds, n, ms);
-    if (!by_checkpoint(r, stops)) return r;
+    if (!by_checkpoint(r, stops, errno_before)) return r;
     if (ms > 0) ms = ms_left(&d);
   }
 }
@@ -88,8 +95,9 @@ AGENT_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *time
   struct timespec left;
   for (;;) {
     unsigned stops = agent_thread_stops;
+    int errno_before = errno;
     int r = real(fds, n, timeout, mask);
-    if (!by_checkpoint(r, stops)) return r;
+    if (!by_checkpoint(r, stops, errno_before)) return r;
     if (timeout) { left = ns_timespec(ns_left(&d)); timeout = &left; }
   }
 }
@@ -107,8 +115,9 @@ AGENT_EXPORT int select(int n, fd_set *rd, fd_set *wr, fd_set *ex, struct timeva
   struct deadline d = deadline_after(timeout ? (int64_t)timeout->tv_sec * NS_PER_SEC + timeout->tv_usec * NS_PER_US : 0);
   for (;;) {
     unsigned stops = agent_thread_stops;
+    int errno_before = errno;
     int r = real(n, rd, wr, ex, timeout);
-    if (!by_checkpoint(r, stops)) return r;
+    if (!by_checkpoint(r, stops, errno_before)) return r;
     if (timeout) {
       int64_t left = ns_left(&d);
       timeout->tv_sec = left / NS_PER_SEC;
@@ -125,8 +134,9 @@ AGENT_EXPORT int pselect(int n, fd_set *rd, fd_set *wr, fd_set *ex, const struct
   struct timespec left;
   for (;;) {
     unsigned stops = agent_thread_stops;
+    int errno_before = errno;
     int r = real(n, rd, wr, ex, timeout, mask);
-    if (!by_checkpoint(r, stops)) return r;
+    if (!by_checkpoint(r, stops, errno_before)) return r;
     if (timeout) { left = ns_timespec(ns_left(&d)); timeout = &left; }
   }
 }
@@ -138,8 +148,9 @@ AGENT_EXPORT int epoll_wait(int ep, struct epoll_event *events, int max, int ms)
   struct deadline d = deadline_after((int64_t)ms * NS_PER_MS);
   for (;;) {
     unsigned stops = agent_thread_stops;
+    int errno_before = errno;
     int r = real(ep, events, max, ms);
-    if (!by_checkpoint(r, stops)) return r;
+    if (!by_checkpoint(r, stops, errno_before)) return r;
     if (ms > 0) ms = ms_left(&d);
   }
 }
@@ -151,8 +162,9 @@ AGENT_EXPORT int epoll_pwait(int ep, struct epoll_event *events, int max, int ms
   struct deadline d = deadline_after((int64_t)ms * NS_PER_MS);
   for (;;) {
     unsigned stops = agent_thread_stops;
+    int errno_before = errno;
     int r = real(ep, events, max, ms, mask);
-    if (!by_checkpoint(r, stops)) return r;
+    if (!by_checkpoint(r, stops, errno_before)) return r;
     if (ms > 0) ms = ms_left(&d);
   }
 }
@@ -165,8 +177,9 @@ AGENT_EXPORT int epoll_pwait2(int ep, struct epoll_event *events, int max, const
   struct timespec left;
   for (;;) {
     unsigned stops = agent_thread_stops;
+    int errno_before = errno;
     int r = real(ep, events, max, timeout, mask);
-    if (!by_checkpoint(r, stops)) return r;
+    if (!by_checkpoint(r, stops, errno_before)) return r;
     if (timeout) { left = ns_timespec(ns_left(&d)); timeout = &left; }
   }
 }
@@ -225,8 +238,9 @@ AGENT_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct
   struct timespec left;
   for (;;) {
     unsigned stops = agent_thread_stops;
+    int errno_before = errno;
     int r = real(set, info, timeout);
-    if (!by_checkpoint(r, stops)) return r;
+    if (!by_checkpoint(r, stops, errno_before)) return r;
     if (timeout) { left = ns_timespec(ns_left(&d)); timeout = &left; }
   }
 }
@@ -240,8 +254,9 @@ AGENT_EXPORT int sigsuspend(const sigset_t *mask) {
   if (!real) real = (sigsuspend_fn)next("sigsuspend");
   for (;;) {
     unsigned stops = agent_thread_stops;
+    int errno_before = errno;
     int r = real(mask);
-    if (!by_checkpoint(r, stops)) return r;
+    if (!by_checkpoint(r, stops, errno_before)) return r;
   }
 }
 
@@ -251,8 +266,9 @@ AGENT_EXPORT int pause(void) {
   if (!real) real = (pause_fn)next("pause");
   for (;;) {
     unsigned stops = agent_thread_stops;
+    int errno_before = errno;
     int r = real();
-    if (!by_checkpoint(r, stops)) return r;
+    if (!by_checkpoint(r, stops, errno_before)) return r;
   }
 }
 
@@ -261,8 +277,9 @@ AGENT_EXPORT int pause(void) {
 #define AGAIN_WHILE_CHECKPOINTED(type, call) do {        \
     for (;;) {                                           \
       unsigned stops = agent_thread_stops;               \
+      int errno_before = errno;                          \
       type r = (call);                                   \
-      if (!by_checkpoint((long)r, stops)) return r;      \
+      if (!by_checkpoint((long)r, stops, errno_before)) return r; \
     }                                                    \
   } while (0)
 
