@@ -11,7 +11,8 @@
  *   mq_receive, sigwaitinfo, pause) are woken by a partner thread that
  *   sleeps T ms between events: they too must end after T ms of program time
  *   (also recv on a socket pair, accept, and a write into a full pipe that
- *   the partner drains a page of; the kernel restarts these by itself).
+ *   the partner drains a page of; the kernel restarts these by itself; and a
+ *   1 MiB write into a pipe, which a checkpoint must not cut short).
  * Any call that fails (EINTR above all) or ends off by more than 0.5 s is
  * CORRUPT. Program time is the monotonic clock without the time the process
  * spent dead between a checkpoint and its restart: a ticker thread sees a
@@ -183,6 +184,19 @@ static void p_accept(struct call *c) {
   if (connect(s, (struct sockaddr *)&a, len) != 0) printf("CORRUPT connect: %s\n", strerror(errno));
   close(s);
 }
+/* 1 MiB into an empty pipe: the write blocks once the pipe is full, a
+ * checkpoint then cuts it short unless the rest goes too */
+#define BIG (1 << 20)
+static char big[BIG];
+static int w_big_write(struct call *c) {
+  ssize_t n = write(c->fd[1], big, BIG);
+  if (n != BIG) { printf("CORRUPT a %d-byte write returned %zd\n", BIG, n); errno = EIO; return 0; }
+  return 1;
+}
+static void p_big_write(struct call *c) {
+  static char sink[65536];
+  for (size_t got = 0; got < BIG;) { ssize_t n = read(c->fd[0], sink, sizeof sink); if (n <= 0) { printf("CORRUPT read\n"); return; } got += (size_t)n; }
+}
 static int w_sleep(struct call *c) { (void)c; return sleep((unsigned)(T_MS / 1000)) == 0; }
 
 static struct call calls[] = {
@@ -196,7 +210,7 @@ static struct call calls[] = {
   { "read", EVENT, w_read, p_read }, { "msgrcv", EVENT, w_msgrcv, p_msgrcv }, { "sem_wait", EVENT, w_sem_wait, p_sem_wait },
   { "mq_receive", EVENT, w_mq_receive, p_mq_receive }, { "sigwaitinfo", EVENT, w_sigwaitinfo, p_sigwaitinfo },
   { "pause", EVENT, w_pause, p_pause }, { "recv", EVENT, w_recv, p_recv }, { "write_full_pipe", EVENT, w_write_full, p_write_full },
-  { "accept", EVENT, w_accept, p_accept }, { "sleep", RELATIVE, w_sleep },
+  { "accept", EVENT, w_accept, p_accept }, { "sleep", RELATIVE, w_sleep }, { "big_write", EVENT, w_big_write, p_big_write },
 };
 #define NCALLS (int)(sizeof calls / sizeof calls[0])
 static int corrupt;
@@ -261,6 +275,7 @@ int main(int argc, char **argv) {
     if (!strcmp(c->name, "semtimedop")) c->id = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
     if (!strcmp(c->name, "msgrcv")) c->id = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
     if (!strcmp(c->name, "read") && pipe(c->fd) < 0) return 3;
+    if (!strcmp(c->name, "big_write") && pipe(c->fd) < 0) return 3;
     if (!strcmp(c->name, "recv") && socketpair(AF_UNIX, SOCK_STREAM, 0, c->fd) < 0) return 3;
     if (!strcmp(c->name, "write_full_pipe")) {
       static char fill[PIPE_FILL];

@@ -14,6 +14,8 @@
  *   checkpoint and the restart of its image does not (agent.lost_ns), so a
  *   10 s sleep stopped at 3 s and restarted later still has 7 s to go;
  * - absolute deadlines and waits without a timeout unchanged.
+ * A blocking write the checkpoint cut short after part of it went goes on
+ * with the rest (write, send, sendto).
  * An EINTR the program's own signal caused is its to see, as before.
  * glibc's internal waits (a condition variable, a mutex with a timeout) loop
  * on EINTR themselves and need nothing; sem_wait and friends do not loop. */
@@ -25,6 +27,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include "agent.h"
@@ -182,6 +185,51 @@ AGENT_EXPORT int epoll_pwait2(int ep, struct epoll_event *events, int max, const
     if (!by_checkpoint(r, stops, errno_before)) return r;
     if (timeout) { left = ns_timespec(ns_left(&d)); timeout = &left; }
   }
+}
+
+/* ---- writes a checkpoint cut short ---- */
+
+/* A blocking write into a pipe or socket that the checkpoint interrupted
+ * after part of it went returns that part (the kernel restarts the call only
+ * when nothing was written). The rest is written too, as if nothing had
+ * happened; a rest that cannot go now (a non-blocking fd) leaves the count
+ * written so far, as the call would have. */
+enum write_kind { WRITE, SEND, SENDTO };
+typedef ssize_t (*write_fn)(int, const void *, size_t);
+typedef ssize_t (*send_fn)(int, const void *, size_t, int);
+typedef ssize_t (*sendto_fn)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+
+static ssize_t write_once(enum write_kind kind, int fd, const char *p, size_t n, int flags, const struct sockaddr *to, socklen_t len) {
+  static write_fn real_write;
+  static send_fn real_send;
+  static sendto_fn real_sendto;
+  switch (kind) {
+    case WRITE: if (!real_write) real_write = (write_fn)next("write"); return real_write(fd, p, n);
+    case SEND: if (!real_send) real_send = (send_fn)next("send"); return real_send(fd, p, n, flags);
+    default: if (!real_sendto) real_sendto = (sendto_fn)next("sendto"); return real_sendto(fd, p, n, flags, to, len);
+  }
+}
+
+static ssize_t write_whole(enum write_kind kind, int fd, const void *buf, size_t n, int flags, const struct sockaddr *to, socklen_t len) {
+  size_t done = 0;
+  for (;;) {
+    unsigned stops = agent_thread_stops;
+    int errno_before = errno;
+    ssize_t r = write_once(kind, fd, (const char *)buf + done, n - done, flags, to, len);
+    if (r < 0) {
+      if (by_checkpoint(r, stops, errno_before)) continue;
+      if (done) { errno = errno_before; return (ssize_t)done; }
+      return r;
+    }
+    done += (size_t)r;
+    if (done >= n || agent_thread_stops == stops) return (ssize_t)done;
+  }
+}
+
+AGENT_EXPORT ssize_t write(int fd, const void *buf, size_t n) { return write_whole(WRITE, fd, buf, n, 0, 0, 0); }
+AGENT_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags) { return write_whole(SEND, fd, buf, n, flags, 0, 0); }
+AGENT_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to, socklen_t len) {
+  return write_whole(SENDTO, fd, buf, n, flags, to, len);
 }
 
 /* ---- sleeps ---- */
