@@ -47,7 +47,9 @@ int64_t agent_mono_ns(void) {
 /* The end of a relative wait, in program time. */
 struct deadline { int64_t at, lost; };
 
-static struct deadline deadline_after(int64_t ns) { return (struct deadline){ agent_mono_ns() + ns, agent.lost_ns }; }
+/* Only a positive timeout needs the clock: zero (a poll that does not wait)
+ * and negative or no timeout (wait for ever) are called again as they are. */
+static struct deadline deadline_after(int64_t ns) { return (struct deadline){ ns > 0 ? agent_mono_ns() + ns : 0, agent.lost_ns }; }
 
 static int64_t ns_left(const struct deadline *d) {
   int64_t left = d->at + (agent.lost_ns - d->lost) - agent_mono_ns();
@@ -226,7 +228,20 @@ static ssize_t write_whole(enum write_kind kind, int fd, const void *buf, size_t
   }
 }
 
-AGENT_EXPORT ssize_t write(int fd, const void *buf, size_t n) { return write_whole(WRITE, fd, buf, n, 0, 0, 0); }
+AGENT_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
+  /* the hot path: one call, no checkpoint during it */
+  static write_fn real;
+  if (!real) real = (write_fn)next("write");
+  unsigned stops = agent_thread_stops;
+  int errno_before = errno;
+  ssize_t r = real(fd, buf, n);
+  if (__builtin_expect(agent_thread_stops == stops, 1)) return r;
+  if (r < 0 && !by_checkpoint(r, stops, errno_before)) return r;
+  if (r >= (ssize_t)n) return r;
+  ssize_t rest = write_whole(WRITE, fd, (const char *)buf + (r > 0 ? r : 0), n - (size_t)(r > 0 ? r : 0), 0, 0, 0);
+  if (r <= 0) return rest;
+  return rest < 0 ? r : r + rest;
+}
 AGENT_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags) { return write_whole(SEND, fd, buf, n, flags, 0, 0); }
 AGENT_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to, socklen_t len) {
   return write_whole(SENDTO, fd, buf, n, flags, to, len);

@@ -1,0 +1,25 @@
+/* One call the agent wraps, N times in a loop (bench/wrappers.sh): write of
+ * 1 byte to /dev/null, pthread_mutex_lock+unlock, poll with a zero timeout,
+ * clock_gettime(CLOCK_MONOTONIC). Usage: hotcalls write|mutex|poll|clock N */
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+
+int main(int argc, char **argv) {
+  if (argc < 3) return 2;
+  long n = atol(argv[2]);
+  int null = open("/dev/null", O_WRONLY);
+  struct timespec t;
+  if (!strcmp(argv[1], "write")) { for (long i = 0; i < n; i++) if (write(null, "x", 1) != 1) return 3; }
+  else if (!strcmp(argv[1], "mutex")) { for (long i = 0; i < n; i++) { pthread_mutex_lock(&m); pthread_mutex_unlock(&m); } }
+  else if (!strcmp(argv[1], "poll")) { for (long i = 0; i < n; i++) poll(0, 0, 0); }
+  else if (!strcmp(argv[1], "clock")) { for (long i = 0; i < n; i++) clock_gettime(CLOCK_MONOTONIC, &t); }
+  else return 2;
+  return 0;
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# What the agent's wrappers cost on a program's hot paths (docs/performance.md
+# "Wrappers"): bench/hotcalls.c with the agent preloaded (A) against plain (B),
+# paired runs by farm-bench; the per-call cost is the wall difference over N.
+# The agent is preloaded without a coordinator (it stays inactive): the
+# wrappers run as they do under dmtcp_launch, without the checkpoint thread
+# (whose presence alone makes glibc take its multi-threaded paths).
+# Usage: bench/wrappers.sh [RUNS] [N]
+set -euo pipefail
+R=${1:-7}
+N=${2:-3000000}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+gcc -O2 -pthread -o "$WORK/hotcalls" "$ROOT/bench/hotcalls.c"
+AGENT="$ROOT/build/Release/libdmtcp.so"
+for call in write mutex poll clock; do
+  echo "== $call x $N"
+  farm-bench -n "$R" --vs "$WORK/hotcalls $call $N" -- env LD_PRELOAD="$AGENT" "$WORK/hotcalls" "$call" "$N" 2>&1 | grep -E '^(A|B) wall|A/B wall'
+done
