@@ -185,6 +185,19 @@ describe('dmtcp_restart_script.sh', () => {
     await r.exited;
   });
 
+  it('dmtcp_launch --ckptdir that does not exist yet is made, with its parents, and the first checkpoint lands there', async () => {
+    const dir = path.join(s.dir, 'launch', 'not', 'yet');
+    const r = s.launch(program('counter'), ['100000'], { launchArgs: ['--ckptdir', dir] });
+    await r.waitFor((l) => /^\d+$/.test(l));
+    const lines = await s.command('bcheckpoint');
+    const images = lines.filter((m) => m.verb === 'IMAGE').map((m) => m.fields.path);
+    expect(images).toHaveLength(1);
+    expect(path.dirname(images[0])).toBe(dir);
+    expect(fs.existsSync(images[0])).toBe(true);
+    await s.command('kill');
+    await r.exited;
+  });
+
   it('dmtcp_restart continues the gzip image where it was checkpointed', async () => {
     const r = s.restart([gzImage]);
     const seen = Number(await r.waitFor((l) => /^\d+$/.test(l)));

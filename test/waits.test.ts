@@ -17,7 +17,7 @@ const N = 5;
 const T_MS = 2000;   // whole seconds: sleep() is one of the calls
 const CALLS = ['poll', 'ppoll', 'select', 'pselect', 'epoll_wait', 'epoll_pwait', 'nanosleep', 'clock_nanosleep', 'usleep',
   'sigtimedwait', 'semtimedop', 'clock_nanosleep_abs', 'sem_timedwait', 'mq_timedreceive', 'cond_timedwait', 'mutex_timedlock',
-  'read', 'msgrcv', 'sem_wait', 'mq_receive', 'sigwaitinfo', 'pause', 'recv', 'write_full_pipe', 'accept', 'sleep', 'big_write'];
+  'read', 'msgrcv', 'sem_wait', 'mq_receive', 'sigwaitinfo', 'pause', 'recv', 'write_full_pipe', 'accept', 'sleep', 'big_write', 'wait4', 'waitid'];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The waits each call finished, in order, from "W <call> <k> <ms>" lines. */
@@ -35,12 +35,12 @@ describe('waits across checkpoints and restarts', () => {
     for (let i = 0; i < 3; i++) { await s.checkpoint(); await sleep(300); }
     for (let gen = 0; gen < 2; gen++) {
       await sleep(700);
-      const images = await kcheckpoint(s, 1);
+      const images = await kcheckpoint(s);   // the program and the children its wait4/waitid threads wait for
       expect(await run.exited).toEqual({ code: 0, signal: null });
       await sleep(2500);   // dead time: waits must not count it
       run = s.restart(images);
       runs.push(run);
-      await restartedPeers(s, 1);
+      await restartedPeers(s, images.length);
       if (gen === 0) await s.checkpoint();   // a checkpoint right after a restart, too
     }
     const end = await run.exited;

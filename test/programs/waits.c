@@ -12,7 +12,8 @@
  *   sleeps T ms between events: they too must end after T ms of program time
  *   (also recv on a socket pair, accept, and a write into a full pipe that
  *   the partner drains a page of; the kernel restarts these by itself; and a
- *   1 MiB write into a pipe, which a checkpoint must not cut short).
+ *   1 MiB write into a pipe, which a checkpoint must not cut short);
+ * - wait4 and waitid on a child that lives T ms (restarted by the kernel).
  * Any call that fails (EINTR above all) or ends off by more than 0.5 s is
  * CORRUPT. Program time is the monotonic clock without the time the process
  * spent dead between a checkpoint and its restart: a ticker thread sees a
@@ -41,6 +42,7 @@
 #include <sys/select.h>
 #include <sys/sem.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -197,6 +199,28 @@ static void p_big_write(struct call *c) {
   static char sink[65536];
   for (size_t got = 0; got < BIG;) { ssize_t n = read(c->fd[0], sink, sizeof sink); if (n <= 0) { printf("CORRUPT read\n"); return; } got += (size_t)n; }
 }
+/* a child that lives T and ends (it is a process of the tree while it lives) */
+static pid_t child_for_T(void) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    struct timespec t = ts_of(T_NS);
+    while (nanosleep(&t, &t) != 0) {}
+    _exit(0);
+  }
+  return pid;
+}
+static int w_wait4(struct call *c) {
+  (void)c;
+  pid_t pid = child_for_T();
+  int status;
+  return pid > 0 && wait4(pid, &status, 0, 0) == pid && WIFEXITED(status);
+}
+static int w_waitid(struct call *c) {
+  (void)c;
+  pid_t pid = child_for_T();
+  siginfo_t info;
+  return pid > 0 && waitid(P_PID, (id_t)pid, &info, WEXITED) == 0 && info.si_pid == pid;
+}
 static int w_sleep(struct call *c) { (void)c; return sleep((unsigned)(T_MS / 1000)) == 0; }
 
 static struct call calls[] = {
@@ -211,6 +235,7 @@ static struct call calls[] = {
   { "mq_receive", EVENT, w_mq_receive, p_mq_receive }, { "sigwaitinfo", EVENT, w_sigwaitinfo, p_sigwaitinfo },
   { "pause", EVENT, w_pause, p_pause }, { "recv", EVENT, w_recv, p_recv }, { "write_full_pipe", EVENT, w_write_full, p_write_full },
   { "accept", EVENT, w_accept, p_accept }, { "sleep", RELATIVE, w_sleep }, { "big_write", EVENT, w_big_write, p_big_write },
+  { "wait4", RELATIVE, w_wait4 }, { "waitid", RELATIVE, w_waitid },
 };
 #define NCALLS (int)(sizeof calls / sizeof calls[0])
 static int corrupt;
