@@ -23,10 +23,13 @@ const vim = spawnSync('sh', ['-c', 'command -v vim'], { encoding: 'utf8' }).stdo
 /** `command` on a new pty (script -q -f -e), stdin writable, in its own process group. */
 type Terminal = Run & { type(text: string): void; text: string };
 
-function onTerminal(s: Session, command: string): Terminal {
-  const child = spawn(scriptTool, ['-qfec', command, '/dev/null'], {
-    cwd: s.dir, env: { ...process.env, PATH: `${BIN}:${process.env.PATH}`, TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'], detached: true,
-  });
+/** script(1) runs the command with `$SHELL -c`: bash execs it (the command leads
+ * the terminal's session), dash forks it (dash leads the session, and the
+ * command is a member whose group dash made foreground). */
+function onTerminal(s: Session, command: string, shell = process.env.SHELL): Terminal {
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${BIN}:${process.env.PATH}`, TERM: 'xterm', SHELL: shell };
+  if (!shell) delete env.SHELL;
+  const child = spawn(scriptTool, ['-qfec', command, '/dev/null'], { cwd: s.dir, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   const run = new Run(child) as Terminal;
   run.text = '';
   child.stdout!.on('data', (d: string) => { run.text += d; });   // prompts and screens end without a newline
@@ -76,10 +79,15 @@ describe('bytes in flight in a pty inside the computation', () => {
   });
 });
 
+const shellPath = (name: string): string => spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim();
+const sessionShells: [string, string][] = [['bash', 'the command leads the session'], ['dash', 'dash leads the session']];
+
 describe.skipIf(!scriptTool)('programs on a terminal', () => {
-  it('an interactive bash with a background job runs commands after two restarts, job control and all', async () => {
+  it.each(sessionShells)('an interactive bash with a background job runs commands after two restarts, job control and all (script runs %s: %s)', async (shellName) => {
+    const shell = shellPath(shellName);
+    expect(shell, `${shellName} is installed (.ci/run installs it)`).not.toBe('');
     s = await session();
-    let term = onTerminal(s, launchCmd(s, 'bash --norc --noprofile -i'));
+    let term = onTerminal(s, launchCmd(s, 'bash --norc --noprofile -i'), shell);
     await seen(term, () => /[#$] $/.test(term.text), 20_000);
     term.type('x=41; echo "val $((x+1))"\n');
     term.type('sleep 300 &\n');
@@ -88,11 +96,12 @@ describe.skipIf(!scriptTool)('programs on a terminal', () => {
     for (let gen = 1; gen <= 2; gen++) {
       await kcheckpoint(s, 2);
       await term.exited;
-      term = onTerminal(s, restartCmd(s));
+      term = onTerminal(s, restartCmd(s), shell);
       // Type once both processes are back with the coordinator, as a user
       // types at the restarted shell: their terminal is set up by then.
       await restartedPeers(s, 2);
-      term.type(`echo "gen ${gen} $((x+${gen}))"; jobs\n`);
+      // A foreground job first: bash gives it the terminal and takes it back.
+      term.type(`/bin/true; echo "gen ${gen} $((x+${gen}))"; jobs\n`);
       await seen(term, () => clean(term.lines).some((l) => l === `gen ${gen} ${41 + gen}`), 20_000);
       await seen(term, () => clean(term.lines).some((l) => /^\[1\]\+ +Running +sleep 300 &$/.test(l)));
     }

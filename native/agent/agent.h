@@ -265,6 +265,8 @@ struct agent_state {
    * barrier): the computation, its generation, and every process in it. */
   uint64_t ctty_rdev;         /* our controlling terminal's device (0: none) */
   pid_t ctty_foreground;      /* its foreground group, virtual (session leaders and the root) */
+  int ctty_foreground_own;    /* that group was our own */
+  int restart_foreground;     /* restart: the root's restart command had the terminal's foreground */
   int winch_pending;          /* restart: the terminal's size differs from the saved one */
 
   char comp_id[128];

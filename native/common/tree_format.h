@@ -44,7 +44,9 @@ struct tree_header {
   uint64_t objects_offset;      /* from the start of the file */
   uint64_t placements_offset;
   uint64_t strings_offset;      /* NUL-terminated paths */
-  uint8_t reserved[32];
+  int32_t restart_foreground;   /* written by the root: its terminal's foreground was the
+                                 * restart's group (1), so the tree may take the terminal */
+  uint8_t reserved[28];
 };
 
 #define TREE_FD_CTTY -1          /* a placement that makes a session leader's controlling terminal */

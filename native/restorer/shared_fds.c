@@ -26,13 +26,11 @@
 #define F_SETPIPE_SZ 1031
 #define O_WRONLY 1
 #define O_NONBLOCK 04000
-#define O_NOCTTY 0400
 #define O_CREAT 0100
 #define O_EXCL 0200
 #define O_TRUNC 01000
 #define ENXIO 6
 #define RLIMIT_NOFILE 7
-#define NR_ioctl 16
 #define TCSETS 0x5402
 #define TIOCSWINSZ 0x5414
 #define TIOCSCTTY 0x540E

@@ -43,10 +43,13 @@
 #define NR_exit_group 231
 #define NR_personality 135
 #define NR_openat 257
+#define NR_ioctl 16
 
 #define O_RDONLY 0
 #define O_RDWR 2
 #define O_CLOEXEC 02000000
+#define O_NOCTTY 0400
+#define TIOCGPGRP 0x540F
 #define AT_FDCWD -100
 #define AT_EMPTY_PATH 0x1000
 #define FUTEX_WAIT 0

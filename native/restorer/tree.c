@@ -158,6 +158,17 @@ static void fork_zombie(int j) {
 
 /* ---- stages ---- */
 
+/* Is the restart's group the foreground of its controlling terminal? Asked
+ * before the root changes group. No terminal: no. */
+static int32_t restart_in_foreground(void) {
+  int fd = (int)sys3(NR_open, "/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  int fg = 0;
+  long r = sys3(NR_ioctl, fd, TIOCGPGRP, &fg);
+  sys1(NR_close, fd);
+  return r == 0 && fg > 0 && fg == (int)sys1(NR_getpgid, 0);
+}
+
 static void join_tree(int tree_fd, int index) {
   struct tree_header h;
   if (sys4(NR_pread64, tree_fd, &h, sizeof h, 0) != (long)sizeof h) r_fail("cannot read the restart tree", 0, 0, 0);
@@ -180,6 +191,13 @@ static void join_tree(int tree_fd, int index) {
     else shared_fds_take_ctty(hdr, index);
   }
   if (index == 0) {
+    hdr->restart_foreground = restart_in_foreground();
+    /* Before any fork, so that children forked in the root's group are in the
+     * new one. A session leader already leads its group (and may not setpgid). */
+    if ((self->flags & TREE_GROUP_LEADER) && sys1(NR_getpgid, 0) != sys0(NR_getpid)) {
+      long r = sys2(NR_setpgid, 0, 0);
+      if (r < 0) r_say("cannot make the root's process group; errno", 0, (uint64_t)-r, 1);
+    }
     hdr->root_pgid = (int32_t)sys1(NR_getpgid, 0);
     hdr->root_sid = (int32_t)sys1(NR_getsid, 0);
   }
@@ -206,7 +224,7 @@ static void groups(void) {
   if (f & TREE_SETSID) {
     /* setsid made us the leader of a new group too */
   } else if (f & TREE_GROUP_LEADER) {
-    r = sys2(NR_setpgid, 0, 0);
+    if (sys1(NR_getpgid, 0) != sys0(NR_getpid)) r = sys2(NR_setpgid, 0, 0);
   } else if ((f & TREE_JOIN_GROUP) && self->group >= 0 && (uint32_t)self->group < hdr->nprocs) {
     struct tree_entry *leader = &entries[self->group];
     for (long waited = 0; !(__atomic_load_n(&leader->state, __ATOMIC_SEQ_CST) & TREE_STATE_GROUPED); waited += TREE_WAIT_POLL_MS) {

@@ -105,6 +105,7 @@ export function encodeTreeFile(entries: TreeEntry[], mapAddr: bigint, fds: TreeF
     b.writeUInt8(p.end, o + 12);
     b.writeUInt8(p.cloexec ? 1 : 0, o + 13);
   });
+  // 96 restart_foreground: written at restart
   l.strings.copy(b, l.stringsOffset);
   return b;
 }

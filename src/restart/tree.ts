@@ -137,6 +137,9 @@ export function planTree(inputs: TreeInput[]): TreeEntry[] {
   // Sessions and groups: the root keeps the restart's. A child starts in the
   // group its parent has when it forks (its own after setsid, else the one it
   // was forked into); each process then joins the group it had, if that differs.
+  // A root that led its group leads one again (the restorer does it before it
+  // forks): a shell with job control names that group in tcsetpgrp and kill.
+  if (root.pgid === root.pid) entries[0].flags |= TREE_FLAG.GROUP_LEADER;
   const forkGroup = (index: number): number => {
     const e = entries[index];
     if (index === 0) return root.pgid;

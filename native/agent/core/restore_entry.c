@@ -64,6 +64,7 @@ static void adopt_pid_table(uint64_t addr, uint64_t len, int32_t index) {
     agent.npids++;
   }
   agent.is_root = index == 0;
+  agent.restart_foreground = agent.is_root && h->restart_foreground == 1;
   /* Kept until the tree's refill barrier (checkpoint_thread.c). */
   agent.tree_addr = addr;
   agent.tree_len = len;

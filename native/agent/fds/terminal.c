@@ -59,12 +59,16 @@ static int open_ctty(void) { return (int)rsys3(SYS_open, "/dev/tty", O_RDWR | O_
 void terminal_save(void) {
   agent.ctty_rdev = ctty_device();
   agent.ctty_foreground = 0;
+  agent.ctty_foreground_own = 0;
   pid_t sid = (pid_t)rsys1(SYS_getsid, 0);
   if (!agent.ctty_rdev || (sid != agent.real_pid && !agent.is_root)) return;
   int fd = open_ctty();
   if (fd < 0) return;
   pid_t fg = 0;
-  if (rsys3(SYS_ioctl, fd, TIOCGPGRP, &fg) == 0 && fg > 0) agent.ctty_foreground = pid_virt_of_real(fg);
+  if (rsys3(SYS_ioctl, fd, TIOCGPGRP, &fg) == 0 && fg > 0) {
+    agent.ctty_foreground = pid_virt_of_real(fg);
+    agent.ctty_foreground_own = fg == (pid_t)rsys1(SYS_getpgid, 0);
+  }
   rsys1(SYS_close, fd);
 }
 
@@ -88,12 +92,18 @@ void terminal_restore(void) {
         agent.winch_pending = 1;
     }
   }
-  /* The foreground group, by the one who owns the terminal's session. */
-  pid_t sid = (pid_t)rsys1(SYS_getsid, 0);
-  if (!agent.ctty_foreground || (sid != agent.real_pid && !agent.is_root)) return;
+  /* The foreground group: by the leader of a session made again at restart;
+   * on the restart's own terminal by the root, only when the restart command
+   * had the foreground (a restart sent to the background leaves the terminal
+   * to the shell that started it). A leader root is in the restart's session
+   * too: the same rule. */
+  if (!agent.ctty_foreground) return;
+  if (agent.is_root ? !agent.restart_foreground : (pid_t)rsys1(SYS_getsid, 0) != agent.real_pid) return;
   int fd = open_ctty();
   if (fd < 0) return;
-  pid_t fg = pid_real_of_virt(agent.ctty_foreground);
+  /* Our own group's number is the one we have now: a root that did not lead
+   * its group is in the restart's, whose number is not in the pid table. */
+  pid_t fg = agent.ctty_foreground_own ? (pid_t)rsys1(SYS_getpgid, 0) : pid_real_of_virt(agent.ctty_foreground);
   /* Every signal is still blocked here, SIGTTOU included: allowed even from a
    * background group. A group that is gone leaves the terminal as it is. */
   rsys3(SYS_ioctl, fd, TIOCSPGRP, &fg);
