@@ -111,6 +111,37 @@ describe.skipIf(!scriptTool)('programs on a terminal', () => {
     expect(end.code).toBe(7);
   });
 
+  it('a restart sent to the background with & leaves the terminal to the shell that started it, twice', async () => {
+    const bash = shellPath('bash');
+    s = await session();
+    // The user's own shell on the terminal, not checkpointed; the computation
+    // is a counter that prints to that terminal.
+    const term = onTerminal(s, `${bash} --norc --noprofile -i`, bash);
+    const prompts = (): number => (clean([term.text])[0].match(/[#$] /g) ?? []).length;
+    await seen(term, () => prompts() >= 1, 20_000);
+    const numbers = (): number[] => clean(term.lines).map((l) => /^(?:.*[#$] )?(\d+)$/.exec(l)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]));
+    term.type(`${launchCmd(s, program('counter'))} 100000\n`);
+    await seen(term, () => numbers().length >= 5);
+    for (let gen = 1; gen <= 2; gen++) {
+      const promptsBefore = prompts();
+      await kcheckpoint(s, 1);
+      await waitUntil(() => s!.coord.coordinator.list().length === 0);
+      if (gen === 1) await seen(term, () => prompts() > promptsBefore);   // the shell has the terminal back
+      const counted = numbers().length;
+      term.type(`${restartCmd(s)} &\n`);
+      await restartedPeers(s, 1);
+      await seen(term, () => numbers().length >= counted + 5);
+      // The shell still reads the terminal: the restarted job did not take it.
+      term.type(`echo "outer $((6*${gen}))"\n`);
+      await seen(term, () => clean(term.lines).includes(`outer ${6 * gen}`));
+    }
+    term.type('kill $!; wait $!; echo "killed $?"; exit 5\n');
+    const end = await term.exited;
+    expect(clean(term.lines)).toContain('killed 143');
+    expect(end.code).toBe(5);
+    expect(numbers()).toEqual(oneTo(numbers().length));
+  });
+
   it.skipIf(!vim)('vim stays in raw mode after two restarts and saves what was typed before and after', async () => {
     s = await session();
     const file = path.join(s.dir, 'notes.txt');

@@ -102,8 +102,18 @@ void terminal_restore(void) {
   int fd = open_ctty();
   if (fd < 0) return;
   /* Our own group's number is the one we have now: a root that did not lead
-   * its group is in the restart's, whose number is not in the pid table. */
-  pid_t fg = agent.ctty_foreground_own ? (pid_t)rsys1(SYS_getpgid, 0) : pid_real_of_virt(agent.ctty_foreground);
+   * its group is in the restart's, whose number is not in the pid table.
+   * Another group is one of the tree's when the table translates it; one that
+   * does not translate was outside the tree (the shell that had put us in the
+   * background): the root's group, which had the restart's foreground, keeps
+   * it then. A tree process whose new pid happens to equal its old one is not
+   * told apart. */
+  pid_t own = (pid_t)rsys1(SYS_getpgid, 0), fg = own;
+  if (!agent.ctty_foreground_own) {
+    fg = pid_real_of_virt(agent.ctty_foreground);
+    if (fg == agent.ctty_foreground) fg = agent.is_root ? own : 0;
+  }
+  if (fg <= 0) { rsys1(SYS_close, fd); return; }
   /* Every signal is still blocked here, SIGTTOU included: allowed even from a
    * background group. A group that is gone leaves the terminal as it is. */
   rsys3(SYS_ioctl, fd, TIOCSPGRP, &fg);
