@@ -37,11 +37,18 @@ static pid_t real_target(pid_t pid) {
 
 static pid_t virt_result(long r) { return r > 0 ? pid_virt_of_real((pid_t)r) : (pid_t)r; }
 
+/* An id read from the kernel and translated: a checkpoint can stop the thread
+ * between the two, and a restart then gives the table new real ids, so the
+ * old real id we hold translates to nothing (or to someone else). Read again
+ * when a restart came in between. */
+#define SAME_RESTART(expr) ({ __typeof__(expr) v_; int r_; \
+  do { r_ = agent.restarts; v_ = (expr); } while (r_ != agent.restarts); v_; })
+
 AGENT_EXPORT pid_t getpid(void) {
   return agent.virt_pid ? agent.virt_pid : (pid_t)rsys0(SYS_getpid);
 }
 
-AGENT_EXPORT pid_t getppid(void) {
+static pid_t getppid_once(void) {
   pid_t real = (pid_t)rsys0(SYS_getppid);
   pid_t known = pid_virt_of_real(real);
   if (known != real) return known;   /* a parent restarted with us */
@@ -53,10 +60,14 @@ AGENT_EXPORT pid_t getppid(void) {
   return real;
 }
 
-AGENT_EXPORT pid_t gettid(void) {
+AGENT_EXPORT pid_t getppid(void) { return SAME_RESTART(getppid_once()); }
+
+static pid_t gettid_once(void) {
   pid_t real = agent_real_gettid();
   return agent.restarted ? threads_virt_of_real(real) : real;
 }
+
+AGENT_EXPORT pid_t gettid(void) { return SAME_RESTART(gettid_once()); }
 
 AGENT_EXPORT int kill(pid_t pid, int sig) {
   return (int)set_errno(rsys2(SYS_kill, real_target(pid), sig));
@@ -126,13 +137,13 @@ AGENT_EXPORT int waitid(idtype_t type, id_t id, siginfo_t *info, int options) {
 /* ---- groups and sessions ---- */
 
 AGENT_EXPORT pid_t getpgid(pid_t pid) {
-  return (pid_t)set_errno(virt_result(rsys1(SYS_getpgid, pid ? pid_real_of_virt(pid) : 0)));
+  return (pid_t)set_errno(SAME_RESTART(virt_result(rsys1(SYS_getpgid, pid ? pid_real_of_virt(pid) : 0))));
 }
 
 AGENT_EXPORT pid_t getpgrp(void) { return getpgid(0); }
 
 AGENT_EXPORT pid_t getsid(pid_t pid) {
-  return (pid_t)set_errno(virt_result(rsys1(SYS_getsid, pid ? pid_real_of_virt(pid) : 0)));
+  return (pid_t)set_errno(SAME_RESTART(virt_result(rsys1(SYS_getsid, pid ? pid_real_of_virt(pid) : 0))));
 }
 
 AGENT_EXPORT int setpgid(pid_t pid, pid_t pgid) {
