@@ -203,8 +203,14 @@ static void set_brk(void) {
   uint64_t cur = (uint64_t)sys1(NR_brk, 0);
   if (cur != header.start_brk && cur != header.brk)
     r_fail("the kernel's brk is not the image's start_brk; brk is", 0, cur, 1);
-  if (header.brk != cur && (uint64_t)sys1(NR_brk, header.brk) != header.brk)
+  if (header.brk == cur) return;
+  uint64_t got = (uint64_t)sys1(NR_brk, header.brk);
+  if (got != header.brk) {
+    /* the kernel refuses when a mapping lies in the way or RLIMIT_DATA is hit;
+     * where it started and stopped tells which */
+    r_say("brk could not grow from", 0, cur, 1);
     r_fail("cannot restore brk to", 0, header.brk, 1);
+  }
 }
 
 /* ---- stage: map_areas ---- */
