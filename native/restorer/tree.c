@@ -158,6 +158,10 @@ static void fork_zombie(int j) {
 
 /* ---- stages ---- */
 
+/* setpgid(0, 0) unless we lead our group already: a session leader does,
+ * and may not call it. */
+static long lead_own_group(void) { return sys1(NR_getpgid, 0) == sys0(NR_getpid) ? 0 : sys2(NR_setpgid, 0, 0); }
+
 /* Is the restart's group the foreground of its controlling terminal? Asked
  * before the root changes group. No terminal: no. */
 static int32_t restart_in_foreground(void) {
@@ -192,12 +196,9 @@ static void join_tree(int tree_fd, int index) {
   }
   if (index == 0) {
     hdr->restart_foreground = restart_in_foreground();
-    /* Before any fork, so that children forked in the root's group are in the
-     * new one. A session leader already leads its group (and may not setpgid). */
-    if ((self->flags & TREE_GROUP_LEADER) && sys1(NR_getpgid, 0) != sys0(NR_getpid)) {
-      long r = sys2(NR_setpgid, 0, 0);
-      if (r < 0) r_say("cannot make the root's process group; errno", 0, (uint64_t)-r, 1);
-    }
+    /* Before any fork, so that children forked in the root's group are in the new one. */
+    long r = self->flags & TREE_GROUP_LEADER ? lead_own_group() : 0;
+    if (r < 0) r_say("cannot make the root's process group; errno", 0, (uint64_t)-r, 1);
     hdr->root_pgid = (int32_t)sys1(NR_getpgid, 0);
     hdr->root_sid = (int32_t)sys1(NR_getsid, 0);
   }
@@ -224,7 +225,7 @@ static void groups(void) {
   if (f & TREE_SETSID) {
     /* setsid made us the leader of a new group too */
   } else if (f & TREE_GROUP_LEADER) {
-    if (sys1(NR_getpgid, 0) != sys0(NR_getpid)) r = sys2(NR_setpgid, 0, 0);
+    r = lead_own_group();
   } else if ((f & TREE_JOIN_GROUP) && self->group >= 0 && (uint32_t)self->group < hdr->nprocs) {
     struct tree_entry *leader = &entries[self->group];
     for (long waited = 0; !(__atomic_load_n(&leader->state, __ATOMIC_SEQ_CST) & TREE_STATE_GROUPED); waited += TREE_WAIT_POLL_MS) {

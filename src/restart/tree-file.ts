@@ -71,7 +71,7 @@ export function encodeTreeFile(entries: TreeEntry[], mapAddr: bigint, fds: TreeF
   b.writeBigUInt64LE(mapAddr, 16);
   b.writeBigUInt64LE(BigInt(b.length), 24);
   b.writeUInt32LE(fds.treeFd, 32);
-  // 36 forked, 40 planned, 44 failed, 48 root_pgid, 52 root_sid, 56 refilled: written at restart
+  // 36 forked, 40 planned, 44 failed, 48 root_pgid, 52 root_sid, 56 refilled, 96 restart_foreground: written at restart
   b.writeUInt32LE(shared.objects.length, 60);
   b.writeUInt32LE(shared.placements.length, 64);
   b.writeInt32LE(slotBase(shared, fds), 68);
@@ -105,7 +105,6 @@ export function encodeTreeFile(entries: TreeEntry[], mapAddr: bigint, fds: TreeF
     b.writeUInt8(p.end, o + 12);
     b.writeUInt8(p.cloexec ? 1 : 0, o + 13);
   });
-  // 96 restart_foreground: written at restart
   l.strings.copy(b, l.stringsOffset);
   return b;
 }

@@ -134,7 +134,8 @@ export function planTree(inputs: TreeInput[]): TreeEntry[] {
     }
   }
 
-  // Sessions and groups: the root keeps the restart's. A child starts in the
+  // Sessions and groups: the root keeps the restart's session, and its group
+  // unless it led its own. A child starts in the
   // group its parent has when it forks (its own after setsid, else the one it
   // was forked into); each process then joins the group it had, if that differs.
   // A root that led its group leads one again (the restorer does it before it
