@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import { numbers, program, session, Session } from './helpers/e2e';
+import { counted, oneTo, twoRestarts } from './helpers/tree';
 
 let s: Session | undefined;
 afterEach(async () => { await s?.close(); s = undefined; });
@@ -78,6 +79,17 @@ describe('single-threaded counter', () => {
     expect(run2.stderr).toBe('');
     expect(end.code).toBe(0);
     expectWholeCount(numbers([...run1.lines, ...run2.lines]), 40);
+  });
+
+  it('restarts a heap that ends right below the restorer\'s tables, twice', async () => {
+    // 0x10035000: above the lowest address the restart's own tables may take
+    // (0x10000000); they must leave free the page brk() needs after the heap
+    s = await session();
+    const prog = program('heapedge', { flags: ['-no-pie', '-fno-pie'] });
+    const c = await twoRestarts(s, prog, ['10035000', '40'], { ready: (l) => counted(l, 'H').length >= 5, processes: 1 });
+    expect(c.lines.filter((l) => l.includes('CORRUPT')), c.runs.map((r) => r.stderr).join('\n')).toEqual([]);
+    expect(counted(c.lines, 'H')).toEqual(oneTo(40));
+    expect(c.end).toEqual({ code: 0, signal: null });
   });
 
   it('--interval checkpoints on its own, and the image restarts', async () => {

@@ -266,10 +266,15 @@ describe('damaged images', () => {
 });
 
 describe('tables_addr', () => {
-  it('skips areas that occupy the lowest candidate', () => {
-    const a = [{ start: TABLES_ADDR_MIN, end: TABLES_ADDR_MIN + 0x5000n }, { start: TABLES_ADDR_MIN + 0x6000n, end: TABLES_ADDR_MIN + 0x7000n }];
-    expect(chooseTablesAddr(a, 0x1000)).toBe(TABLES_ADDR_MIN + 0x5000n);
-    expect(chooseTablesAddr(a, 0x1001)).toBe(TABLES_ADDR_MIN + 0x7000n);
-    expect(chooseTablesAddr([{ start: 0n, end: 0x20000000n }], 10)).toBe(0x20000000n);
+  it('skips areas that occupy the lowest candidate, a page after each', () => {
+    const a = [{ start: TABLES_ADDR_MIN, end: TABLES_ADDR_MIN + 0x5000n }, { start: TABLES_ADDR_MIN + 0x7000n, end: TABLES_ADDR_MIN + 0x8000n }];
+    expect(chooseTablesAddr(a, 0x1000)).toBe(TABLES_ADDR_MIN + 0x6000n);
+    expect(chooseTablesAddr(a, 0x1001)).toBe(TABLES_ADDR_MIN + 0x9000n);
+    expect(chooseTablesAddr([{ start: 0n, end: 0x20000000n }], 10)).toBe(0x20001000n);
+  });
+  it('leaves the page after a heap free, which brk() needs to grow the heap to its size', () => {
+    // a non-PIE program (node) whose randomized heap ends just above the lowest candidate
+    const heap = { start: 0x0fc00000n, end: 0x10035000n };
+    expect(chooseTablesAddr([heap], 0x3000)).toBe(0x10036000n);
   });
 });

@@ -18,6 +18,10 @@ export const TABLES_ADDR_MIN = 0x10000000n;
 export const TABLES_ADDR_MAX = 0x7f0000000000n;
 export const RESTORER_LO = 0x100000n;
 export const RESTORER_HI = 0x10000000n;
+/** A page left free after every area: the area may be the heap, and the kernel's
+ * brk() refuses to grow the heap up to the page before another mapping, so the
+ * restorer could not give the heap back its size with the tables right after it. */
+const AFTER_AREA_GAP = BigInt(PAGE);
 
 /** An address range the plan tables must stay out of (the restart tree's map). */
 export interface AddrRange { start: bigint; end: bigint }
@@ -64,9 +68,9 @@ export function chooseTablesAddr(areas: { start: bigint; end: bigint }[], len: n
   const sorted = [...areas].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   let cand = TABLES_ADDR_MIN;
   for (const a of sorted) {
-    if (a.end <= cand) continue;
+    if (a.end + AFTER_AREA_GAP <= cand) continue;
     if (a.start >= cand + need) break;
-    cand = alignUpBig(a.end);
+    cand = alignUpBig(a.end) + AFTER_AREA_GAP;
   }
   if (cand + need > TABLES_ADDR_MAX) throw new Error('no free address range for the restore tables');
   return cand;

@@ -87,9 +87,15 @@ export async function twoRestarts(s: Session, prog: string, args: string[], o: C
   return { runs, images, lines: runs.flatMap((r) => r.lines), end };
 }
 
-/** Waits until n restarted processes (new real pids) are connected to the session's coordinator. */
-export const restartedPeers = (s: Session, n: number): Promise<void> =>
-  waitUntil(() => { const l = s.coord.coordinator.list(); return l.length === n && l.every((p) => p.rpid !== p.pid); }, 20_000);
+/** Waits until n restarted processes (new real pids) are connected to the session's coordinator;
+ * on a timeout, says what the restart `run` printed and which peers there were. */
+export const restartedPeers = (s: Session, n: number, run?: Run): Promise<void> =>
+  waitUntil(() => { const l = s.coord.coordinator.list(); return l.length === n && l.every((p) => p.rpid !== p.pid); }, 20_000)
+    .catch(() => {
+      const peers = s.coord.coordinator.list().map((p) => `${p.pid}/${p.rpid}`).join(' ');
+      throw new Error(`${n} restarted peers did not come (peers: ${peers || 'none'});` +
+        (run ? ` stdout:\n${run.lines.join('\n')}\nstderr:\n${run.stderr}` : ''));
+    });
 
 /** The numbers n of lines "<tag> n", in order. */
 export function counted(lines: string[], tag: string): number[] {
