@@ -83,6 +83,18 @@ describe('Unix sockets with names', () => {
   });
 });
 
+describe('a Unix listener with a full queue, and the clients around it', () => {
+  it('backlog 0 stays full, the client in the queue stays there, the one whose peer closed reads EOF, the unconnected one connects, twice', async () => {
+    s = await session();
+    const c = await twoRestarts(s, program('unixstates'), ['30'], { ready: (l) => counted(l, 'S').length >= 5, processes: 1 });
+    ranClean(c, 'S', 30);
+    // the image says what the kernel said: the listener's backlog, the queued client's open peer
+    const socks = socketsOf(c, 1) as (Sock & { socket: { backlog?: number; shutdown?: number } })[];
+    expect(socks.find((f) => f.socket.listening)?.socket.backlog).toBe(0);
+    expect(socks.filter((f) => !f.socket.listening && f.socket.remote && f.socket.remote.length > 4).map((f) => f.socket.shutdown).sort()).toEqual([0, 3]);
+  });
+});
+
 describe('UDP inside the computation', () => {
   it.each(MODES)('both sockets keep their ports and the child its connected peer, across two restarts (%s)', async (_mode, launchArgs) => {
     s = await session();

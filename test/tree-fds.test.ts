@@ -53,6 +53,26 @@ describe('a Unix socketpair between parent and child', () => {
   });
 });
 
+describe('a Unix socketpair as full as it gets', () => {
+  it('a sender blocked in a 1 MiB send(): every byte in flight comes back, twice', async () => {
+    s = await session();
+    // each run checkpoints while it holds more in flight than a new socket takes at once
+    const full = (lines: string[]): boolean => lines.some((l) => l.startsWith('FULL'));
+    const c = await twoRestarts(s, program('bigsend'), ['24'], { ready: full, processes: 1 });
+    const stderr = c.runs.map((r) => r.stderr).join('');
+    expect(stderr).not.toMatch(/took back less/);
+    expect(c.end, stderr).toEqual({ code: 0, signal: null });
+    noCorruption(c.lines);
+    expect(counted(c.lines, 'R')).toEqual(oneTo(24));
+    // both images hold what was in flight at the hold
+    const fits = Number(c.lines.find((l) => l.startsWith('FULL'))!.split(' ')[3]);
+    for (const images of c.images) {
+      const queued = images.flatMap((i) => (readImageMeta(i).fds ?? []) as { socket?: { queued?: number } }[]).map((f) => f.socket?.queued ?? 0);
+      expect(Math.max(...queued)).toBeGreaterThan(fits);
+    }
+  });
+});
+
 describe('pids in socket credentials', () => {
   it('SCM_CREDENTIALS sent and received and SO_PEERCRED name the pids the program knows, after two restarts', async () => {
     s = await session();

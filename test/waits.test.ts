@@ -17,7 +17,8 @@ const N = 5;
 const T_MS = 2000;   // whole seconds: sleep() is one of the calls
 const CALLS = ['poll', 'ppoll', 'select', 'pselect', 'epoll_wait', 'epoll_pwait', 'nanosleep', 'clock_nanosleep', 'usleep',
   'sigtimedwait', 'semtimedop', 'clock_nanosleep_abs', 'sem_timedwait', 'mq_timedreceive', 'cond_timedwait', 'mutex_timedlock',
-  'read', 'msgrcv', 'sem_wait', 'mq_receive', 'sigwaitinfo', 'pause', 'recv', 'write_full_pipe', 'accept', 'sleep', 'big_write', 'wait4', 'waitid'];
+  'read', 'msgrcv', 'sem_wait', 'mq_receive', 'sigwaitinfo', 'pause', 'recv', 'write_full_pipe', 'accept', 'sleep', 'big_write', 'wait4', 'waitid',
+  'big_send', 'connect'];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The waits each call finished, in order, from "W <call> <k> <ms>" lines. */
@@ -40,7 +41,7 @@ describe('waits across checkpoints and restarts', () => {
       await sleep(2500);   // dead time: waits must not count it
       run = s.restart(images);
       runs.push(run);
-      await restartedPeers(s, images.length);
+      await restartedPeers(s, images.length, run);
       if (gen === 0) await s.checkpoint();   // a checkpoint right after a restart, too
     }
     const end = await run.exited;

@@ -99,6 +99,8 @@ struct fd_record {
   uint64_t sock_peer;         /* a Unix socket's peer inode (sock_diag); 0: none */
   int sock_protocol;          /* SO_PROTOCOL */
   int sock_listening;         /* SO_ACCEPTCONN */
+  int sock_shutdown;          /* Unix: the kernel's sk_shutdown (1 receive, 2 send): a peer that closed */
+  int sock_backlog;           /* a listener's listen() backlog (sock_diag, TCP_INFO); -1: unknown */
   int sock_tcp_state;         /* TCP: tcpi_state (1 ESTABLISHED, 10 LISTEN, ...); 0: not TCP */
   uint32_t sock_opts;         /* SOCK_OPT_* of tree_format.h: the options a restart sets again */
   int sock_rcvbuf, sock_sndbuf;   /* as getsockopt reports them (twice what was asked) */

@@ -134,7 +134,8 @@ struct tree_sock_end {
   uint8_t peer[TREE_SOCKADDR_MAX];
   uint32_t opts;                /* SOCK_OPT_* */
   int32_t rcvbuf, sndbuf;       /* SO_RCVBUF/SO_SNDBUF to ask for; 0: the default */
-  uint32_t reserved;
+  int32_t backlog;              /* LISTEN: listen()'s backlog, set once the connections no one
+                                 * had accepted are in its queue again; <0: SOMAXCONN */
 };
 struct tree_socket {
   uint32_t mode;                /* TREE_SOCKET_* */

@@ -11,7 +11,8 @@
  *               program's own listeners come after every PAIR, so their names
  *               are free here. What waited at each end is sent from the other.
  *   PENDING     connected to a listener of ours that had not accepted it: into
- *               that listener's queue again (objects come after listeners)
+ *               that listener's queue again (objects come after listeners,
+ *               which listen with SOMAXCONN until every PENDING is in)
  *   DROPPED     its peer was outside the computation: connected to a listener
  *               of ours on loopback that resets it at once, so the program
  *               reads ECONNRESET (EOF for a Unix socket), as after a dropped
@@ -126,6 +127,32 @@ static const char *resend_typed(int from, const char *blob, int type) {
 }
 
 
+static void set_int(long fd, int level, int name, int v) { sys5(NR_setsockopt, fd, level, name, &v, sizeof v); }
+static int get_int(long fd, int level, int name) {
+  int v = 0;
+  uint32_t len = sizeof v;
+  return sys5(NR_getsockopt, fd, level, name, &v, &len) < 0 ? 0 : v;
+}
+
+/* A Unix socket's sender holds what it sent until it is read: the kernel
+ * charges those bytes to the sender's buffer. The killed sender may have had
+ * more in flight than a new socket's default buffer takes (sent in fewer,
+ * larger pieces), so the sender's buffer is widened while they go again
+ * (SO_SNDBUFFORCE when privileged, else up to net.core.wmem_max), then set
+ * back to the default. */
+static const char *resend_widened(int from, const char *blob, int type) {
+  uint32_t len;
+  r_memcpy(&len, blob, 4);
+  int before = get_int(from, SOL_SOCKET, SO_SNDBUF);   /* the kernel reports twice what was asked */
+  if (len) {
+    int want = (int)len + ROOM_SLACK;
+    if (sys5(NR_setsockopt, from, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) < 0) set_int(from, SOL_SOCKET, SO_SNDBUF, want);
+  }
+  const char *next = resend_typed(from, blob, type);
+  if (len && before > 0) set_int(from, SOL_SOCKET, SO_SNDBUF, before / 2);
+  return next;
+}
+
 void sockets_make_pair(const struct tree_object *o, const char *blob, int end0, int end1) {
   int sv[2];
   long r = sys4(NR_socketpair, AF_UNIX, o->pipe_size, 0, sv);
@@ -136,16 +163,9 @@ void sockets_make_pair(const struct tree_object *o, const char *blob, int end0, 
   for (int end = 0; end < 2; end++)
     if (o->sock_opts & (TREE_SOCK_PASSCRED << end)) sys5(NR_setsockopt, end ? end1 : end0, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
   if (blob) {
-    blob = resend_typed(end1, blob, o->pipe_size);   /* what waited at end 0 */
-    resend_typed(end0, blob, o->pipe_size);          /* what waited at end 1 */
+    blob = resend_widened(end1, blob, o->pipe_size);   /* what waited at end 0 */
+    resend_widened(end0, blob, o->pipe_size);          /* what waited at end 1 */
   }
-}
-
-static void set_int(long fd, int level, int name, int v) { sys5(NR_setsockopt, fd, level, name, &v, sizeof v); }
-static int get_int(long fd, int level, int name) {
-  int v = 0;
-  uint32_t len = sizeof v;
-  return sys5(NR_getsockopt, fd, level, name, &v, &len) < 0 ? 0 : v;
 }
 
 static int ip(const struct tree_socket *t) { return t->domain == AF_INET || t->domain == AF_INET6; }
@@ -379,5 +399,16 @@ void sockets_refill_datagrams(const struct tree_header *h, const struct tree_obj
       if (from >= 0) send_record(from, &rec, t.end[0].addr, t.end[0].addr_len);
       if (own >= 0) sys1(NR_close, own);
     }
+  }
+}
+
+void sockets_set_backlogs(const struct tree_header *h, const struct tree_object *objs) {
+  const char *strings = (const char *)h + h->strings_offset;
+  for (uint32_t k = 0; k < h->nobjects; k++) {
+    if (objs[k].kind != TREE_OBJ_SOCKET) continue;
+    struct tree_socket t;
+    r_memcpy(&t, strings + objs[k].path_offset, sizeof t);
+    /* listen() again on a listener only sets its backlog */
+    if (t.mode == TREE_SOCKET_LISTEN && t.end[0].backlog >= 0) sys2(NR_listen, h->slot_base + 2 * (int)k, t.end[0].backlog);
   }
 }

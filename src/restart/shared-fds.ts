@@ -55,7 +55,7 @@ export interface FdRecord {
   pty?: number; termios?: string; winsize?: number[]; ptyQueued?: number; ptyQueuedAt?: string;
   socket?: {
     domain?: number; type?: number; protocol?: number; unnamed?: boolean; passcred?: boolean; peer?: number; queued?: number; queuedAt?: string;
-    listening?: boolean; records?: boolean; tcpState?: number; opts?: number; rcvbuf?: number; sndbuf?: number; unsent?: number; unsentAt?: string;
+    listening?: boolean; backlog?: number; shutdown?: number; records?: boolean; tcpState?: number; opts?: number; rcvbuf?: number; sndbuf?: number; unsent?: number; unsentAt?: string;
     /** getsockname and getpeername, raw sockaddr bytes in hex */
     local?: string; remote?: string;
   };

@@ -9,11 +9,12 @@
  *    peer) or by peer inodes (Unix); made again between the same names, with
  *    the bytes that waited at each end;
  *  - a connection a listener of the computation had not accepted yet: made
- *    again into that listener's queue, after the listeners;
+ *    again into that listener's queue, after the listeners; then each
+ *    listener gets the backlog its program gave listen();
  *  - a connection to a peer outside the computation: comes back reset, the
  *    program reads ECONNRESET (EOF for Unix), as after a dropped network;
- *  - anything else (UDP, unconnected): bound again to its name, a datagram
- *    socket connected again to its peer.
+ *  - anything else (UDP, unconnected, a Unix socket never connected): bound
+ *    again to its name, a datagram socket connected again to its peer.
  */
 import type { FdRecord, Holder, SharedObject } from './shared-fds';
 
@@ -46,8 +47,17 @@ export function restoredHere(rec: FdRecord, namedUnix: Set<number>): boolean {
   if (rec.kind !== 'socket' || !so) return false;
   if (so.domain === AF_INET || so.domain === AF_INET6) return true;
   if (so.domain !== AF_UNIX) return false;
-  return named(so.local) || (!!so.peer && namedUnix.has(so.peer));
+  // a client of a named socket; or one never connected (getpeername had no answer:
+  // a socketpair's end always has one, even once its peer closed)
+  return named(so.local) || named(so.remote) || (!!so.peer && namedUnix.has(so.peer)) || (so.remote === '' && !so.listening);
 }
+
+/** A Unix client whose connection a listener still held, not accepted: the peer, a
+ * socket in the listener's queue, has no inode yet; a peer that closed has none
+ * either, but then the kernel shut the client's receiving side. */
+const RCV_SHUTDOWN = 1;
+const unixUnaccepted = (so: NonNullable<FdRecord['socket']>): boolean =>
+  so.domain === AF_UNIX && !so.peer && named(so.remote) && !((so.shutdown ?? RCV_SHUTDOWN) & RCV_SHUTDOWN);
 
 /** Inodes of the Unix sockets that have a name. */
 export function namedUnixInodes(records: FdRecord[]): Set<number> {
@@ -69,6 +79,7 @@ function writeEnd(b: Buffer, at: number, rec?: FdRecord, peer = false): void {
   // getsockopt reports twice what setsockopt asked for
   b.writeInt32LE(Math.floor((so.rcvbuf ?? 0) / 2), at + 236);
   b.writeInt32LE(Math.floor((so.sndbuf ?? 0) / 2), at + 240);
+  b.writeInt32LE(so.listening ? so.backlog ?? -1 : -1, at + 244);
 }
 
 function describe(mode: number, end0: FdRecord, end1?: FdRecord, withPeer = false): Buffer {
@@ -127,11 +138,12 @@ export function planSockets(p: SocketPlanning): void {
   for (const m of mine) {
     const so = m.h.rec.socket!;
     if (paired.has(m.key) || so.listening || !connectionOriented(so.type ?? 0)) continue;
-    const connected = so.domain === AF_UNIX ? !!so.peer : named(so.remote);
+    const connected = so.domain === AF_UNIX ? !!so.peer || named(so.remote) : named(so.remote);
     if (!connected) continue;
-    const other = so.domain === AF_UNIX ? byIno.get(so.peer ?? 0) : byNames.get(`${so.remote}>${so.local}`);
+    const other = so.domain === AF_UNIX ? byIno.get(so.peer || -1) : byNames.get(`${so.remote}>${so.local}`);
     paired.add(m.key);
-    if (!other && listening.has(so.remote) && so.domain !== AF_UNIX) { pending.push(m); continue; }
+    const waitsInQueue = so.domain === AF_UNIX ? unixUnaccepted(so) : true;
+    if (!other && listening.has(so.remote) && waitsInQueue) { pending.push(m); continue; }
     if (!other || other.key === m.key) { push(SOCKET_MODE.DROPPED, m); continue; }
     paired.add(other.key);
     // end 1 accepts: the end at a listener's name (a server's side), or the one with a name (Unix)

@@ -11,8 +11,10 @@
  *   mq_receive, sigwaitinfo, pause) are woken by a partner thread that
  *   sleeps T ms between events: they too must end after T ms of program time
  *   (also recv on a socket pair, accept, and a write into a full pipe that
- *   the partner drains a page of; the kernel restarts these by itself; and a
- *   1 MiB write into a pipe, which a checkpoint must not cut short);
+ *   the partner drains a page of; the kernel restarts these by itself; a
+ *   1 MiB write into a pipe and a 1 MiB send on a socket pair, which a
+ *   checkpoint must not cut short; and a connect to a Unix listener whose
+ *   queue is full, until the partner accepts);
  * - wait4 and waitid on a child that lives T ms (restarted by the kernel).
  * Any call that fails (EINTR above all) or ends off by more than 0.5 s is
  * CORRUPT. Program time is the monotonic clock without the time the process
@@ -42,6 +44,7 @@
 #include <sys/select.h>
 #include <sys/sem.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -197,7 +200,35 @@ static int w_big_write(struct call *c) {
 }
 static void p_big_write(struct call *c) {
   static char sink[65536];
-  for (size_t got = 0; got < BIG;) { ssize_t n = read(c->fd[0], sink, sizeof sink); if (n <= 0) { printf("CORRUPT read\n"); return; } got += (size_t)n; }
+  for (size_t got = 0; got < BIG;) {
+    size_t want = BIG - got < sizeof sink ? BIG - got : sizeof sink;   /* not into the next one */
+    ssize_t n = read(c->fd[0], sink, want);
+    if (n <= 0) { printf("CORRUPT read\n"); return; }
+    got += (size_t)n;
+  }
+}
+/* 1 MiB sent on a Unix socket pair: as the pipe write above */
+static int w_big_send(struct call *c) {
+  ssize_t n = send(c->fd[1], big, BIG, 0);
+  if (n != BIG) { printf("CORRUPT a %d-byte send returned %zd\n", BIG, n); errno = EIO; return 0; }
+  return 1;
+}
+/* connect to a Unix listener whose queue is full (listen(fd, 0) holds one
+ * connection not accepted): it waits until the partner accepts the oldest.
+ * The waiter keeps its last connection open (the next one in the queue), so
+ * the queue is full at every checkpoint and after every restart. */
+static struct sockaddr_un connect_name;
+static int w_connect(struct call *c) {
+  int s = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (s < 0 || connect(s, (struct sockaddr *)&connect_name, sizeof connect_name) != 0) return 0;
+  close(c->fd[0]);
+  c->fd[0] = s;
+  return 1;
+}
+static void p_connect(struct call *c) {
+  int a = accept(c->id, 0, 0);
+  if (a < 0) printf("CORRUPT accept: %s\n", strerror(errno));
+  else close(a);
 }
 /* a child that lives T and ends (it is a process of the tree while it lives) */
 static pid_t child_for_T(void) {
@@ -236,6 +267,7 @@ static struct call calls[] = {
   { "pause", EVENT, w_pause, p_pause }, { "recv", EVENT, w_recv, p_recv }, { "write_full_pipe", EVENT, w_write_full, p_write_full },
   { "accept", EVENT, w_accept, p_accept }, { "sleep", RELATIVE, w_sleep }, { "big_write", EVENT, w_big_write, p_big_write },
   { "wait4", RELATIVE, w_wait4 }, { "waitid", RELATIVE, w_waitid },
+  { "big_send", EVENT, w_big_send, p_big_write }, { "connect", EVENT, w_connect, p_connect },
 };
 #define NCALLS (int)(sizeof calls / sizeof calls[0])
 static int corrupt;
@@ -301,6 +333,16 @@ int main(int argc, char **argv) {
     if (!strcmp(c->name, "msgrcv")) c->id = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
     if (!strcmp(c->name, "read") && pipe(c->fd) < 0) return 3;
     if (!strcmp(c->name, "big_write") && pipe(c->fd) < 0) return 3;
+    if (!strcmp(c->name, "big_send") && socketpair(AF_UNIX, SOCK_STREAM, 0, c->fd) < 0) return 3;
+    if (!strcmp(c->name, "connect")) {
+      /* an abstract name: nothing to remove afterwards */
+      connect_name.sun_family = AF_UNIX;
+      snprintf(connect_name.sun_path + 1, sizeof connect_name.sun_path - 1, "dmtcp-test-waits-%d", getpid());
+      c->id = socket(AF_UNIX, SOCK_STREAM, 0);
+      c->fd[0] = socket(AF_UNIX, SOCK_STREAM, 0);
+      if (bind(c->id, (struct sockaddr *)&connect_name, sizeof connect_name) != 0 || listen(c->id, 0) != 0 ||
+          connect(c->fd[0], (struct sockaddr *)&connect_name, sizeof connect_name) != 0) c->id = -1;
+    }
     if (!strcmp(c->name, "recv") && socketpair(AF_UNIX, SOCK_STREAM, 0, c->fd) < 0) return 3;
     if (!strcmp(c->name, "write_full_pipe")) {
       static char fill[PIPE_FILL];

@@ -33,11 +33,17 @@
 
 #define PEEK_MAX (4UL << 20)   /* bytes of a receive queue we keep at most */
 #define PAGE 4096UL
+#define TCP_LISTEN_STATE 10    /* the kernel's TCP_LISTEN: Unix listeners report it too */
 
-/* The peer's inode of the Unix socket with inode `ino`; 0 if none or unknown. */
-static uint64_t unix_peer(uint64_t ino) {
+/* What the kernel's sock_diag tells of the Unix socket of record r: its
+ * peer's inode (sock_peer; 0 if none or unknown: a connection no one accepted
+ * yet has a peer without an inode, so does one whose peer closed, which
+ * sock_shutdown tells) and, for a listener, the backlog listen() was given
+ * (the "write queue" of UNIX_DIAG_RQLEN; left as it was when not told). */
+static void unix_diag(struct fd_record *r) {
+  uint64_t ino = r->ino;
   int nl = (int)rsys3(SYS_socket, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  if (nl < 0) return 0;
+  if (nl < 0) return;
   struct { struct nlmsghdr nlh; struct unix_diag_req req; } msg;
   memset(&msg, 0, sizeof msg);
   msg.nlh.nlmsg_len = sizeof msg;
@@ -46,7 +52,7 @@ static uint64_t unix_peer(uint64_t ino) {
   msg.req.sdiag_family = AF_UNIX;
   msg.req.udiag_states = ~0U;
   msg.req.udiag_ino = (uint32_t)ino;
-  msg.req.udiag_show = UDIAG_SHOW_PEER;
+  msg.req.udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN;
   msg.req.udiag_cookie[0] = msg.req.udiag_cookie[1] = ~0U;   /* INET_DIAG_NOCOOKIE */
   struct sockaddr_nl to;
   memset(&to, 0, sizeof to);
@@ -63,11 +69,13 @@ static uint64_t unix_peer(uint64_t ino) {
       for (; left >= (long)sizeof *a && a->rta_len >= sizeof *a && a->rta_len <= left;
            left -= (long)RTA_ALIGN(a->rta_len), a = (struct rtattr *)((char *)a + RTA_ALIGN(a->rta_len))) {
         if (a->rta_type == UNIX_DIAG_PEER) peer = *(uint32_t *)RTA_DATA(a);
+        if (a->rta_type == UNIX_DIAG_RQLEN && m->udiag_state == TCP_LISTEN_STATE) r->sock_backlog = (int)((struct unix_diag_rqlen *)RTA_DATA(a))->udiag_wqueue;
+        if (a->rta_type == UNIX_DIAG_SHUTDOWN) r->sock_shutdown = *(uint8_t *)RTA_DATA(a);
       }
     }
   }
   rsys1(SYS_close, nl);
-  return peer;
+  r->sock_peer = peer;
 }
 
 /* Whether the socket has a name (bound): a socketpair's ends have none. */
@@ -108,7 +116,11 @@ static void save_names(struct fd_record *r) {
   if (ip && r->sock_type == SOCK_STREAM) {
     struct tcp_info info;
     socklen_t ilen = sizeof info;
-    if (rsys5(SYS_getsockopt, r->fd, IPPROTO_TCP, TCP_INFO, &info, &ilen) == 0) r->sock_tcp_state = info.tcpi_state;
+    if (rsys5(SYS_getsockopt, r->fd, IPPROTO_TCP, TCP_INFO, &info, &ilen) == 0) {
+      r->sock_tcp_state = info.tcpi_state;
+      /* a listener's TCP_INFO tells its backlog where a connection's tells SACKed segments */
+      if (r->sock_listening) r->sock_backlog = (int)info.tcpi_sacked;
+    }
     if (int_opt(r->fd, IPPROTO_TCP, TCP_NODELAY)) r->sock_opts |= SOCK_OPT_NODELAY;
   }
 }
@@ -147,6 +159,8 @@ void sockets_save_fd(struct fd_record *r) {
   r->sock_unnamed = 0;
   r->sock_passcred = 0;
   r->sock_protocol = r->sock_listening = r->sock_tcp_state = 0;
+  r->sock_backlog = -1;
+  r->sock_shutdown = 0;
   r->sock_opts = r->sock_unsent = 0;
   r->sock_unsent_data = 0;
   r->sock_local_len = r->sock_remote_len = 0;
@@ -162,7 +176,7 @@ void sockets_save_fd(struct fd_record *r) {
   len = sizeof r->sock_passcred;
   if (rsys5(SYS_getsockopt, r->fd, SOL_SOCKET, SO_PASSCRED, &r->sock_passcred, &len) < 0) r->sock_passcred = 0;
   r->sock_unnamed = unnamed(r->fd);
-  r->sock_peer = unix_peer(r->ino);
+  unix_diag(r);
 }
 
 static int peeked_already(const struct fd_record *r) {

@@ -267,6 +267,8 @@ const char *meta_json_build(size_t *len) {
       put(&b, ",\"peer\":"); put_num(&b, (int64_t)f->sock_peer);
       put(&b, ",\"protocol\":"); put_num(&b, f->sock_protocol);
       put(&b, ",\"listening\":"); put(&b, f->sock_listening ? "true" : "false");
+      put(&b, ",\"backlog\":"); put_num(&b, f->sock_backlog);
+      put(&b, ",\"shutdown\":"); put_num(&b, f->sock_shutdown);
       put(&b, ",\"tcpState\":"); put_num(&b, f->sock_tcp_state);
       put(&b, ",\"opts\":"); put_num(&b, f->sock_opts);
       put(&b, ",\"rcvbuf\":"); put_num(&b, f->sock_rcvbuf);

@@ -15,7 +15,7 @@
  *   10 s sleep stopped at 3 s and restarted later still has 7 s to go;
  * - absolute deadlines and waits without a timeout unchanged.
  * A blocking write the checkpoint cut short after part of it went goes on
- * with the rest (write, send, sendto).
+ * with the rest (write, send, sendto); a connect goes on with the connection.
  * An EINTR the program's own signal caused is its to see, as before.
  * glibc's internal waits (a condition variable, a mutex with a timeout) loop
  * on EINTR themselves and need nothing; sem_wait and friends do not loop. */
@@ -245,6 +245,43 @@ AGENT_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
 AGENT_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags) { return write_whole(SEND, fd, buf, n, flags, 0, 0); }
 AGENT_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to, socklen_t len) {
   return write_whole(SENDTO, fd, buf, n, flags, to, len);
+}
+
+/* ---- connect ---- */
+
+/* A blocking connect waits for a full listener's queue (Unix) or for the
+ * handshake (TCP). The kernel restarts it after our handler, but not always:
+ * a Unix connect that waited reports EINTR. Called again, a connection that
+ * got made meanwhile answers EISCONN (it is made: success), one still being
+ * made answers EALREADY: it is waited for as the call would have, writable
+ * once it is made, and its outcome read from SO_ERROR. */
+typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
+static int connect_outcome(int fd, int errno_before) {
+  struct pollfd p = { .fd = fd, .events = POLLOUT };
+  if (poll(&p, 1, -1) < 0) return -1;   /* our poll: a checkpoint does not end it */
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return -1;
+  if (err) { errno = err; return -1; }
+  errno = errno_before;
+  return 0;
+}
+
+AGENT_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
+  static connect_fn real;
+  if (!real) real = (connect_fn)next("connect");
+  unsigned stops = agent_thread_stops;
+  int errno_before = errno;
+  int r = real(fd, addr, len);
+  if (!by_checkpoint(r, stops, errno_before)) return r;
+  for (;;) {
+    stops = agent_thread_stops;
+    r = real(fd, addr, len);
+    if (r == 0) return 0;
+    if (errno == EISCONN) { errno = errno_before; return 0; }
+    if (errno == EALREADY) return connect_outcome(fd, errno_before);
+    if (!by_checkpoint(r, stops, errno_before)) return r;
+  }
 }
 
 /* ---- sleeps ---- */
