@@ -75,6 +75,8 @@ describe('inotify', () => {
     fs.mkdirSync(dir);
     const c = await twoRestarts(s, program('inotifyw'), ['60', dir], { launchArgs, ready: (l) => counted(l, 'N').length >= 8 });
     ranClean(c, 'N', 60);
+    // events queued when an image was taken are lost, at most in the step each restart came in
+    expect(c.lines.filter((l) => l.startsWith('LOST')).length).toBeLessThanOrEqual(2);
     const w = fdsOf(c, 1).find((f) => f.kind === 'inotify')?.state?.watches as { wd: number; path: string }[];
     expect(w.map((x) => x.path).sort()).toEqual([dir, path.join(dir, 'log')]);
   });
