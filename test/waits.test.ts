@@ -18,7 +18,7 @@ const T_MS = 2000;   // whole seconds: sleep() is one of the calls
 const CALLS = ['poll', 'ppoll', 'select', 'pselect', 'epoll_wait', 'epoll_pwait', 'nanosleep', 'clock_nanosleep', 'usleep',
   'sigtimedwait', 'semtimedop', 'clock_nanosleep_abs', 'sem_timedwait', 'mq_timedreceive', 'cond_timedwait', 'mutex_timedlock',
   'read', 'msgrcv', 'sem_wait', 'mq_receive', 'sigwaitinfo', 'pause', 'recv', 'write_full_pipe', 'accept', 'sleep', 'big_write', 'wait4', 'waitid',
-  'big_send', 'connect'];
+  'big_send', 'connect', 'semop'];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The waits each call finished, in order, from "W <call> <k> <ms>" lines. */

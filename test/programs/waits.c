@@ -7,7 +7,7 @@
  *   mq_timedreceive, pthread_cond_timedwait, pthread_mutex_timedlock on a
  *   mutex main holds) must never end early, and end T ms after they began,
  *   or at once when a restart came after the deadline;
- * - blocking calls without a timeout (read on a pipe, msgrcv, sem_wait,
+ * - blocking calls without a timeout (read on a pipe, msgrcv, semop, sem_wait,
  *   mq_receive, sigwaitinfo, pause) are woken by a partner thread that
  *   sleeps T ms between events: they too must end after T ms of program time
  *   (also recv on a socket pair, accept, and a write into a full pipe that
@@ -156,6 +156,8 @@ static void p_read(struct call *c) { if (write(c->fd[1], "x", 1) != 1) printf("C
 struct msg { long type; char text[8]; };
 static int w_msgrcv(struct call *c) { struct msg m; return msgrcv(c->id, &m, sizeof m.text, 1, 0) == 1; }
 static void p_msgrcv(struct call *c) { struct msg m = { 1, "x" }; msgsnd(c->id, &m, 1, 0); }
+static int w_semop(struct call *c) { struct sembuf b = { 0, -1, 0 }; return semop(c->id, &b, 1) == 0; }
+static void p_semop(struct call *c) { struct sembuf b = { 0, 1, 0 }; if (semop(c->id, &b, 1) != 0) printf("CORRUPT semop +1: %s\n", strerror(errno)); }
 static int w_sem_wait(struct call *c) { return sem_wait(&c->sem) == 0; }
 static void p_sem_wait(struct call *c) { sem_post(&c->sem); }
 static int w_mq_receive(struct call *c) { char buf[64]; return mq_receive(c->q, buf, sizeof buf, 0) == 1; }
@@ -267,7 +269,7 @@ static struct call calls[] = {
   { "pause", EVENT, w_pause, p_pause }, { "recv", EVENT, w_recv, p_recv }, { "write_full_pipe", EVENT, w_write_full, p_write_full },
   { "accept", EVENT, w_accept, p_accept }, { "sleep", RELATIVE, w_sleep }, { "big_write", EVENT, w_big_write, p_big_write },
   { "wait4", RELATIVE, w_wait4 }, { "waitid", RELATIVE, w_waitid },
-  { "big_send", EVENT, w_big_send, p_big_write }, { "connect", EVENT, w_connect, p_connect },
+  { "big_send", EVENT, w_big_send, p_big_write }, { "connect", EVENT, w_connect, p_connect }, { "semop", EVENT, w_semop, p_semop },
 };
 #define NCALLS (int)(sizeof calls / sizeof calls[0])
 static int corrupt;
@@ -329,7 +331,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < NCALLS; i++) {
     struct call *c = &calls[i];
     if (!strncmp(c->name, "epoll", 5)) c->id = epoll_create1(0);
-    if (!strcmp(c->name, "semtimedop")) c->id = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+    if (!strcmp(c->name, "semtimedop") || !strcmp(c->name, "semop")) c->id = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
     if (!strcmp(c->name, "msgrcv")) c->id = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
     if (!strcmp(c->name, "read") && pipe(c->fd) < 0) return 3;
     if (!strcmp(c->name, "big_write") && pipe(c->fd) < 0) return 3;
@@ -377,7 +379,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < NCALLS; i++) pthread_join(calls[i].waiter, 0);
   for (int i = 0; i < NCALLS; i++) if (calls[i].post && !corrupt) pthread_join(partners[i], 0);
   for (int i = 0; i < NCALLS; i++) {
-    if (!strcmp(calls[i].name, "semtimedop")) semctl(calls[i].id, 0, IPC_RMID);
+    if (!strcmp(calls[i].name, "semtimedop") || !strcmp(calls[i].name, "semop")) semctl(calls[i].id, 0, IPC_RMID);
     if (!strcmp(calls[i].name, "msgrcv")) msgctl(calls[i].id, IPC_RMID, 0);
     if (!strncmp(calls[i].name, "mq_", 3)) {
       char name[80];
