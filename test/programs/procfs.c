@@ -3,7 +3,8 @@
  * (with open, fopen, stat and opendir) and checks what they say: the parent
  * is named "procfs", and the status is its own ("Name: procfs"); and it
  * stats, lstats, accesses and reads links under /proc/<its own pid> with every
- * call that takes a path (the *at forms and statx too). After a
+ * call that takes a path (the *at forms and statx too); a path at a bad
+ * address fails with EFAULT (DMTCP's stat test). After a
  * restart both pids are virtual: without translation the first path names
  * another process or none. Usage: procfs N */
 #define _GNU_SOURCE
@@ -60,6 +61,12 @@ static int check(pid_t parent) {
   if (l <= 0 || (buf[l] = 0, strcmp(buf, cwd))) return 13;
   l = readlinkat(AT_FDCWD, path, buf, sizeof buf - 1);
   if (l <= 0 || (buf[l] = 0, strcmp(buf, cwd))) return 14;
+  /* a path at an address no program can read: EFAULT, as the kernel says, not a crash */
+  static const char *const bad_address = (const char *)0xffffffffff000000UL;
+  errno = 0;
+  if (stat(bad_address, &st) != -1 || errno != EFAULT) return 15;
+  errno = 0;
+  if (open((const char *)16, O_RDONLY) != -1 || errno != EFAULT) return 16;
   return 0;
 }
 

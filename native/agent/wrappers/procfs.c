@@ -17,8 +17,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include "agent.h"
+#include "raw_syscall.h"
 
 static void *next(const char *name) { return dlsym(RTLD_NEXT, name); }
 
@@ -29,8 +32,25 @@ static long number_at(const char *p, const char **end) {
   return (**end == '/' || **end == 0) ? v : -1;
 }
 
+/* Whether path starts with "/proc/", read without faulting: a program may pass
+ * a bad pointer and expect EFAULT from the call (DMTCP's stat test does), so
+ * its first bytes are copied by the kernel, which answers EFAULT instead. */
+static int names_proc(const char *path) {
+  char head[6];
+  struct iovec local = { head, sizeof head }, remote = { (void *)path, sizeof head };
+  if (rsys6(SYS_process_vm_readv, agent.real_pid, &local, 1, &remote, 1, 0) != (long)sizeof head) {
+    /* a path shorter than six bytes at the end of a mapping: byte by byte */
+    for (size_t i = 0; i < sizeof head; i++) {
+      struct iovec l1 = { head + i, 1 }, r1 = { (void *)(path + i), 1 };
+      if (rsys6(SYS_process_vm_readv, agent.real_pid, &l1, 1, &r1, 1, 0) != 1 || !head[i]) return 0;
+    }
+  }
+  return !memcmp(head, "/proc/", sizeof head);
+}
+
 static const char *real_path(const char *path, char *buf, size_t size) {
-  if (!path || strncmp(path, "/proc/", 6) || (!agent.restarted && !agent.npids)) return path;
+  /* before any restart and with no pid of another host, every pid is real: not a byte read */
+  if (!path || (!agent.restarted && !agent.npids) || !names_proc(path)) return path;
   const char *end;
   long vpid = number_at(path + 6, &end);
   if (vpid <= 0) return path;
