@@ -32,6 +32,12 @@ describe('TCP inside the computation', () => {
       expect(socks.filter((f) => f.socket?.domain === 2 && f.socket?.remote).length).toBeGreaterThanOrEqual(2);
     });
   }
+  it('a listener without SO_REUSEADDR keeps its port though a connection it accepted holds it too, twice', async () => {
+    s = await session();
+    const c = await twoRestarts(s, program('tcpecho'), ['40', 'noreuse'], { ready: (l) => counted(l, 'R').length >= 8, processes: 2 });
+    expect(c.runs.map((r) => r.stderr).join('')).not.toMatch(/cannot have its old name/);
+    ranClean(c, 'R', 40);
+  });
 });
 
 // Reading a send queue needs TCP_REPAIR (CAP_NET_ADMIN); without it the bytes are counted and said lost.

@@ -229,7 +229,7 @@ void shared_fds_make(const struct tree_header *h) {
     }
   }
   sockets_refill_datagrams(h, obj);
-  sockets_set_backlogs(h, obj);
+  sockets_finish(h, obj);
 }
 
 int shared_fds_place(const struct tree_header *h, int index, int plan_fd) {

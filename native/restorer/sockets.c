@@ -20,7 +20,8 @@
  *   PLAIN       bound again if it had a name, a datagram socket connected again
  *
  * Every socket binds with SO_REUSEADDR (the killed computation's connections
- * may sit in TIME_WAIT); the program's own value is set after. */
+ * may sit in TIME_WAIT); the program's own value is set once every socket is
+ * made (sockets_finish). */
 #include "sockets.h"
 #include "util.h"
 
@@ -203,8 +204,9 @@ static long new_socket(const struct tree_socket *t, const struct tree_sock_end *
 
 /* The program's options, once bound and connected. A TCP buffer larger than
  * a new socket's may be the kernel's own tuning: left to the kernel. */
+/* SO_REUSEADDR comes last (sockets_finish): a connection made at a listener's
+ * port keeps ours until that listener is bound, else the bind conflicts. */
 static void set_options(long fd, const struct tree_socket *t, const struct tree_sock_end *e) {
-  set_int(fd, SOL_SOCKET, SO_REUSEADDR, !!(e->opts & SOCK_OPT_REUSEADDR));
   if (e->opts & SOCK_OPT_KEEPALIVE) set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
   if (e->opts & SOCK_OPT_PASSCRED) set_int(fd, SOL_SOCKET, SO_PASSCRED, 1);
   if ((e->opts & SOCK_OPT_NODELAY) && ip(t) && t->type == SOCK_STREAM) set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
@@ -402,13 +404,16 @@ void sockets_refill_datagrams(const struct tree_header *h, const struct tree_obj
   }
 }
 
-void sockets_set_backlogs(const struct tree_header *h, const struct tree_object *objs) {
+void sockets_finish(const struct tree_header *h, const struct tree_object *objs) {
   const char *strings = (const char *)h + h->strings_offset;
   for (uint32_t k = 0; k < h->nobjects; k++) {
     if (objs[k].kind != TREE_OBJ_SOCKET) continue;
     struct tree_socket t;
     r_memcpy(&t, strings + objs[k].path_offset, sizeof t);
+    int slot = h->slot_base + 2 * (int)k;
     /* listen() again on a listener only sets its backlog */
-    if (t.mode == TREE_SOCKET_LISTEN && t.end[0].backlog >= 0) sys2(NR_listen, h->slot_base + 2 * (int)k, t.end[0].backlog);
+    if (t.mode == TREE_SOCKET_LISTEN && t.end[0].backlog >= 0) sys2(NR_listen, slot, t.end[0].backlog);
+    for (int end = 0; end < (t.mode == TREE_SOCKET_PAIR ? 2 : 1); end++)
+      set_int(slot + end, SOL_SOCKET, SO_REUSEADDR, !!(t.end[end].opts & SOCK_OPT_REUSEADDR));
   }
 }

@@ -10,8 +10,8 @@ void sockets_make(const struct tree_object *o, const char *blob, int slot0, int 
 /* Last, once every socket exists: each datagram socket's queued records sent
  * again to it from their senders. */
 void sockets_refill_datagrams(const struct tree_header *h, const struct tree_object *objs);
-/* Then each listener's backlog as its program gave it: after the connections
+/* Then each listener's backlog as its program gave it (after the connections
  * no one had accepted are in its queue again, which a small backlog would
- * not have let in. */
-void sockets_set_backlogs(const struct tree_header *h, const struct tree_object *objs);
+ * not have let in) and every socket's own SO_REUSEADDR (after every bind). */
+void sockets_finish(const struct tree_header *h, const struct tree_object *objs);
 #endif

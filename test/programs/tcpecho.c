@@ -6,7 +6,10 @@
  * Every 10 numbers the child also opens a second connection to the listener,
  * waits for "ready", says "hello k" and must get "hi k" back: the listener kept its port and still accepts.
  * The parent checks its listener's port and its connection's options stay
- * what they were. Usage: tcpecho N */
+ * what they were. With "noreuse" the listener has no SO_REUSEADDR (its port
+ * is then also held by the accepted connection at a restart), and the child
+ * closes its second connections first.
+ * Usage: tcpecho N [noreuse] */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -78,8 +81,9 @@ static int child(int port, int n) {
 int main(int argc, char **argv) {
   int n = argc > 1 ? atoi(argv[1]) : 60;
   setvbuf(stdout, 0, _IOLBF, 0);
+  int reuse = !(argc > 2 && !strcmp(argv[2], "noreuse"));
   int l = socket(AF_INET, SOCK_STREAM, 0), on = 1;
-  setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (reuse) setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
   struct sockaddr_in a = { .sin_family = AF_INET };
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof a;
@@ -101,6 +105,10 @@ int main(int argc, char **argv) {
       dprintf(d, "ready\n");
       if (read_line(d, line, sizeof line) < 0 || sscanf(line, "hello %d", &m) != 1) { printf("CORRUPT hello '%s'\n", line); return 3; }
       dprintf(d, "hi %d\n", m);
+      /* without SO_REUSEADDR a connection the server closed first would hold
+       * its port in TIME_WAIT against a restart's bind for a minute (only
+       * CAP_NET_ADMIN can bind past it): the client closes first */
+      if (!reuse) { char x; while (read(d, &x, 1) > 0) {} }
       close(d);
       k--;
       continue;
@@ -111,7 +119,7 @@ int main(int argc, char **argv) {
     len = sizeof a;
     getsockname(l, (struct sockaddr *)&a, &len);
     if (ntohs(a.sin_port) != port) { printf("CORRUPT the listener moved from port %d to %d\n", port, ntohs(a.sin_port)); return 3; }
-    if (!opt(l, SOL_SOCKET, SO_REUSEADDR) || !opt(s, IPPROTO_TCP, TCP_NODELAY) || !opt(l, SOL_SOCKET, SO_ACCEPTCONN)) { printf("CORRUPT socket options lost\n"); return 3; }
+    if (opt(l, SOL_SOCKET, SO_REUSEADDR) != reuse || !opt(s, IPPROTO_TCP, TCP_NODELAY) || !opt(l, SOL_SOCKET, SO_ACCEPTCONN)) { printf("CORRUPT socket options lost\n"); return 3; }
   }
   int status;
   waitpid(pid, &status, 0);
