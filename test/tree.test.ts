@@ -48,6 +48,16 @@ describe('a parent and its child', () => {
     for (const img of c.images[1]) expect(script).toContain(img);
   });
 
+  it('a child made by clone() (no CLONE_THREAD) joins, and both count on across two restarts', async () => {
+    s = await session();
+    const c = await twoRestarts(s, program('forkcount'), ['30', 'clone'], { ready: both(atLeast('P', 5), atLeast('C', 5)), processes: 2 });
+    expect(c.end).toEqual({ code: 0, signal: null });
+    noCorruption(c.lines);
+    expect(counted(c.lines, 'P')).toEqual(oneTo(30));
+    expect(counted(c.lines, 'C')).toEqual(oneTo(30));
+    expect(c.lines.at(-1)).toBe('DONE 30');
+  });
+
   it('restarts from raw images through the restart script, twice', async () => {
     s = await session();
     const c = await twoRestarts(s, program('forkcount'), ['30'], {

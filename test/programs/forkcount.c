@@ -3,7 +3,12 @@
  * still hold: the child's getppid() is the parent's getpid(), the parent's
  * fork() result is the child's getpid(). At the end the parent waits for that
  * child by pid and checks its exit status, then prints DONE. A mismatch prints
- * CORRUPT and exits 3. */
+ * CORRUPT and exits 3. With "clone" the child is made by clone() (SIGCHLD,
+ * no CLONE_THREAD: a process) and ends by returning 7 from its function.
+ * Usage: forkcount N [clone] */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,20 +44,33 @@ static void count(char who, int n, pid_t expect_ppid, pid_t my_pid) {
   }
 }
 
+struct child_args { int n; pid_t parent; };
+
+static int child_main(void *p) {
+  const struct child_args *a = p;
+  pid_t me = getpid();
+  printf("CHILD %d of %d\n", me, getppid());
+  if (getppid() != a->parent) { printf("CORRUPT ppid\n"); return 3; }
+  count('C', a->n, a->parent, me);
+  return 7;
+}
+
 int main(int argc, char **argv) {
   int n = argc > 1 ? atoi(argv[1]) : 50;
   setvbuf(stdout, 0, _IOLBF, 0);
   pid_t parent = getpid();
   printf("PARENT %d\n", parent);
-  pid_t child = fork();
-  if (child < 0) { perror("fork"); return 2; }
-  if (child == 0) {
-    pid_t me = getpid();
-    printf("CHILD %d of %d\n", me, getppid());
-    if (getppid() != parent) { printf("CORRUPT ppid\n"); return 3; }
-    count('C', n, parent, me);
-    return 7;
+  struct child_args a = { n, parent };
+  pid_t child;
+  if (argc > 2 && !strcmp(argv[2], "clone")) {
+    size_t size = 1 << 20;
+    char *stack = malloc(size);
+    child = clone(child_main, stack + size, SIGCHLD, &a);
+  } else {
+    child = fork();
+    if (child == 0) return child_main(&a);
   }
+  if (child < 0) { perror("fork"); return 2; }
   count('P', n, 0, parent);
   int status = 0;
   pid_t w = waitpid(child, &status, 0);

@@ -13,12 +13,17 @@
  * returns includes the child. vfork is a fork here: the child of a vfork would
  * run our join on its parent's memory.
  *
+ * clone() without CLONE_THREAD is a fork too (see clone below).
+ *
  * After a restart the kernel hands out pids that the program may know as
  * other processes' virtual pids; such a child leaves at once and we fork
  * again (pid_table_conflicts). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -85,17 +90,19 @@ static pid_t real_fork(void) {
   return real();
 }
 
-AGENT_EXPORT pid_t fork(void) {
-  if (!agent.active) return real_fork();
+/* Makes a new process with make(ctx), which returns 0 in the child after
+ * fork_child_join ran there, and waits until the child has joined (or has
+ * left at once over a pid conflict: then again). */
+static pid_t joined_child(pid_t (*make)(void *), void *ctx) {
   gate_enter();
   for (int attempt = 0;; attempt++) {
     int p[2] = { -1, -1 };
     rsys2(SYS_pipe2, p, O_CLOEXEC);
     join_pipe = p[1];
     join_pipe_parent_end = p[0];
-    pid_t child = real_fork();
+    pid_t child = make(ctx);
     int saved_errno = errno;
-    if (child == 0) return 0;   /* fork_child_join ran in the atfork handler */
+    if (child == 0) return 0;
     join_pipe = -1;
     join_pipe_parent_end = -1;
     if (p[1] >= 0) rsys1(SYS_close, p[1]);
@@ -107,13 +114,74 @@ AGENT_EXPORT pid_t fork(void) {
     if (p[0] >= 0) rsys1(SYS_close, p[0]);
     if (child > 0 && word == CHILD_CONFLICT && attempt < FORK_RETRIES) {
       long w;
-      do { w = rsys4(SYS_wait4, child, 0, 0, 0); } while (w == -EINTR);
+      do { w = rsys4(SYS_wait4, child, 0, __WALL, 0); } while (w == -EINTR);
       continue;
     }
     gate_leave();
     errno = saved_errno;
     return child;   /* a new process keeps its kernel pid as its virtual pid */
   }
+}
+
+/* fork_child_join runs in the child in our atfork handler. */
+static pid_t make_by_fork(void *unused) { (void)unused; return real_fork(); }
+
+AGENT_EXPORT pid_t fork(void) {
+  if (!agent.active) return real_fork();
+  return joined_child(make_by_fork, 0);
+}
+
+/* clone() without CLONE_THREAD makes a process, as fork does, but glibc runs
+ * no atfork handler for it: the child joins in our start function before the
+ * program's. A child that shares its parent's memory (CLONE_VM: the join
+ * would run on the parent's agent) or lives in new namespaces (its pids are
+ * not the tree's) is made as asked, unobserved, with one line. */
+#define CLONE_UNOBSERVED (CLONE_VM | CLONE_NEWPID | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
+typedef int (*clone_fn)(int (*)(void *), void *, int, void *, ...);
+struct clone_call {
+  int (*fn)(void *);
+  void *arg, *stack, *tls;
+  int flags;
+  pid_t *parent_tid, *child_tid;
+};
+
+static clone_fn real_clone(void) {
+  static clone_fn real;
+  if (!real) real = (clone_fn)dlsym(RTLD_NEXT, "clone");
+  return real;
+}
+
+/* In the child, on its own stack, with a copy of the parent's memory (so the
+ * call's description is there too). */
+static int clone_child_start(void *p) {
+  const struct clone_call *c = p;
+  fork_child_join();
+  /* glibc ends the child with exit() when fn returns, which would end only
+   * this thread: the process has our checkpoint thread too now */
+  rsys1(SYS_exit_group, c->fn(c->arg));
+  return 0;
+}
+
+static pid_t make_by_clone(void *p) {
+  struct clone_call *c = p;
+  return (pid_t)real_clone()(clone_child_start, c->stack, c->flags, c, c->parent_tid, c->tls, c->child_tid);
+}
+
+AGENT_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...) {
+  va_list ap;
+  va_start(ap, arg);
+  pid_t *parent_tid = va_arg(ap, pid_t *);
+  void *tls = va_arg(ap, void *);
+  pid_t *child_tid = va_arg(ap, pid_t *);
+  va_end(ap);
+  if (!agent.active || (flags & CLONE_THREAD)) return real_clone()(fn, stack, flags, arg, parent_tid, tls, child_tid);
+  if (flags & CLONE_UNOBSERVED) {
+    agent_say("a process made by clone() sharing its parent's memory or in new namespaces is not checkpointed");
+    return real_clone()(fn, stack, flags, arg, parent_tid, tls, child_tid);
+  }
+  struct clone_call c = { fn, arg, stack, tls, flags, parent_tid, child_tid };
+  pid_t child = joined_child(make_by_clone, &c);
+  return child;   /* the child returns from clone_child_start, never here */
 }
 
 AGENT_EXPORT pid_t vfork(void) { return fork(); }
