@@ -173,16 +173,21 @@ describe('coordinator', () => {
     expect(a.barriers).toEqual(['SUSPEND', 'ELECT', 'DRAIN', 'CHECKPOINT', 'RESUME']);
   });
 
-  it('an EXEC keeps the peer, renames it, and sends its id and the barrier it waits for again', async () => {
+  it('an EXEC keeps the peer, renames it, and sends the barrier it waits for again, and its id when asked', async () => {
     const c = await start();
     const a = await agent({ behavior: { SUSPEND: 'hang' } });
     const pending = sendCommand(c.host, c.port, 'checkpoint');
     await a.waitFor(() => a.barriers.includes('SUSPEND'));
     a.send('EXEC', { prog: 'sort', pid: 1, rpid: 2 });
     await a.waitFor(() => a.barriers.filter((x) => x === 'SUSPEND').length === 2);
+    // an agent that knows its id is told nothing more: one that exits at once leaves nothing unread
+    expect(a.received.filter((m) => m.verb === 'WELCOME').map((m) => m.fields.id)).toEqual([a.id]);
+    a.send('EXEC', { prog: 'uniq', pid: 1, rpid: 2, welcome: 1 });
+    await a.waitFor(() => a.received.filter((m) => m.verb === 'WELCOME').length === 2);
     expect(a.received.filter((m) => m.verb === 'WELCOME').map((m) => m.fields.id)).toEqual([a.id, a.id]);
+    await a.waitFor(() => a.barriers.filter((x) => x === 'SUSPEND').length === 3);
     const list = await sendCommand(c.host, c.port, 'list');
-    expect(list.lines.find((l) => l.verb === 'PEER')!.fields.prog).toBe('sort');
+    expect(list.lines.find((l) => l.verb === 'PEER')!.fields.prog).toBe('uniq');
     expect((await pending).ok).toBe(true);
   });
 

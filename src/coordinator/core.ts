@@ -249,8 +249,8 @@ export class Coordinator {
       // Same process, new program (the agent kept its connection across exec).
       if (m.fields.prog) agent.prog = m.fields.prog;
       this.cfg.log(`${agent.prog}[${agent.pid}] (${agent.id}) exec'd`);
-      // Its id again: the exec may have come before the old program read its WELCOME.
-      agent.send(encodeMessage('WELCOME', { v: PROTOCOL_VERSION, id: agent.id, gen: this.gen, interval: this.interval }));
+      // Its id again when it asks: the exec came before the old program read its WELCOME.
+      if (m.fields.welcome === '1') agent.send(encodeMessage('WELCOME', { v: PROTOCOL_VERSION, id: agent.id, gen: this.gen, interval: this.interval }));
       this.run?.resend(agent);
       return true;
     }

@@ -158,8 +158,11 @@ int coord_connect_and_send_hello(int restart, int wait) {
 }
 
 /* After exec (exec.c): the connection is the old program's, still registered
- * under our id. Tell the coordinator what runs now; it answers nothing, but
- * sends again a barrier that the old program's checkpoint thread took along. */
+ * under our id. Tell the coordinator what runs now; it sends again a barrier
+ * that the old program's checkpoint thread took along, and our WELCOME only
+ * when we do not know our id (a forked child that exec'd before its thread
+ * read it): a program that exits at once then leaves nothing unread, so its
+ * connection ends with a FIN, not a reset. */
 int coord_send_exec(void) {
   char line[1024], *e = line, *lim = line + sizeof line;
   char num[24];
@@ -170,5 +173,6 @@ int coord_send_exec(void) {
   agent_fmt_u64(num, (uint64_t)agent.virt_pid, 10); e = put_encoded(e, lim, num);
   e += agent_strlcpy(e, " rpid=", (size_t)(lim - e));
   agent_fmt_u64(num, (uint64_t)agent.real_pid, 10); e = put_encoded(e, lim, num);
+  if (!agent.unique_id[0]) e += agent_strlcpy(e, " welcome=1", (size_t)(lim - e));
   return coord_send(line);
 }
