@@ -66,6 +66,22 @@ describe('a pty inside the computation', () => {
   }
 });
 
+describe.skipIf(!scriptTool)('script(1) inside the computation', () => {
+  it('script makes a pty for a counting shell loop; the count goes on through its pty after two restarts', async () => {
+    s = await session();
+    // script relays what the loop writes on its pty to our stdout; the loop's shell forks sleep
+    const loop = 'i=0; while [ $i -lt 30 ]; do i=$((i+1)); echo S $i; sleep 0.2; done';
+    const c = await twoRestarts(s, scriptTool, ['-qfec', loop, '/dev/null'], { ready: (l) => counted(l, 'S').length >= 5 });
+    expect(c.end, c.runs.map((r) => r.stderr).join('')).toEqual({ code: 0, signal: null });
+    expect(counted(c.lines, 'S')).toEqual(oneTo(30));
+    // script and its shell at least: script holds the pty's master, the shell its slave
+    for (const images of c.images) expect(images.length).toBeGreaterThanOrEqual(2);
+    const kinds = c.images[1].flatMap((i) => (readImageMeta(i).fds ?? []) as { kind?: string }[]).map((f) => f.kind);
+    expect(kinds).toContain('ptymaster');
+    expect(kinds).toContain('tty');
+  });
+});
+
 describe('bytes in flight in a pty inside the computation', () => {
   it('lines written to the master but not read yet on the slave come back after two restarts, in order', async () => {
     s = await session();
