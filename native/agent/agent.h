@@ -15,6 +15,7 @@
 #define AGENT_MAX_THREADS 1024
 #define AGENT_MAX_FDS 1024
 #define AGENT_FD_PATH_MAX 1024
+#define PROTOCOL_VERSION "1"        /* docs/protocol.md: the coordinator's line protocol */
 #define AGENT_COORD_FD_MIN 820      /* our coordinator socket sits above the program's fds */
 #define AGENT_LINE_MAX 65536
 #define AGENT_RESTORE_STACK_SIZE (64 * 1024)
@@ -345,11 +346,18 @@ void gate_enter(void);
 void gate_leave(void);
 void gate_close(void);       /* checkpoint thread: wait for wrappers in flight */
 void gate_open(void);
+int gate_held_here(void);    /* how many times this thread holds it (dmtcp_disable_ckpt nests) */
+void gate_child_reset(void); /* fork child: no thread holds its gate */
+
+/* api.c: dmtcp.h, the calls a program makes to the checkpointer */
+int api_command_fd(void);    /* the connection a dmtcp.h call has open to the coordinator; -1: none */
+void checkpoint_image_path(char *out, size_t size);   /* this process's image (checkpoint_thread.c) */
 
 /* children.c: zombie children, recorded at checkpoint */
 void children_save(void);
 
 /* fork.c: a child joins the computation as its own process */
+int agent_libc_clone(int (*fn)(void *), void *stack, int flags, void *arg);   /* the agent's own children: not through our wrapper */
 void fork_child_join(void);
 
 /* exec.c: identity carried across exec */

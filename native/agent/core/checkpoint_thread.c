@@ -32,7 +32,7 @@ static void reply(const char *verb, const char *barrier, const char *key, const 
   coord_send(out);
 }
 
-static void image_path(char *out, size_t size) {
+void checkpoint_image_path(char *out, size_t size) {
   char *e = out, *lim = out + size;
   e += agent_strlcpy(e, agent.config.ckpt_dir, (size_t)(lim - e));
   e += agent_strlcpy(e, "/ckpt_", (size_t)(lim - e));
@@ -99,7 +99,7 @@ static int checkpoint(const char *barrier) {
   process_state_save();
   timers_save();
   sysv_save();
-  image_path(path, sizeof path);
+  checkpoint_image_path(path, sizeof path);
   agent.generation++;
   agent.ckpt_fs_base = agent_get_fs_base();
   agent.ckpt_mono_ns = agent_mono_ns();

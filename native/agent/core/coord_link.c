@@ -11,7 +11,7 @@
 #include "agent.h"
 #include "raw_syscall.h"
 
-#define PROTOCOL_VERSION "1"
+
 
 static char inbuf[AGENT_LINE_MAX];
 static size_t in_used;

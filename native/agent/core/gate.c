@@ -15,17 +15,34 @@
 
 #define GATE_POLL_MS 100
 
+/* How many times this thread holds the gate open: a thread inside a critical
+ * section of its own (dmtcp_disable_ckpt) that forks or execs must not wait
+ * for a checkpoint that waits for it. */
+static __thread int held_here __attribute__((tls_model("initial-exec")));
+
 void gate_enter(void) {
+  if (held_here) {
+    __atomic_add_fetch(&agent.gate_in_flight, 1, __ATOMIC_SEQ_CST);
+    held_here++;
+    return;
+  }
   for (;;) {
     while (agent.gate_closed) agent_futex_wait(&agent.gate_closed, 1, GATE_POLL_MS);
     __atomic_add_fetch(&agent.gate_in_flight, 1, __ATOMIC_SEQ_CST);
-    if (!__atomic_load_n(&agent.gate_closed, __ATOMIC_SEQ_CST)) return;
+    if (!__atomic_load_n(&agent.gate_closed, __ATOMIC_SEQ_CST)) { held_here++; return; }
     /* Closed meanwhile: step back out and let the checkpoint go first. */
-    gate_leave();
+    __atomic_sub_fetch(&agent.gate_in_flight, 1, __ATOMIC_SEQ_CST);
+    agent_futex_wake(&agent.gate_in_flight);
   }
 }
 
+int gate_held_here(void) { return held_here; }
+
+/* A forked child starts with the gate of its own, held by no one. */
+void gate_child_reset(void) { held_here = 0; }
+
 void gate_leave(void) {
+  if (held_here > 0) held_here--;
   if (__atomic_sub_fetch(&agent.gate_in_flight, 1, __ATOMIC_SEQ_CST) == 0) agent_futex_wake(&agent.gate_in_flight);
 }
 

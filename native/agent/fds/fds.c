@@ -135,8 +135,9 @@ void fds_save(void) {
       off += d->d_reclen;
       if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
       int fd = (int)agent_parse_u64(d->d_name, 10, 0);
-      /* ours: the coordinator socket, and the resident encoder's presence pipe */
-      if (fd == dir || fd == agent.coord_fd || fd == ENCODER_PRESENCE_FD) continue;
+      /* ours: the coordinator socket, the resident encoder's presence pipe and a
+       * dmtcp.h call's connection (dmtcp_checkpoint waits on it during the checkpoint) */
+      if (fd == dir || fd == agent.coord_fd || fd == ENCODER_PRESENCE_FD || fd == api_command_fd()) continue;
       save_one_fd(fd);
     }
   }

@@ -298,7 +298,7 @@ static pid_t spawn_encoder(int pipe_read, const char *const *args) {
   l.envp[1] = 0;
   /* CLONE_VM|CLONE_VFORK: no copy of our address space; we wait until it execs.
    * Exit signal 0: the program never gets a SIGCHLD for it. */
-  return clone(encoder_child, encoder_stack + ENCODER_STACK_SIZE, CLONE_VM | CLONE_VFORK, &l);
+  return agent_libc_clone(encoder_child, encoder_stack + ENCODER_STACK_SIZE, CLONE_VM | CLONE_VFORK, &l);
 }
 
 static void say_why(char *why, size_t size, const char *what, long err) {

@@ -66,6 +66,7 @@ void fork_child_join(void) {
   agent.nthreads = 0;
   agent.gate_in_flight = 0;
   agent.gate_closed = 0;
+  gate_child_reset();
   if (pid_table_conflicts(agent.real_pid) && join_pipe >= 0) {
     tell_parent(CHILD_CONFLICT);
     rsys1(SYS_exit_group, 0);
@@ -150,6 +151,9 @@ static clone_fn real_clone(void) {
   if (!real) real = (clone_fn)dlsym(RTLD_NEXT, "clone");
   return real;
 }
+
+/* libc's clone, for the agent's own children (the image encoder). */
+int agent_libc_clone(int (*fn)(void *), void *stack, int flags, void *arg) { return real_clone()(fn, stack, flags, arg); }
 
 /* In the child, on its own stack, with a copy of the parent's memory (so the
  * call's description is there too). */

@@ -1,0 +1,181 @@
+/* dmtcp.h (include/dmtcp.h): the calls a program makes to the checkpointer.
+ *
+ * They run on the program's own threads. A call that needs the coordinator
+ * (a checkpoint, its status) opens a connection of its own as dmtcp_command
+ * does (HELLO role=command, then CMD, answered by DONE: docs/protocol.md);
+ * the checkpoint thread's connection is the checkpoint thread's. That socket
+ * sits above the program's fds and no image records it (fds.c asks
+ * api_command_fd): dmtcp_checkpoint may still hold it when the checkpoint it
+ * asked for stops the process.
+ *
+ * A critical section (dmtcp_disable_ckpt .. dmtcp_enable_ckpt) holds the
+ * checkpoint gate, as fork and exec do (gate.c): the checkpoint thread waits
+ * for it before it suspends anyone. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include "agent.h"
+#include "raw_syscall.h"
+
+/* The header's macros would rename what we define here. */
+#include "dmtcp.h"
+#undef dmtcp_is_enabled
+#undef dmtcp_checkpoint
+#undef dmtcp_disable_ckpt
+#undef dmtcp_enable_ckpt
+#undef dmtcp_get_coordinator_status
+#undef dmtcp_get_local_status
+#undef dmtcp_get_ckpt_dir
+#undef dmtcp_set_ckpt_dir
+#undef dmtcp_get_ckpt_filename
+#undef dmtcp_get_uniquepid_str
+
+#define RETRY_NS 100000000L        /* dmtcp_checkpoint: again after 100 ms while no coordinator answers */
+#define WAIT_POLL_NS 10000000L     /* ...and looks for the checkpoint's end every 10 ms */
+#define COMMAND_FD_AT (AGENT_COORD_FD_MIN + 16)
+#define REPLY_MAX 4096
+
+static volatile int command_fd = -1;
+
+int api_command_fd(void) { return command_fd; }
+
+static void nap(long ns) {
+  struct timespec t = { 0, ns };
+  rsys2(SYS_nanosleep, &t, 0);   /* raw: not a wait of the program's (waits.c) */
+}
+
+/* Sends CMD name=`name` and reads the reply until DONE; the first line whose
+ * verb is `want` (if any) is copied to `line`. 0 when DONE said ok, -1 when
+ * no coordinator answered or it refused. */
+static int coordinator_command(const char *name, const char *want, char *line, size_t size) {
+  if (!agent.active || !agent.coord_addr_len) return -1;
+  int s = (int)rsys3(SYS_socket, agent.coord_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -1;
+  long r;
+  do { r = rsys3(SYS_connect, s, &agent.coord_addr, agent.coord_addr_len); } while (r == -EINTR);
+  int fd = r < 0 ? -1 : (int)rsys3(SYS_fcntl, s, F_DUPFD_CLOEXEC, COMMAND_FD_AT);
+  rsys1(SYS_close, s);
+  if (fd < 0) return -1;
+  command_fd = fd;
+  char out[256], *e = out;
+  e += agent_strlcpy(e, "HELLO v=" PROTOCOL_VERSION " role=command\nCMD name=", sizeof out - 8);
+  e += agent_strlcpy(e, name, sizeof out - (size_t)(e - out) - 2);
+  *e++ = '\n';
+  int ok = agent_write_all(fd, out, (size_t)(e - out)) >= 0 ? 1 : -1;
+  static char buf[REPLY_MAX];
+  size_t used = 0;
+  if (line && size) line[0] = 0;
+  while (ok == 1) {
+    long n = rsys3(SYS_read, fd, buf + used, sizeof buf - 1 - used);
+    if (n == -EINTR) continue;
+    if (n <= 0) { ok = -1; break; }
+    used += (size_t)n;
+    buf[used] = 0;
+    char *nl;
+    while (ok == 1 && (nl = strchr(buf, '\n'))) {
+      *nl = 0;
+      size_t vlen = want ? strlen(want) : 0;
+      if (want && line && !line[0] && !strncmp(buf, want, vlen) && buf[vlen] == ' ') agent_strlcpy(line, buf, size);
+      if (!strncmp(buf, "DONE ", 5)) ok = strstr(buf, "status=ok") ? 0 : -1;
+      else if (!strncmp(buf, "ERROR", 5)) ok = -1;
+      size_t rest = used - (size_t)(nl + 1 - buf);
+      memmove(buf, nl + 1, rest + 1);
+      used = rest;
+    }
+    if (used == sizeof buf - 1) used = 0;   /* a line too long for us: drop it */
+  }
+  command_fd = -1;
+  rsys1(SYS_close, fd);
+  return ok;
+}
+
+AGENT_EXPORT int dmtcp_is_enabled(void) { return agent.active ? 1 : 0; }
+
+AGENT_EXPORT int dmtcp_checkpoint(void) {
+  if (!agent.active) return DMTCP_NOT_PRESENT;
+  /* read before asking: the checkpoint may be over before the answer comes,
+   * and a restart from its image finds the connection gone (no answer) */
+  int restarts = agent.restarts, checkpoints = agent.generation;
+  while (coordinator_command("checkpoint", 0, 0, 0) != 0) {
+    if (agent.restarts != restarts || agent.generation != checkpoints) break;
+    nap(RETRY_NS);
+  }
+  while (agent.restarts == restarts && __atomic_load_n(&agent.generation, __ATOMIC_SEQ_CST) == checkpoints) nap(WAIT_POLL_NS);
+  /* the image is written with the count already moved: wait for the resume */
+  while (agent.suspended) nap(WAIT_POLL_NS);
+  return agent.restarts != restarts ? DMTCP_AFTER_RESTART : DMTCP_AFTER_CHECKPOINT;
+}
+
+AGENT_EXPORT int dmtcp_disable_ckpt(void) {
+  if (agent.active) gate_enter();
+  return 1;
+}
+
+AGENT_EXPORT int dmtcp_enable_ckpt(void) {
+  if (agent.active && gate_held_here() > 0) gate_leave();
+  return 1;
+}
+
+AGENT_EXPORT int dmtcp_get_coordinator_status(int *numPeers, int *isRunning) {
+  char line[1024], value[64];
+  int peers = 0, running = 0;
+  if (coordinator_command("status", "STATUS", line, sizeof line) == 0) {
+    if (coord_field(line, "num_peers", value, sizeof value)) peers = (int)agent_parse_u64(value, 10, 0);
+    if (coord_field(line, "running", value, sizeof value)) running = !strcmp(value, "yes");
+  }
+  if (numPeers) *numPeers = peers;
+  if (isRunning) *isRunning = running;
+  return DMTCP_IS_PRESENT;
+}
+
+AGENT_EXPORT int dmtcp_get_local_status(int *numCheckpoints, int *numRestarts) {
+  if (numCheckpoints) *numCheckpoints = agent.generation;
+  if (numRestarts) *numRestarts = agent.restarts;
+  return DMTCP_IS_PRESENT;
+}
+
+AGENT_EXPORT const char *dmtcp_get_ckpt_dir(void) { return agent.config.ckpt_dir; }
+
+AGENT_EXPORT int dmtcp_set_ckpt_dir(const char *dir) {
+  if (dir && dir[0]) agent_strlcpy(agent.config.ckpt_dir, dir, sizeof agent.config.ckpt_dir);
+  return DMTCP_IS_PRESENT;
+}
+
+AGENT_EXPORT const char *dmtcp_get_ckpt_filename(void) {
+  static char path[PATH_MAX];
+  if (agent.last_image[0]) return agent.last_image;
+  checkpoint_image_path(path, sizeof path);
+  return path;
+}
+
+AGENT_EXPORT const char *dmtcp_get_uniquepid_str(void) { return agent.unique_id; }
+
+AGENT_EXPORT const char *dmtcp_get_computation_id_str(void) {
+  static char from_status[128];
+  if (agent.comp_id[0]) return agent.comp_id;
+  char line[1024];
+  if (!from_status[0] && coordinator_command("status", "STATUS", line, sizeof line) == 0 &&
+      coord_field(line, "comp", from_status, sizeof from_status) && !strcmp(from_status, "-"))
+    from_status[0] = 0;
+  return from_status;
+}
+
+AGENT_EXPORT uint32_t dmtcp_get_generation(void) { return (uint32_t)agent.generation; }
+
+AGENT_EXPORT int dmtcp_get_ckpt_signal(void) { return agent.config.ckpt_signal; }
+
+AGENT_EXPORT const char *dmtcp_get_tmpdir(void) {
+  const char *t = getenv("DMTCP_TMPDIR");
+  if (!t || !t[0]) t = getenv("TMPDIR");
+  return t && t[0] ? t : "/tmp";
+}
+
+AGENT_EXPORT int dmtcp_is_running_state(void) { return agent.suspended ? 0 : 1; }
+
+AGENT_EXPORT pid_t dmtcp_pid_virtual_to_real(pid_t virtualPid) { return pid_real_of_virt(virtualPid); }
+AGENT_EXPORT pid_t dmtcp_pid_real_to_virtual(pid_t realPid) { return pid_virt_of_real(realPid); }
