@@ -1,7 +1,8 @@
 {
-  # Three products from one file:
+  # The products of one file:
   #   dmtcp_native.node  the Node addon (exec, personality, memfd): only syscalls
   #   libdmtcp.so        the agent, LD_PRELOADed into every checkpointed process
+  #   libdmtcpaware      .so and .a of include/dmtcp/dmtcpaware.h (docs/api.md)
   #   mtcp_restart       the restorer: static, no libc, linked low (see docs/restore-plan.md)
   "targets": [
     {
@@ -20,6 +21,27 @@
       "include_dirs": ["include", "native/agent", "native/common"],
       "cflags": ["-std=gnu11", "-Wall", "-O2", "-fPIC", "-fno-stack-protector", "-fvisibility=hidden", "-D_GNU_SOURCE"],
       "ldflags": ["-ldl", "-lpthread"]
+    },
+    {
+      # include/dmtcp/dmtcpaware.h over the agent: a shared and a static library
+      "target_name": "libdmtcpaware",
+      "type": "shared_library",
+      "product_name": "dmtcpaware",
+      "product_prefix": "lib",
+      "sources": ["native/dmtcpaware/dmtcpaware.c"],
+      "include_dirs": ["include"],
+      "cflags": ["-std=gnu11", "-Wall", "-O2", "-fPIC", "-D_GNU_SOURCE"],
+      "ldflags": ["-ldl"]
+    },
+    {
+      "target_name": "libdmtcpaware_static",
+      "type": "static_library",
+      "product_name": "dmtcpaware",
+      "product_prefix": "lib",
+      "sources": ["native/dmtcpaware/dmtcpaware.c"],
+      "include_dirs": ["include"],
+      "cflags": ["-std=gnu11", "-Wall", "-O2", "-fPIC", "-D_GNU_SOURCE"],
+      "standalone_static_library": 1
     },
     {
       "target_name": "mtcp_restart",

@@ -41,6 +41,8 @@
 #define REPLY_MAX 4096
 
 static volatile int command_fd = -1;
+/* Post-checkpoint and restart hooks that ran: dmtcp_checkpoint returns after them. */
+static volatile unsigned after_hooks_runs;
 
 int api_command_fd(void) { return command_fd; }
 
@@ -101,6 +103,7 @@ AGENT_EXPORT int dmtcp_checkpoint(void) {
   /* read before asking: the checkpoint may be over before the answer comes,
    * and a restart from its image finds the connection gone (no answer) */
   int restarts = agent.restarts, checkpoints = agent.generation;
+  unsigned hooks_before = after_hooks_runs;
   while (coordinator_command("checkpoint", 0, 0, 0) != 0) {
     if (agent.restarts != restarts || agent.generation != checkpoints) break;
     nap(RETRY_NS);
@@ -108,6 +111,8 @@ AGENT_EXPORT int dmtcp_checkpoint(void) {
   while (agent.restarts == restarts && __atomic_load_n(&agent.generation, __ATOMIC_SEQ_CST) == checkpoints) nap(WAIT_POLL_NS);
   /* the image is written with the count already moved: wait for the resume */
   while (agent.suspended) nap(WAIT_POLL_NS);
+  /* and for the program's post-checkpoint or restart hooks, which run after it */
+  while (after_hooks_runs == hooks_before) nap(WAIT_POLL_NS);
   return agent.restarts != restarts ? DMTCP_AFTER_RESTART : DMTCP_AFTER_CHECKPOINT;
 }
 
@@ -179,3 +184,41 @@ AGENT_EXPORT int dmtcp_is_running_state(void) { return agent.suspended ? 0 : 1; 
 
 AGENT_EXPORT pid_t dmtcp_pid_virtual_to_real(pid_t virtualPid) { return pid_real_of_virt(virtualPid); }
 AGENT_EXPORT pid_t dmtcp_pid_real_to_virtual(pid_t realPid) { return pid_virt_of_real(realPid); }
+
+/* ---- dmtcpaware (native/dmtcpaware/dmtcpaware.c calls these by name) ---- */
+
+typedef void (*hook_fn)(void);
+/* by moment (enum api_hook): installed with dmtcpInstallHooks, then the
+ * program's dmtcpHook* and mtcpHook* functions */
+static hook_fn installed[API_HOOK_MOMENTS], program_dmtcp[API_HOOK_MOMENTS], program_mtcp[API_HOOK_MOMENTS];
+
+AGENT_EXPORT int dmtcp_aware_install_hooks(hook_fn pre, hook_fn post, hook_fn restart) {
+  installed[API_HOOK_PRE_CHECKPOINT] = pre;
+  installed[API_HOOK_POST_CHECKPOINT] = post;
+  installed[API_HOOK_RESTART] = restart;
+  return 1;
+}
+
+/* dmtcpHook{Pre,Post}Checkpoint, dmtcpHookRestart, then the three mtcpHook*. */
+AGENT_EXPORT void dmtcp_aware_program_hooks(const hook_fn *hooks) {
+  for (int m = 0; m < API_HOOK_MOMENTS; m++) {
+    program_dmtcp[m] = hooks[m];
+    program_mtcp[m] = hooks[API_HOOK_MOMENTS + m];
+  }
+}
+
+void api_run_hooks(enum api_hook moment) {
+  if (program_mtcp[moment]) program_mtcp[moment]();
+  if (program_dmtcp[moment]) program_dmtcp[moment]();
+  if (installed[moment]) installed[moment]();
+  if (moment != API_HOOK_PRE_CHECKPOINT) __atomic_add_fetch(&after_hooks_runs, 1, __ATOMIC_SEQ_CST);
+}
+
+AGENT_EXPORT int dmtcp_aware_run_command(char key) {
+  static const struct { char key; const char *name; } keys[] = {
+    { 'c', "checkpoint" }, { 'k', "kill" }, { 'q', "quit" }, { 's', "status" }, { 'l', "list" },
+  };
+  for (unsigned i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    if (keys[i].key == key) return coordinator_command(keys[i].name, 0, 0, 0) == 0 ? 1 : 0;
+  return 0;
+}

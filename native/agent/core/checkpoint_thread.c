@@ -90,6 +90,7 @@ static void continue_after_restart(void) {
   agent.cpu_offset_ns += agent.cpu_at_ckpt_ns - agent_cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
   threads_resume_all();
   terminal_after_resume();
+  api_run_hooks(API_HOOK_RESTART);
 }
 
 /* Returns 1 if we came back from an image (the coordinator link is new). */
@@ -149,6 +150,9 @@ static void *checkpoint_thread_main(void *unused) {
       if (!strcmp(name, "SUSPEND")) {
         /* Sent twice when an exec took the first one along (coord_send_exec). */
         if (agent.suspended) { reply("REACHED", name, 0, 0); continue; }
+        /* The program's pre-checkpoint hooks (dmtcpaware) run while its threads do:
+         * they may print or take the program's locks. */
+        api_run_hooks(API_HOOK_PRE_CHECKPOINT);
         /* Forks and execs in flight finish first (gate.c). */
         gate_close();
         if (threads_suspend_all() == 0) {
@@ -197,6 +201,7 @@ static void *checkpoint_thread_main(void *unused) {
           agent.suspended = 0;
           threads_resume_all();
           gate_open();
+          api_run_hooks(API_HOOK_POST_CHECKPOINT);
         }
         reply("REACHED", name, 0, 0);
       } else {
