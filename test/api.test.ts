@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { program, session, Session } from './helpers/e2e';
+import { BIN, program, session, Session } from './helpers/e2e';
+import { counted, oneTo, twoRestarts } from './helpers/tree';
 
 let s: Session | undefined;
 afterEach(async () => { await s?.close(); s = undefined; });
@@ -83,4 +84,34 @@ describe('dmtcpaware.h with libdmtcpaware', () => {
       expect(end).toEqual({ code: 0, signal: null });
     });
   }
+});
+
+describe('dmtcp_nocheckpoint', () => {
+  it('runs a program outside the computation: no agent, no settings, no peer; the rest checkpoints and restarts twice', async () => {
+    s = await session();
+    const nockpt = path.join(BIN, 'dmtcp_nocheckpoint');
+    // the outside program (sleep) is asked about once, then the shell counts on; it
+    // outlives the first run's kill (no checkpointer knows it): its output goes nowhere
+    const script = `${nockpt} sleep 30 </dev/null >/dev/null 2>&1 & p=$!; sleep 0.3; ` +
+      'if grep -q libdmtcp /proc/$p/maps; then echo INSIDE; else echo OUTSIDE; fi; ' +
+      'echo ENV $(tr "\\0" "\\n" < /proc/$p/environ | grep -c "^DMTCP_IDENTITY=\\|^DMTCP_PID_TABLE=\\|^DMTCP_COORD_PORT=\\|^DMTCP_SIGCKPT=\\|^LD_PRELOAD=.*libdmtcp"); echo PID $p; ' +
+      'i=0; while [ $i -lt 30 ]; do i=$((i+1)); echo N $i; sleep 0.1; done; kill $p 2>/dev/null; exit 0';
+    const c = await twoRestarts(s, '/bin/bash', ['-c', script], {
+      ready: (l) => counted(l, 'N').length >= 5,
+    });
+    expect(c.lines).toContain('OUTSIDE');
+    expect(c.lines).toContain('ENV 0');
+    const outside = Number(c.lines.find((l) => l.startsWith('PID '))!.slice(4));
+    // no image of the outside program: it was never a process of the computation
+    for (const images of c.images) expect(images.some((i) => i.includes('ckpt_sleep_') && i.includes(`-${outside}-`))).toBe(false);
+    expect(counted(c.lines, 'N')).toEqual(oneTo(30));
+    expect(c.end).toEqual({ code: 0, signal: null });
+    try { process.kill(outside, 'SIGKILL'); } catch { /* gone with the first run's kill, or ended */ }
+  });
+
+  it('without a program: one line, exit 99', () => {
+    const r = spawnSync(path.join(BIN, 'dmtcp_nocheckpoint'), [], { encoding: 'utf8' });
+    expect(r.status).toBe(99);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
 });

@@ -207,6 +207,42 @@ static char **build_env(struct env_build *b, char *const *envp) {
   return b->list;
 }
 
+/* The environment of a program run outside the computation: without our
+ * settings and identity, and our library out of LD_PRELOAD. */
+static char **build_env_outside(struct env_build *b, char *const *envp) {
+  if (!build_env(b, envp)) return 0;
+  b->n = 0;
+  for (char *const *e = envp; e && *e; e++) {
+    if (is_ours(*e)) continue;
+    if (strncmp(*e, "LD_PRELOAD=", 11) || !strstr(*e, agent.self_path)) { add(b, *e); continue; }
+    /* the others' libraries stay, in their order */
+    char *out = put_text(b, "LD_PRELOAD=", 0), *w = out + 11;
+    if (!out) continue;
+    const char *p = *e + 11;
+    while (*p) {
+      size_t n = strcspn(p, ": ");
+      if (n && (n != strlen(agent.self_path) || strncmp(p, agent.self_path, n))) {
+        if (w > out + 11) *w++ = ':';
+        memcpy(w, p, n);
+        w += n;
+      }
+      p += n;
+      if (*p) p++;
+    }
+    *w = 0;
+    b->text_end = w + 1;
+    if (w > out + 11) add(b, out);
+  }
+  b->list[b->n] = 0;
+  return b->list;
+}
+
+/* dmtcp_nocheckpoint (bin/): what it runs stays outside the computation. */
+static int is_nocheckpoint(const char *path) {
+  const char *base = strrchr(path, '/');
+  return !strcmp(base ? base + 1 : path, "dmtcp_nocheckpoint");
+}
+
 /* ---- around the real exec ---- */
 
 struct exec_call {
@@ -238,6 +274,16 @@ static int exec_in_computation(const struct exec_call *c) {
   if (is_static) {
     say_unobserved(c->fd >= 0 ? "the program" : c->path);
     return call_real(c, c->envp);   /* our connection closes with the exec: the coordinator lets us go */
+  }
+  if (c->fd < 0 && is_nocheckpoint(c->path)) {
+    /* our connection closes with the exec (close-on-exec): the coordinator lets us go */
+    struct env_build b;
+    char **env = build_env_outside(&b, c->envp);
+    int r = call_real(c, env ? env : c->envp);
+    int saved = errno;
+    if (env) rsys2(SYS_munmap, b.map, b.map_len);
+    errno = saved;
+    return r;
   }
   gate_enter();
   struct env_build b;
