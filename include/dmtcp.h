@@ -104,4 +104,119 @@ EXTERNC int dmtcp_is_running_state(void) __attribute__((weak));
 EXTERNC pid_t dmtcp_pid_virtual_to_real(pid_t virtualPid) __attribute__((weak));
 EXTERNC pid_t dmtcp_pid_real_to_virtual(pid_t realPid) __attribute__((weak));
 
+/* ---- plugins ----
+ * A plugin is a shared library given to dmtcp_launch --with-plugin (or
+ * DMTCP_PLUGIN): preloaded after the agent into every process. It declares a
+ * descriptor with DMTCP_DECL_PLUGIN; the agent calls its event_hook at each
+ * event below, in the process, in the order the plugins were given. A plugin
+ * may also define libc functions of its own (wrappers): the program's call
+ * reaches the agent's wrapper first, then the plugin's, which calls on with
+ * NEXT_FNC(name). */
+#include <dlfcn.h>
+#include <sys/stat.h>
+#ifndef RTLD_NEXT
+# define RTLD_NEXT ((void *)-1l)   /* glibc's, when _GNU_SOURCE was not asked for */
+#endif
+
+#define DMTCP_PLUGIN_API_VERSION "4"
+#ifndef DMTCP_PACKAGE_VERSION
+# define DMTCP_PACKAGE_VERSION "5.0.0"   /* the DMTCP release whose plugins build unchanged */
+#endif
+#define LIB_PRIVATE __attribute__((visibility("hidden")))
+#define ATOMIC_SHARED_GLOBAL volatile __attribute((aligned))
+#define ATOMIC_SHARED volatile __attribute((aligned))
+#define ATTR_TLS_INITIAL_EXEC __attribute__((tls_model("initial-exec")))
+
+/* The events, in DMTCP 5's order (the values are theirs too). Called today:
+ * INIT, EXIT, PRESUSPEND, PRECHECKPOINT, RESUME, RESTART, RUNNING, and the
+ * ATFORK_* of a fork; the others are declared for plugins to build. */
+typedef enum eDmtcpEvent {
+  DMTCP_EVENT_INIT,
+  DMTCP_EVENT_EXIT,
+  DMTCP_EVENT_PRE_EXEC,
+  DMTCP_EVENT_POST_EXEC,
+  DMTCP_EVENT_ATFORK_PREPARE,
+  DMTCP_EVENT_ATFORK_PARENT,
+  DMTCP_EVENT_ATFORK_CHILD,
+  DMTCP_EVENT_ATFORK_FAILED,
+  DMTCP_EVENT_VFORK_PREPARE,
+  DMTCP_EVENT_VFORK_PARENT,
+  DMTCP_EVENT_VFORK_CHILD,
+  DMTCP_EVENT_VFORK_FAILED,
+  DMTCP_EVENT_PTHREAD_START,
+  DMTCP_EVENT_PTHREAD_EXIT,
+  DMTCP_EVENT_PTHREAD_RETURN,
+  DMTCP_EVENT_PRESUSPEND,       /* a checkpoint begins; the program's threads still run */
+  DMTCP_EVENT_PRECHECKPOINT,    /* every process is stopped; the image is written next */
+  DMTCP_EVENT_RESUME,           /* the image is written; the process goes on (isRestart 0) */
+  DMTCP_EVENT_RESTART,          /* the process came back from its image */
+  DMTCP_EVENT_RUNNING,          /* the program's threads run again, after either */
+  DMTCP_EVENT_THREAD_RESUME,
+  DMTCP_EVENT_OPEN_FD,
+  DMTCP_EVENT_REOPEN_FD,
+  DMTCP_EVENT_CLOSE_FD,
+  DMTCP_EVENT_DUP_FD,
+  DMTCP_EVENT_VIRTUAL_TO_REAL_PATH,
+  DMTCP_EVENT_REAL_TO_VIRTUAL_PATH,
+  nDmtcpEvents
+} DmtcpEvent_t;
+
+typedef union _DmtcpEventData_t {
+  struct { int serializationFd; char *filename; size_t maxArgs; const char **argv; size_t maxEnv; const char **envp; } preExec;
+  struct { int serializationFd; } postExec;
+  struct { int isRestart; } resumeUserThreadInfo, nameserviceInfo;
+  struct { int fd; const char *path; int flags; mode_t mode; } openFd;
+  struct { int fd; const char *path; int flags; } reopenFd;
+  struct { int fd; } closeFd;
+  struct { int oldFd; int newFd; } dupFd;
+  struct { char *path; } realToVirtualPath, virtualToRealPath;
+} DmtcpEventData_t;
+
+typedef void (*HookFunctionPtr_t)(DmtcpEvent_t, DmtcpEventData_t *);
+
+typedef struct {
+  const char *pluginApiVersion;   /* DMTCP_PLUGIN_API_VERSION */
+  const char *dmtcpVersion;       /* DMTCP_PACKAGE_VERSION */
+  const char *pluginName;
+  const char *authorName;
+  const char *authorEmail;
+  const char *description;
+  void (*event_hook)(const DmtcpEvent_t event, DmtcpEventData_t *data);
+} DmtcpPluginDescriptor_t;
+
+EXTERNC void dmtcp_register_plugin(DmtcpPluginDescriptor_t descr) __attribute__((weak));
+/* Each plugin defines this through DMTCP_DECL_PLUGIN; the agent calls the
+ * first, which registers its plugin and calls the next plugin's. */
+EXTERNC void dmtcp_initialize_plugin(void) __attribute__((weak));
+#define DMTCP_DECL_PLUGIN(descr)                          \
+  EXTERNC void dmtcp_initialize_plugin(void) {            \
+    dmtcp_register_plugin(descr);                         \
+    void (*next_init)(void) = NEXT_FNC(dmtcp_initialize_plugin); \
+    if (next_init) next_init();                           \
+  }
+
+/* The agent's own start, for a wrapper called before it (a no-op after). */
+EXTERNC void dmtcp_initialize(void) __attribute__((weak));
+/* dlsym whose RTLD_NEXT is the next library after the caller's (the plugin's),
+ * not after the agent's. */
+EXTERNC void *dmtcp_dlsym(void *handle, const char *symbol) __attribute__((weak));
+
+/* The function `func` of the next library after this plugin: what a wrapper
+ * calls on with. Looked up once. */
+#define NEXT_FNC(func)                                                           \
+  ({                                                                             \
+    static __typeof__(&func) _real_##func = (__typeof__(&func))-1;               \
+    if (_real_##func == (__typeof__(&func))-1) {                                 \
+      if (dmtcp_initialize) dmtcp_initialize();                                  \
+      _real_##func = (__typeof__(&func))(dmtcp_dlsym ? dmtcp_dlsym(RTLD_NEXT, #func) : dlsym(RTLD_NEXT, #func)); \
+    }                                                                            \
+    _real_##func;                                                                \
+  })
+
+/* A plugin's critical section: as dmtcp_disable_ckpt/dmtcp_enable_ckpt. */
+EXTERNC int dmtcp_plugin_disable_ckpt(void) __attribute__((weak));
+EXTERNC void dmtcp_plugin_enable_ckpt(void) __attribute__((weak));
+#define DMTCP_PLUGIN_DISABLE_CKPT() dmtcp_plugin_disable_ckpt()
+#define DMTCP_PLUGIN_ENABLE_CKPT() dmtcp_plugin_enable_ckpt()
+
 #endif /* DMTCP_H */

@@ -115,3 +115,53 @@ describe('dmtcp_nocheckpoint', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
+
+describe('plugins (--with-plugin)', () => {
+  const PLUGIN_SRC = path.join(__dirname, '..', 'examples', 'plugins', 'event-counter', 'event_counter.c');
+  function buildPlugin(): string {
+    const out = path.join(__dirname, 'bin', 'event_counter.so');
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    const tmp = `${out}.${process.pid}.tmp`;
+    const r = spawnSync('gcc', ['-shared', '-fPIC', '-O1', '-I', INCLUDE, '-o', tmp, PLUGIN_SRC], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`gcc event_counter.c failed:\n${r.stderr}`);
+    fs.renameSync(tmp, out);
+    return out;
+  }
+
+  it('the example plugin gets its events and wraps write(); its counts come back with the process, twice', async () => {
+    s = await session();
+    const plugin = buildPlugin();
+    const log = path.join(s.dir, 'events.log');
+    // dash's echo calls write() (printf of stdio would not: glibc calls its own)
+    const loop = 'echo PID $$; i=0; while [ $i -lt 30 ]; do i=$((i+1)); echo N $i; sleep 0.1; done';
+    const c = await twoRestarts(s, '/bin/dash', ['-c', loop], {
+      launchArgs: ['--with-plugin', plugin], env: { ...process.env, EVENT_COUNTER_LOG: log },
+      ready: (l) => counted(l, 'N').length >= 5,
+    });
+    expect(c.end).toEqual({ code: 0, signal: null });
+    expect(counted(c.lines, 'N')).toEqual(oneTo(30));
+    const shell = c.lines.find((l) => l.startsWith('PID '))!.slice(4);
+    const events = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' ')).filter((w) => w[0] === shell);
+    const named = (e: string) => events.filter((w) => w[1] === e);
+    expect(named('INIT')).toHaveLength(1);   // a restart does not start the plugin again
+    expect(named('PRESUSPEND')).toHaveLength(2);
+    expect(named('PRECHECKPOINT')).toHaveLength(2);
+    expect(named('RESUME')).toHaveLength(2);
+    expect(named('RESTART')).toHaveLength(2);
+    // write() went through the plugin, and its counters lived through both restarts:
+    // they never go back, and the shell had written its PID line and 5 more at the first
+    const writes = events.map((w) => Number(w[2].replace('writes=', '')));
+    expect(writes).toEqual([...writes].sort((a, b) => a - b));
+    expect(Number(named('RESTART')[0][2].replace('writes=', ''))).toBeGreaterThanOrEqual(6);
+    expect(events.at(-1)!.slice(3)).toEqual(['checkpoints=2', 'restarts=2']);
+  });
+
+  it('a plugin that is not a shared library: one line, exit 99', async () => {
+    s = await session();
+    const run = s.launch('/bin/true', [], { launchArgs: ['--with-plugin', path.join(s.dir, 'missing.so')] });
+    const end = await run.exited;
+    expect(end.code).toBe(99);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/plugin .*missing\.so: cannot be read/);
+  });
+});

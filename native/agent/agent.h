@@ -352,7 +352,10 @@ void gate_child_reset(void); /* fork child: no thread holds its gate */
 /* api.c: dmtcp.h, the calls a program makes to the checkpointer */
 int api_command_fd(void);    /* the connection a dmtcp.h call has open to the coordinator; -1: none */
 enum api_hook { API_HOOK_PRE_CHECKPOINT, API_HOOK_POST_CHECKPOINT, API_HOOK_RESTART, API_HOOK_MOMENTS };
-void api_run_hooks(enum api_hook moment);   /* the program's dmtcpaware hooks, on the checkpoint thread */
+void api_run_hooks(enum api_hook moment);
+/* plugins.c: --with-plugin libraries and their events (DmtcpEvent_t of dmtcp.h) */
+void plugins_init(void);
+void plugins_event(int event, int is_restart);   /* the program's dmtcpaware hooks, on the checkpoint thread */
 void checkpoint_image_path(char *out, size_t size);   /* this process's image (checkpoint_thread.c) */
 
 /* children.c: zombie children, recorded at checkpoint */

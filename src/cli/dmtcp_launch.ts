@@ -6,6 +6,7 @@
  * is the command's exit code.
  */
 import * as fs from 'fs';
+import * as path from 'path';
 import { preamble } from './preamble';
 import { parseLaunchArgs, LaunchOptions } from '../options/launch';
 import { launchHelp } from '../options/help';
@@ -28,7 +29,9 @@ export function agentEnvironment(
 ): string[] {
   const env: NodeJS.ProcessEnv = { ...base };
   const preload = (base.LD_PRELOAD ?? '').split(/[ :]/).filter((p) => p && p !== parts.agent);
-  env.LD_PRELOAD = [parts.agent, ...preload].join(':');
+  // plugins after the agent: the program's calls reach the agent's wrappers first,
+  // whose calls on reach the plugins' (docs/api.md)
+  env.LD_PRELOAD = [parts.agent, ...opts.plugins.filter((p) => !preload.includes(p)), ...preload].join(':');
   env.DMTCP_COORD_HOST = coord.address;
   env.DMTCP_COORD_PORT = String(coord.port);
   env.DMTCP_CHECKPOINT_DIR = opts.ckptDir;
@@ -48,6 +51,24 @@ export function agentEnvironment(
     .map(([k, v]) => `${k}=${v}`);
 }
 
+const ELF_MAGIC = 0x464c457f;   // "\x7fELF" read little-endian
+const ET_DYN = 3;                // a shared object
+const E_TYPE_AT = 16;
+
+/** Why a --with-plugin path cannot be loaded; undefined when it can. */
+export function pluginProblem(p: string): string | undefined {
+  if (!path.isAbsolute(p)) return `plugin ${p}: not an absolute path`;
+  let head: Buffer;
+  try {
+    const fd = fs.openSync(p, 'r');
+    try { head = Buffer.alloc(18); fs.readSync(fd, head, 0, 18, 0); } finally { fs.closeSync(fd); }
+  } catch (e) {
+    return `plugin ${p}: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+  }
+  if (head.readUInt32LE(0) !== ELF_MAGIC || head.readUInt16LE(E_TYPE_AT) !== ET_DYN) return `plugin ${p}: not a shared library (.so)`;
+  return undefined;
+}
+
 export async function main(argv: string[], cmd = 'dmtcp_launch'): Promise<number> {
   const pre = preamble(cmd, () => parseLaunchArgs(argv, process.env, cmd), launchHelp);
   if ('exit' in pre) return pre.exit;
@@ -62,6 +83,11 @@ export async function main(argv: string[], cmd = 'dmtcp_launch'): Promise<number
     }
     if (programKind(program) === 'static') {
       process.stderr.write(`${cmd}: ${opts.program[0]}: statically linked; the checkpoint agent can only join dynamically linked programs\n`);
+      return failRc();
+    }
+    const badPlugin = opts.plugins.map(pluginProblem).find((p) => p);
+    if (badPlugin) {
+      process.stderr.write(`${cmd}: ${badPlugin}\n`);
       return failRc();
     }
     if (!fs.existsSync(opts.ckptDir)) fs.mkdirSync(opts.ckptDir, { recursive: true });

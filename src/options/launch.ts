@@ -24,6 +24,8 @@ export interface LaunchOptions {
   tmpDir: string;
   /** Keep one encoder resident for the computation (default) or start one per checkpoint. */
   encoderService: boolean;
+  /** Plugin libraries loaded into every process after the agent (--with-plugin, DMTCP_PLUGIN). */
+  plugins: string[];
   /** The program and its arguments, untouched. */
   program: string[];
   help: boolean;
@@ -37,6 +39,12 @@ export const SIGNAL_SPEC: OptSpec = {
 };
 
 export const ENV_HBICT = ['DMTCP_HBICT'];
+export const ENV_PLUGIN = ['DMTCP_PLUGIN'];
+
+export const PLUGIN_SPEC: OptSpec = {
+  key: 'plugins', names: ['--with-plugin'], kind: 'string', metavar: 'PLUGINS', env: ENV_PLUGIN,
+  help: 'Load these plugins into every process, a colon-separated list of absolute paths to\n.so files (DMTCP_PLUGIN); see docs/api.md',
+};
 
 /** --hbict/--no-hbict win; otherwise DMTCP_HBICT=0|1; off by default. */
 function resolveHbict(cmd: string, r: ParseResult, env: NodeJS.ProcessEnv): boolean {
@@ -54,7 +62,7 @@ export const LAUNCH_SPECS: OptSpec[] = [
     help: 'Write later checkpoints as deltas of the previous one (HBICT, DMTCP_HBICT=1)' },
   { key: 'hbict', names: ['--no-hbict'], kind: 'flag', value: false, env: ENV_HBICT,
     help: 'Write every checkpoint as a full image (DMTCP_HBICT=0, default)' },
-  ...ENCODER_SERVICE_SPECS, SIGNAL_SPEC, TMPDIR_SPEC, HELP_SPEC, VERSION_SPEC,
+  ...ENCODER_SERVICE_SPECS, SIGNAL_SPEC, PLUGIN_SPEC, TMPDIR_SPEC, HELP_SPEC, VERSION_SPEC,
 ];
 
 export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = 'dmtcp_launch'): LaunchOptions {
@@ -76,6 +84,7 @@ export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = 'd
     ckptSignal: resolveSignal(cmd, r, env),
     tmpDir: resolveTmpDir(r, env),
     encoderService: resolveEncoderService(cmd, r, env),
+    plugins: (optString(r, 'plugins') ?? env.DMTCP_PLUGIN ?? '').split(':').filter((p) => p !== ''),
     program: r.rest,
     help,
     version,

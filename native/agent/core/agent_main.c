@@ -136,5 +136,6 @@ __attribute__((constructor)) static void agent_init(void) {
   }
   agent.active = 1;
   pthread_atfork(0, 0, fork_child_join);
+  plugins_init();   /* before our checkpoint thread can send them an event */
   checkpoint_thread_start();
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include "agent.h"
+#include "dmtcp.h"
 #include "raw_syscall.h"
 #include "tree_format.h"
 
@@ -88,8 +89,10 @@ static void continue_after_restart(void) {
   agent.lost_ns += agent_mono_ns() - agent.ckpt_mono_ns;
   /* the new process's CPU clock started again from 0 (cpu_clocks.c) */
   agent.cpu_offset_ns += agent.cpu_at_ckpt_ns - agent_cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
+  plugins_event(DMTCP_EVENT_RESTART, 1);
   threads_resume_all();
   terminal_after_resume();
+  plugins_event(DMTCP_EVENT_RUNNING, 1);
   api_run_hooks(API_HOOK_RESTART);
 }
 
@@ -143,6 +146,7 @@ static void *checkpoint_thread_main(void *unused) {
       /* dmtcp_command -k: every process ends with status 0, as job scripts
        * written for DMTCP expect. */
       sockets_reset_before_exit();
+      plugins_event(DMTCP_EVENT_EXIT, 0);
       rsys1(SYS_exit_group, 0);
     } else if (!strncmp(line, "BARRIER ", 8) && coord_field(line, "name", name, sizeof name)) {
       char bgen[24];
@@ -153,6 +157,7 @@ static void *checkpoint_thread_main(void *unused) {
         /* The program's pre-checkpoint hooks (dmtcpaware) run while its threads do:
          * they may print or take the program's locks. */
         api_run_hooks(API_HOOK_PRE_CHECKPOINT);
+        plugins_event(DMTCP_EVENT_PRESUSPEND, 0);
         /* Forks and execs in flight finish first (gate.c). */
         gate_close();
         if (threads_suspend_all() == 0) {
@@ -187,7 +192,8 @@ static void *checkpoint_thread_main(void *unused) {
         if (!coord_field(line, "comp", agent.comp_id, sizeof agent.comp_id)) agent.comp_id[0] = 0;
         if (!coord_field(line, "members", agent.members, sizeof agent.members)) agent.members[0] = 0;
         agent.comp_gen = coord_field(line, "gen", gen, sizeof gen) ? (int)agent_parse_u64(gen, 10, 0) : 0;
-        checkpoint(name);
+        plugins_event(DMTCP_EVENT_PRECHECKPOINT, 0);   /* every process is stopped */
+        if (checkpoint(name) == 0) plugins_event(DMTCP_EVENT_RESUME, 0);
       } else if (!strcmp(name, "RESUME")) {
         if (agent.suspended) {
           /* A checkpoint that failed half-way: offsets, owners and pipes as they were. */
@@ -201,6 +207,7 @@ static void *checkpoint_thread_main(void *unused) {
           agent.suspended = 0;
           threads_resume_all();
           gate_open();
+          plugins_event(DMTCP_EVENT_RUNNING, 0);
           api_run_hooks(API_HOOK_POST_CHECKPOINT);
         }
         reply("REACHED", name, 0, 0);

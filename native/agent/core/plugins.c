@@ -1,0 +1,78 @@
+/* Plugins (include/dmtcp.h): libraries dmtcp_launch --with-plugin preloads
+ * after us. Each registers a descriptor through DMTCP_DECL_PLUGIN; we call
+ * every event hook at each event, in the order the plugins were given.
+ *
+ * dmtcp_dlsym(RTLD_NEXT, name) is the plugins' NEXT_FNC: glibc's RTLD_NEXT
+ * means "after the library that called dlsym", which would be us; here it is
+ * after the library that called dmtcp_dlsym. */
+#include <dlfcn.h>
+#include <link.h>
+#include <stdlib.h>
+#include <string.h>
+#include "agent.h"
+#include "dmtcp.h"
+
+#define MAX_PLUGINS 32
+
+static DmtcpPluginDescriptor_t plugins[MAX_PLUGINS];
+static int nplugins;
+static int initialized;
+
+AGENT_EXPORT void dmtcp_register_plugin(DmtcpPluginDescriptor_t d) {
+  if (nplugins < MAX_PLUGINS) plugins[nplugins++] = d;
+  else agent_say("too many plugins; one is left out");
+}
+
+static void plugins_at_exit(void) { plugins_event(DMTCP_EVENT_EXIT, 0); }
+
+void plugins_init(void) {
+  if (initialized) return;
+  initialized = 1;
+  /* the first plugin's, which calls the next plugin's (DMTCP_DECL_PLUGIN) */
+  void (*init)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "dmtcp_initialize_plugin");
+  if (init) init();
+  plugins_event(DMTCP_EVENT_INIT, 0);
+  if (nplugins) atexit(plugins_at_exit);
+}
+
+AGENT_EXPORT void dmtcp_initialize(void) { plugins_init(); }
+
+void plugins_event(int event, int is_restart) {
+  DmtcpEventData_t data;
+  memset(&data, 0, sizeof data);
+  data.resumeUserThreadInfo.isRestart = is_restart;
+  for (int i = 0; i < nplugins; i++)
+    if (plugins[i].event_hook) plugins[i].event_hook((DmtcpEvent_t)event, &data);
+}
+
+/* The symbol in the libraries loaded after the one holding `caller`. */
+static void *next_after(const void *caller, const char *symbol) {
+  Dl_info self;
+  if (!dladdr(caller, &self)) return 0;
+  struct link_map *map = 0;
+  void *main_handle = dlopen(0, RTLD_LAZY | RTLD_NOLOAD);
+  if (!main_handle || dlinfo(main_handle, RTLD_DI_LINKMAP, &map) != 0) return 0;
+  dlclose(main_handle);
+  int after = 0;
+  for (; map; map = map->l_next) {
+    if (!after) { after = (void *)map->l_addr == self.dli_fbase || (map->l_name[0] && !strcmp(map->l_name, self.dli_fname)); continue; }
+    if (!map->l_name[0]) continue;
+    void *h = dlopen(map->l_name, RTLD_LAZY | RTLD_NOLOAD);
+    if (!h) continue;
+    void *sym = dlsym(h, symbol);
+    dlclose(h);
+    Dl_info where;
+    /* the library's own definition, not one of its dependencies' */
+    if (sym && dladdr(sym, &where) && where.dli_fbase == (void *)map->l_addr) return sym;
+    if (sym && dladdr(sym, &where) && where.dli_fname && !strcmp(where.dli_fname, map->l_name)) return sym;
+  }
+  return 0;
+}
+
+AGENT_EXPORT void *dmtcp_dlsym(void *handle, const char *symbol) {
+  if (handle == RTLD_NEXT) return next_after(__builtin_return_address(0), symbol);
+  return dlsym(handle, symbol);
+}
+
+AGENT_EXPORT int dmtcp_plugin_disable_ckpt(void) { if (agent.active) gate_enter(); return 1; }
+AGENT_EXPORT void dmtcp_plugin_enable_ckpt(void) { if (agent.active && gate_held_here() > 0) gate_leave(); }
