@@ -128,8 +128,8 @@ EXTERNC pid_t dmtcp_pid_real_to_virtual(pid_t realPid) __attribute__((weak));
 #define ATTR_TLS_INITIAL_EXEC __attribute__((tls_model("initial-exec")))
 
 /* The events, in DMTCP 5's order (the values are theirs too). Called today:
- * INIT, EXIT, PRESUSPEND, PRECHECKPOINT, RESUME, RESTART, RUNNING, and the
- * ATFORK_* of a fork; the others are declared for plugins to build. */
+ * INIT, EXIT, PRE_EXEC, POST_EXEC, ATFORK_*, PRESUSPEND, PRECHECKPOINT,
+ * RESUME, RESTART, RUNNING; the others are declared for plugins to build. */
 typedef enum eDmtcpEvent {
   DMTCP_EVENT_INIT,
   DMTCP_EVENT_EXIT,

@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "agent.h"
+#include "dmtcp.h"
 #include "raw_syscall.h"
 
 #define DEFAULT_PORT 7779
@@ -137,5 +138,6 @@ __attribute__((constructor)) static void agent_init(void) {
   agent.active = 1;
   pthread_atfork(0, 0, fork_child_join);
   plugins_init();   /* before our checkpoint thread can send them an event */
+  if (continued) plugins_event(DMTCP_EVENT_POST_EXEC, 0);
   checkpoint_thread_start();
 }

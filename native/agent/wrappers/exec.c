@@ -29,6 +29,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "agent.h"
+#include "dmtcp.h"
 #include "raw_syscall.h"
 
 #define IDENTITY_ENV "DMTCP_IDENTITY"
@@ -286,6 +287,7 @@ static int exec_in_computation(const struct exec_call *c) {
     return r;
   }
   gate_enter();
+  plugins_event(DMTCP_EVENT_PRE_EXEC, 0);
   struct env_build b;
   char **env = build_env(&b, c->envp);
   if (!env) { gate_leave(); return call_real(c, c->envp); }

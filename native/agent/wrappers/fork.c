@@ -28,6 +28,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 #include "agent.h"
+#include "dmtcp.h"
 #include "raw_syscall.h"
 
 #define FORK_RETRIES 64
@@ -82,6 +83,7 @@ void fork_child_join(void) {
    * checkpoint thread starts after that word, since it may be asked to
    * suspend us at once, and it takes our WELCOME. */
   tell_parent(CHILD_JOINED);
+  plugins_event(DMTCP_EVENT_ATFORK_CHILD, 0);
   checkpoint_thread_start();
 }
 
@@ -101,9 +103,10 @@ static pid_t joined_child(pid_t (*make)(void *), void *ctx) {
     rsys2(SYS_pipe2, p, O_CLOEXEC);
     join_pipe = p[1];
     join_pipe_parent_end = p[0];
+    plugins_event(DMTCP_EVENT_ATFORK_PREPARE, 0);
     pid_t child = make(ctx);
     int saved_errno = errno;
-    if (child == 0) return 0;
+    if (child == 0) return 0;   /* ATFORK_CHILD: fork_child_join */
     join_pipe = -1;
     join_pipe_parent_end = -1;
     if (p[1] >= 0) rsys1(SYS_close, p[1]);
@@ -119,6 +122,7 @@ static pid_t joined_child(pid_t (*make)(void *), void *ctx) {
       continue;
     }
     gate_leave();
+    plugins_event(child > 0 ? DMTCP_EVENT_ATFORK_PARENT : DMTCP_EVENT_ATFORK_FAILED, 0);
     errno = saved_errno;
     return child;   /* a new process keeps its kernel pid as its virtual pid */
   }
