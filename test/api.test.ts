@@ -10,6 +10,7 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { BIN, program, session, Session } from './helpers/e2e';
 import { counted, oneTo, twoRestarts } from './helpers/tree';
+import { KvStore, KV_RESPONSE } from '../dist/coordinator/kvdb.js';
 
 let s: Session | undefined;
 afterEach(async () => { await s?.close(); s = undefined; });
@@ -170,5 +171,41 @@ describe('plugins (--with-plugin)', () => {
     expect(end.code).toBe(99);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toMatch(/plugin .*missing\.so: cannot be read/);
+  });
+});
+
+describe('dmtcp::kvdb (include/kvdb.h)', () => {
+  it('two processes publish after each restart and read each other\'s values through the coordinator, twice', async () => {
+    s = await session();
+    const prog = program('kvpair', { flags: ['-x', 'c++', '-std=c++17', '-I', INCLUDE, '-Wl,--no-as-needed', '-lstdc++'] });
+    const c = await twoRestarts(s, prog, ['30'], { ready: (l) => counted(l, 'P').length >= 5 && counted(l, 'C').length >= 5, processes: 2 });
+    expect(c.lines.filter((l) => l.includes('CORRUPT'))).toEqual([]);
+    for (const who of ['P', 'C']) for (const gen of [1, 2]) expect(c.lines).toContain(`KV ${who} ${gen} ok`);
+    expect(counted(c.lines, 'P')).toEqual(oneTo(30));
+    expect(counted(c.lines, 'C')).toEqual(oneTo(30));
+    expect(c.lines.at(-1)).toBe('DONE 30');
+    expect(c.end).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe('the coordinator\'s key-value databases', () => {
+  it('get and set, and the 64-bit integer requests answer the old value', () => {
+    const kv = new KvStore();
+    expect(kv.request('get', 'db', 'k', undefined)).toEqual({ response: KV_RESPONSE.DB_NOT_FOUND });
+    expect(kv.request('set', 'db', 'k', 'v')).toEqual({ response: KV_RESPONSE.SUCCESS, old: undefined });
+    expect(kv.request('get', 'db', 'k', undefined)).toEqual({ response: KV_RESPONSE.SUCCESS, old: 'v' });
+    expect(kv.request('get', 'db', 'other', undefined)).toEqual({ response: KV_RESPONSE.KEY_NOT_FOUND });
+    expect(kv.request('incrby', 'db', 'n', '5')).toEqual({ response: KV_RESPONSE.KEY_NOT_FOUND });   // the first sets it
+    expect(kv.request('incrby', 'db', 'n', '-7')).toEqual({ response: KV_RESPONSE.SUCCESS, old: '5' });
+    expect(kv.request('max', 'db', 'n', '3').old).toBe('-2');
+    expect(kv.request('min', 'db', 'n', '1').old).toBe('3');
+    expect(kv.request('and', 'db', 'n', '12').old).toBe('1');
+    expect(kv.request('or', 'db', 'n', '6').old).toBe('0');
+    expect(kv.request('xor', 'db', 'n', '2').old).toBe('6');
+    expect(kv.request('get', 'db', 'n', undefined).old).toBe('4');
+    expect(kv.request('incrby', 'db', 'n', '9223372036854775807').old).toBe('4');   // wraps as int64
+    expect(kv.request('get', 'db', 'n', undefined).old).toBe('-9223372036854775805');
+    expect(kv.request('incrby', 'db', 'k', '1')).toEqual({ response: KV_RESPONSE.INVALID_REQUEST });   // 'v' is no number
+    expect(kv.request('frobnicate', 'db', 'k', '1')).toEqual({ response: KV_RESPONSE.INVALID_REQUEST });
   });
 });

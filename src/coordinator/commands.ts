@@ -32,6 +32,13 @@ export async function runCommand(coord: Coordinator, m: Message, reply: Reply): 
       });
       return done(true);
     }
+    case 'kv': {
+      // keys and values travel hex-encoded: any bytes
+      const hex = (f?: string): string | undefined => (f === undefined ? undefined : Buffer.from(f, 'hex').toString('latin1'));
+      const a = coord.kv.request(m.fields.op ?? '', hex(m.fields.db) ?? '', hex(m.fields.key) ?? '', hex(m.fields.val));
+      reply('KV', { response: a.response, old: a.old === undefined ? undefined : Buffer.from(a.old, 'latin1').toString('hex') });
+      return done(true);
+    }
     case 'list': {
       for (const p of coord.list()) {
         reply('PEER', { num: p.num, id: p.id, prog: p.prog, pid: p.pid, rpid: p.rpid, ppid: p.ppid, host: p.host, state: p.state, gen: p.gen });

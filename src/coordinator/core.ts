@@ -8,6 +8,7 @@ import { AfterImages, CheckpointResult, CheckpointRun, ImageInfo, Newcomers } fr
 import { encodeMessage, Message, PROTOCOL_VERSION } from './codec';
 import { StatusInfo } from './format';
 import { Agent, PeerInfo, Registry } from './registry';
+import { KvStore } from './kvdb';
 import { writeRestartScript } from './restart-script';
 import { freshUniqueId } from './uniqueid';
 import { IntervalTimer } from './interval';
@@ -46,6 +47,8 @@ const GONE_POLL_MS = 20;
 
 export class Coordinator {
   readonly registry = new Registry();
+  /** dmtcp::kvdb: what the computation's processes publish for one another. */
+  readonly kv = new KvStore();
   private unidentified = 0;
   private settledWaiters: (() => void)[] = [];
   port = 0;

@@ -12,6 +12,7 @@
  * checkpoint gate, as fork and exec do (gate.c): the checkpoint thread waits
  * for it before it suspends anyone. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -38,7 +39,9 @@
 #define RETRY_NS 100000000L        /* dmtcp_checkpoint: again after 100 ms while no coordinator answers */
 #define WAIT_POLL_NS 10000000L     /* ...and looks for the checkpoint's end every 10 ms */
 #define COMMAND_FD_AT (AGENT_COORD_FD_MIN + 16)
-#define REPLY_MAX 4096
+#define REPLY_MAX (2 * KV_MAX + 256)   /* a KV answer: the old value in hex */
+#define KV_MAX 8192                   /* bytes of a key, a value or a name: a line stays under the protocol's 64 KiB */
+#define COMMAND_MAX (4 * KV_MAX + 256)
 
 static volatile int command_fd = -1;
 /* Post-checkpoint and restart hooks that ran: dmtcp_checkpoint returns after them. */
@@ -54,8 +57,18 @@ static void nap(long ns) {
 /* Sends CMD name=`name` and reads the reply until DONE; the first line whose
  * verb is `want` (if any) is copied to `line`. 0 when DONE said ok, -1 when
  * no coordinator answered or it refused. */
+static pthread_mutex_t command_lock = PTHREAD_MUTEX_INITIALIZER;   /* one command at a time: one reply buffer */
+static int command_locked(const char *name, const char *want, char *line, size_t size);
+
 static int coordinator_command(const char *name, const char *want, char *line, size_t size) {
   if (!agent.active || !agent.coord_addr_len) return -1;
+  pthread_mutex_lock(&command_lock);
+  int r = command_locked(name, want, line, size);
+  pthread_mutex_unlock(&command_lock);
+  return r;
+}
+
+static int command_locked(const char *name, const char *want, char *line, size_t size) {
   int s = (int)rsys3(SYS_socket, agent.coord_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0) return -1;
   long r;
@@ -64,7 +77,8 @@ static int coordinator_command(const char *name, const char *want, char *line, s
   rsys1(SYS_close, s);
   if (fd < 0) return -1;
   command_fd = fd;
-  char out[256], *e = out;
+  static char out[COMMAND_MAX + 64];
+  char *e = out;
   e += agent_strlcpy(e, "HELLO v=" PROTOCOL_VERSION " role=command\nCMD name=", sizeof out - 8);
   e += agent_strlcpy(e, name, sizeof out - (size_t)(e - out) - 2);
   *e++ = '\n';
@@ -221,4 +235,50 @@ AGENT_EXPORT int dmtcp_aware_run_command(char key) {
   for (unsigned i = 0; i < sizeof keys / sizeof keys[0]; i++)
     if (keys[i].key == key) return coordinator_command(keys[i].name, 0, 0, 0) == 0 ? 1 : 0;
   return 0;
+}
+
+/* ---- dmtcp::kvdb (include/kvdb.h calls this) ---- */
+
+static const char *const kv_ops[] = { "get", "set", "incrby", "and", "or", "xor", "min", "max" };
+
+static char *put_hex(char *e, const void *bytes, size_t n) {
+  static const char digits[] = "0123456789abcdef";
+  const unsigned char *p = bytes;
+  for (size_t i = 0; i < n; i++) { *e++ = digits[p[i] >> 4]; *e++ = digits[p[i] & 15]; }
+  return e;
+}
+
+static int hex_value(char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; }
+
+/* One request on database `id`: the answer (KVDBResponse: 0 success, 1 invalid,
+ * 2 no such database, 3 no such key), the old value into old/old_len when there
+ * was one; -1 when no coordinator answered. */
+AGENT_EXPORT int dmtcp_kvdb_request(int op, const char *id, const void *key, size_t key_len, const void *val, size_t val_len,
+                                    char *old, size_t old_cap, size_t *old_len) {
+  if (old_len) *old_len = 0;
+  if (op < 0 || op >= (int)(sizeof kv_ops / sizeof kv_ops[0]) || !id || strlen(id) > KV_MAX || key_len > KV_MAX || val_len > KV_MAX) return 1;
+  static char cmd[COMMAND_MAX];
+  static char line[REPLY_MAX];
+  pthread_mutex_lock(&command_lock);
+  char *e = cmd + agent_strlcpy(cmd, "kv op=", sizeof cmd);
+  e += agent_strlcpy(e, kv_ops[op], 16);
+  e += agent_strlcpy(e, " db=", 8);
+  e = put_hex(e, id, strlen(id));
+  e += agent_strlcpy(e, " key=", 8);
+  e = put_hex(e, key, key_len);
+  if (val) { e += agent_strlcpy(e, " val=", 8); e = put_hex(e, val, val_len); }
+  *e = 0;
+  int r = -1;
+  char value[16];
+  if (command_locked(cmd, "KV", line, sizeof line) == 0 && coord_field(line, "response", value, sizeof value)) {
+    r = (int)agent_parse_u64(value, 10, 0);
+    const char *at = strstr(line, " old=");
+    if (at && old && old_len) {
+      size_t n = 0;
+      for (at += 5; hex_value(at[0]) >= 0 && hex_value(at[1]) >= 0 && n < old_cap; at += 2) old[n++] = (char)(hex_value(at[0]) << 4 | hex_value(at[1]));
+      *old_len = n;
+    }
+  }
+  pthread_mutex_unlock(&command_lock);
+  return r;
 }
