@@ -213,6 +213,13 @@ EXTERNC void *dmtcp_dlsym(void *handle, const char *symbol) __attribute__((weak)
     _real_##func;                                                                \
   })
 
+/* Waits until every process of the computation has called it with the same
+ * name (through the coordinator; it gives up after its barrier timeout). For a
+ * plugin's event hook, e.g. at DMTCP_EVENT_RESTART before querying kvdb. The
+ * local barrier (the threads of one process) has nothing to wait for here. */
+EXTERNC void dmtcp_global_barrier(const char *barrier) __attribute__((weak));
+EXTERNC void dmtcp_local_barrier(const char *barrier) __attribute__((weak));
+
 /* A plugin's critical section: as dmtcp_disable_ckpt/dmtcp_enable_ckpt. */
 EXTERNC int dmtcp_plugin_disable_ckpt(void) __attribute__((weak));
 EXTERNC void dmtcp_plugin_enable_ckpt(void) __attribute__((weak));

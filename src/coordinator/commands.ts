@@ -32,6 +32,12 @@ export async function runCommand(coord: Coordinator, m: Message, reply: Reply): 
       });
       return done(true);
     }
+    case 'barrier': {
+      const name = m.fields.barrier ?? '';
+      if (!name) return done(false, { reason: 'barrier needs barrier=<name>' });
+      const all = await coord.userBarrier(name, Number(m.fields.count ?? 0) || 0);
+      return done(all, all ? {} : { reason: `not every process reached barrier ${name}` });
+    }
     case 'kv': {
       // keys and values travel hex-encoded: any bytes
       const hex = (f?: string): string | undefined => (f === undefined ? undefined : Buffer.from(f, 'hex').toString('latin1'));

@@ -63,6 +63,29 @@ export class Coordinator {
     this.timer.set(cfg.interval);
   }
 
+  private userBarriers = new Map<string, { arrived: number; release: (() => void)[] }>();
+
+  /**
+   * dmtcp_global_barrier(name): resolves when as many callers as the computation
+   * has processes have arrived at `name` (then the barrier is new again), or,
+   * false, after the barrier timeout. After a restart the processes reconnect one
+   * by one: each says how many the computation has (`count`).
+   */
+  userBarrier(name: string, count = 0): Promise<boolean> {
+    const b = this.userBarriers.get(name) ?? { arrived: 0, release: [] };
+    this.userBarriers.set(name, b);
+    b.arrived++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { b.release = b.release.filter((r) => r !== go); resolve(false); }, this.cfg.barrierTimeoutMs);
+      const go = (): void => { clearTimeout(timer); resolve(true); };
+      b.release.push(go);
+      if (b.arrived >= Math.max(count, this.registry.size)) {
+        this.userBarriers.delete(name);
+        for (const r of b.release) r();
+      }
+    });
+  }
+
   get interval(): number {
     return this.timer.value;
   }

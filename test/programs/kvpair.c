@@ -1,8 +1,8 @@
 /* dmtcp::kvdb (include/kvdb.h) between two processes of one computation.
  * Built as C++ (-x c++). A parent and its child count ("P k", "C k"); after
  * each restart each publishes "r<restarts>" under its own key and adds 1 to
- * "joined<restarts>", then waits until it reads the other's "r<restarts>" and
- * sees joined<restarts> reach 2: "KV <who> <restarts> ok". Before any
+ * "joined<restarts>", meets the other at dmtcp_global_barrier, then must read
+ * the other's "r<restarts>" and joined<restarts> = 2 at once: "KV <who> <restarts> ok". Before any
  * restart a get of a key nobody set answers KEY_NOT_FOUND, and of a database
  * nobody made DB_NOT_FOUND. Anything else: "CORRUPT <why>", exit 3.
  * Usage: kvpair N */
@@ -33,18 +33,15 @@ static int meet(const char *who, const char *other, int restarts) {
   if (r != KVDBResponse::SUCCESS && r != KVDBResponse::KEY_NOT_FOUND) return corrupt(who, "incrby");
   char theirs[32];
   snprintf(theirs, sizeof theirs, "rank-%s", other);
-  for (int i = 0; i < 200; i++) {
-    dmtcp::string got;
-    int64_t n = 0;
-    if (dmtcp::kvdb::get("kvpair", theirs, &got) == KVDBResponse::SUCCESS && got == want &&
-        dmtcp::kvdb::get64("kvpair", joined, &n) == KVDBResponse::SUCCESS && n == 2) {
-      printf("KV %s %d ok\n", who, restarts);
-      fflush(stdout);
-      return 0;
-    }
-    tick();
-  }
-  return corrupt(who, "the other's value never came");
+  /* both have published once both are past the barrier: one get each, no retry */
+  dmtcp_global_barrier("kvpair-published");
+  dmtcp::string got;
+  int64_t n = 0;
+  if (dmtcp::kvdb::get("kvpair", theirs, &got) != KVDBResponse::SUCCESS || got != want) return corrupt(who, "the other's value is not there after the barrier");
+  if (dmtcp::kvdb::get64("kvpair", joined, &n) != KVDBResponse::SUCCESS || n != 2) return corrupt(who, "the count is not 2 after the barrier");
+  printf("KV %s %d ok\n", who, restarts);
+  fflush(stdout);
+  return 0;
 }
 
 static int count(const char *who, const char *other, int n) {

@@ -282,3 +282,25 @@ AGENT_EXPORT int dmtcp_kvdb_request(int op, const char *id, const void *key, siz
   pthread_mutex_unlock(&command_lock);
   return r;
 }
+
+/* ---- barriers (dmtcp.h): every process of the computation waits for all ---- */
+
+AGENT_EXPORT void dmtcp_global_barrier(const char *barrier) {
+  if (!barrier || !barrier[0] || strlen(barrier) > 200) return;
+  char cmd[340], *e = cmd + agent_strlcpy(cmd, "barrier barrier=", sizeof cmd);
+  /* a name is one word of the protocol: spaces and '=' would split it */
+  for (const char *p = barrier; *p && e < cmd + sizeof cmd - 1; p++) *e++ = (*p == ' ' || *p == '=' || *p == '\n') ? '_' : *p;
+  /* After a restart the processes reconnect one by one: the computation is the
+   * checkpoint's members (every one came back), not who has connected so far. */
+  if (agent.restarted && agent.members[0]) {
+    unsigned count = 1;
+    for (const char *p = agent.members; *p; p++) count += *p == ',';
+    e += agent_strlcpy(e, " count=", 8);
+    e = agent_fmt_u64(e, count, 10);
+  }
+  *e = 0;
+  if (coordinator_command(cmd, 0, 0, 0) != 0) agent_say("a global barrier did not complete (no coordinator, or a process never reached it)");
+}
+
+/* One process: nothing to wait for beyond its own threads, which the caller is. */
+AGENT_EXPORT void dmtcp_local_barrier(const char *barrier) { (void)barrier; }
