@@ -164,6 +164,23 @@ describe('plugins (--with-plugin)', () => {
     expect(execd.length).toBeGreaterThanOrEqual(30);
   });
 
+  it('--disable-all-plugins (and DMTCP_DISABLE_ALL_PLUGINS=1) loads none', async () => {
+    s = await session();
+    const plugin = buildPlugin();
+    const log = path.join(s.dir, 'events.log');
+    const env = { ...process.env, EVENT_COUNTER_LOG: log };
+    const a = s.launch('/bin/dash', ['-c', 'echo hi'], { launchArgs: ['--with-plugin', plugin, '--disable-all-plugins'], env });
+    expect(await a.exited).toEqual({ code: 0, signal: null });
+    const b = s.launch('/bin/dash', ['-c', 'echo hi'], { launchArgs: ['--with-plugin', plugin], env: { ...env, DMTCP_DISABLE_ALL_PLUGINS: '1' } });
+    expect(await b.exited).toEqual({ code: 0, signal: null });
+    expect(a.lines.concat(b.lines)).toEqual(['hi', 'hi']);
+    expect(fs.existsSync(log)).toBe(false);
+    // and without it, the same launch loads the plugin
+    const c = s.launch('/bin/dash', ['-c', 'echo hi'], { launchArgs: ['--with-plugin', plugin], env });
+    expect(await c.exited).toEqual({ code: 0, signal: null });
+    expect(fs.readFileSync(log, 'utf8')).toMatch(/ INIT /);
+  });
+
   it('a plugin that is not a shared library: one line, exit 99', async () => {
     s = await session();
     const run = s.launch('/bin/true', [], { launchArgs: ['--with-plugin', path.join(s.dir, 'missing.so')] });

@@ -41,6 +41,12 @@ export const SIGNAL_SPEC: OptSpec = {
 export const ENV_HBICT = ['DMTCP_HBICT'];
 export const ENV_PLUGIN = ['DMTCP_PLUGIN'];
 
+export const ENV_DISABLE_PLUGINS = ['DMTCP_DISABLE_ALL_PLUGINS'];
+export const DISABLE_PLUGINS_SPEC: OptSpec = {
+  key: 'disablePlugins', names: ['--disable-all-plugins'], kind: 'flag', value: true, env: ENV_DISABLE_PLUGINS,
+  help: 'Load no plugin, whatever --with-plugin or DMTCP_PLUGIN say (DMTCP_DISABLE_ALL_PLUGINS=1)',
+};
+
 export const PLUGIN_SPEC: OptSpec = {
   key: 'plugins', names: ['--with-plugin'], kind: 'string', metavar: 'PLUGINS', env: ENV_PLUGIN,
   help: 'Load these plugins into every process, a colon-separated list of absolute paths to\n.so files (DMTCP_PLUGIN); see docs/api.md',
@@ -62,7 +68,7 @@ export const LAUNCH_SPECS: OptSpec[] = [
     help: 'Write later checkpoints as deltas of the previous one (HBICT, DMTCP_HBICT=1)' },
   { key: 'hbict', names: ['--no-hbict'], kind: 'flag', value: false, env: ENV_HBICT,
     help: 'Write every checkpoint as a full image (DMTCP_HBICT=0, default)' },
-  ...ENCODER_SERVICE_SPECS, SIGNAL_SPEC, PLUGIN_SPEC, TMPDIR_SPEC, HELP_SPEC, VERSION_SPEC,
+  ...ENCODER_SERVICE_SPECS, SIGNAL_SPEC, PLUGIN_SPEC, DISABLE_PLUGINS_SPEC, TMPDIR_SPEC, HELP_SPEC, VERSION_SPEC,
 ];
 
 export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = 'dmtcp_launch'): LaunchOptions {
@@ -84,7 +90,8 @@ export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = 'd
     ckptSignal: resolveSignal(cmd, r, env),
     tmpDir: resolveTmpDir(r, env),
     encoderService: resolveEncoderService(cmd, r, env),
-    plugins: (optString(r, 'plugins') ?? env.DMTCP_PLUGIN ?? '').split(':').filter((p) => p !== ''),
+    plugins: resolveSwitch(cmd, r, env, 'disablePlugins', ENV_DISABLE_PLUGINS, false) ? []
+      : (optString(r, 'plugins') ?? env.DMTCP_PLUGIN ?? '').split(':').filter((p) => p !== ''),
     program: r.rest,
     help,
     version,
