@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { BIN, program, session, Session } from './helpers/e2e';
+import { BIN, program, Run, session, Session } from './helpers/e2e';
 import { counted, oneTo, twoRestarts } from './helpers/tree';
 import { KvStore, KV_RESPONSE } from '../dist/coordinator/kvdb.js';
 
@@ -33,6 +33,21 @@ function awareuser(kind: 'so' | 'a'): string {
   return out;
 }
 
+/** A program that checkpointed itself three times ("C k"), then once more and
+ * printed "FILE <its image>": killed, it restarts from that image, where its
+ * call says it was restarted ("RESTARTED") and it exits 0. */
+async function restartsFromItsOwnCheckpoint(run: Run): Promise<void> {
+  expect(run.lines.filter((l) => l.includes('CORRUPT')), run.stderr).toEqual([]);
+  expect(run.lines.filter((l) => /^C \d$/.test(l))).toEqual(['C 1', 'C 2', 'C 3']);
+  const image = run.lines.find((l) => l.startsWith('FILE '))!.slice(5);
+  await s!.command('kill');
+  await run.exited;
+  const back = s!.restart([image]);
+  const end = await back.exited;
+  expect(back.lines, back.stderr).toEqual(['RESTARTED']);
+  expect(end).toEqual({ code: 0, signal: null });
+}
+
 describe('dmtcp.h', () => {
   it('without dmtcp_launch every call answers "not here" and nothing crashes', () => {
     const r = spawnSync(apiuser(), [], { encoding: 'utf8' });
@@ -49,16 +64,8 @@ describe('dmtcp.h', () => {
     expect(images).toHaveLength(1);
     expect(run.lines).toContain('CRIT end');
     await run.waitFor((l) => l.startsWith('FILE '));
-    const image = run.lines.find((l) => l.startsWith('FILE '))!.slice(5);
-    expect(run.lines.filter((l) => l.includes('CORRUPT')), run.stderr).toEqual([]);
-    expect(run.lines.filter((l) => /^C \d$/.test(l))).toEqual(['C 1', 'C 2', 'C 3']);
     expect(run.stderr).toBe('');
-    await s.command('kill');
-    await run.exited;
-    const back = s.restart([image]);
-    const end = await back.exited;
-    expect(back.lines, back.stderr).toEqual(['RESTARTED']);
-    expect(end).toEqual({ code: 0, signal: null });
+    await restartsFromItsOwnCheckpoint(run);
   });
 });
 
@@ -74,15 +81,7 @@ describe('dmtcpaware.h with libdmtcpaware', () => {
       s = await session();
       const run = s.launch(awareuser(kind));
       await run.waitFor((l) => l.startsWith('FILE ') || l.includes('CORRUPT'));
-      expect(run.lines.filter((l) => l.includes('CORRUPT')), run.stderr).toEqual([]);
-      expect(run.lines.filter((l) => /^C \d$/.test(l))).toEqual(['C 1', 'C 2', 'C 3']);
-      const image = run.lines.find((l) => l.startsWith('FILE '))!.slice(5);
-      await s.command('kill');
-      await run.exited;
-      const back = s.restart([image]);
-      const end = await back.exited;
-      expect(back.lines, back.stderr).toEqual(['RESTARTED']);
-      expect(end).toEqual({ code: 0, signal: null });
+      await restartsFromItsOwnCheckpoint(run);
     });
   }
 });
