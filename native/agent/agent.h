@@ -221,6 +221,8 @@ struct agent_state {
   volatile int gate_in_flight;
   volatile int gate_closed;
   char self_path[PATH_MAX];   /* this library, put back in LD_PRELOAD at exec */
+  char exe_path[PATH_MAX];    /* the program, as /proc/self/exe named it when it started (after a
+                               * restart the kernel names the restorer: procfs.c answers this) */
 
   int coord_fd;
   struct sockaddr_storage coord_addr;

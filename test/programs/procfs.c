@@ -4,7 +4,8 @@
  * is named "procfs", and the status is its own ("Name: procfs"); and it
  * stats, lstats, accesses and reads links under /proc/<its own pid> with every
  * call that takes a path (the *at forms and statx too); a path at a bad
- * address fails with EFAULT (DMTCP's stat test). After a
+ * address fails with EFAULT (DMTCP's stat test); /proc/self/exe and
+ * /proc/<pid>/exe name the program as at the start. After a
  * restart both pids are virtual: without translation the first path names
  * another process or none. Usage: procfs N */
 #define _GNU_SOURCE
@@ -23,6 +24,8 @@ static void tick(void) {
   struct timespec ts = { 0, 100 * 1000 * 1000 };
   while (nanosleep(&ts, &ts) != 0) {}
 }
+
+static char exe_at_start[4096];
 
 static int check(pid_t parent) {
   char path[64], buf[256];
@@ -61,6 +64,12 @@ static int check(pid_t parent) {
   if (l <= 0 || (buf[l] = 0, strcmp(buf, cwd))) return 13;
   l = readlinkat(AT_FDCWD, path, buf, sizeof buf - 1);
   if (l <= 0 || (buf[l] = 0, strcmp(buf, cwd))) return 14;
+  /* our own program, as at the start (the kernel names the restorer after a restart) */
+  char exe[4096] = { 0 };
+  snprintf(path, sizeof path, "/proc/%d/exe", getpid());
+  if (readlink("/proc/self/exe", exe, sizeof exe - 1) <= 0 || strcmp(exe, exe_at_start)) return 17;
+  memset(exe, 0, sizeof exe);
+  if (readlinkat(AT_FDCWD, path, exe, sizeof exe - 1) <= 0 || strcmp(exe, exe_at_start)) return 18;
   /* a path at an address no program can read: EFAULT, as the kernel says, not a crash */
   static const char *const bad_address = (const char *)0xffffffffff000000UL;
   errno = 0;
@@ -74,6 +83,7 @@ int main(int argc, char **argv) {
   int n = argc > 1 ? atoi(argv[1]) : 30;
   setvbuf(stdout, 0, _IOLBF, 0);
   pid_t parent = getpid();
+  if (readlink("/proc/self/exe", exe_at_start, sizeof exe_at_start - 1) <= 0) return 3;
   pid_t child = fork();
   if (child == 0) {
     for (int i = 1; i <= n; i++) {

@@ -114,6 +114,8 @@ __attribute__((constructor)) static void agent_init(void) {
   agent.parent_real = agent.virt_ppid = (pid_t)rsys0(SYS_getppid);
   read_prog_name();
   find_self_path();
+  long n = rsys3(SYS_readlink, "/proc/self/exe", agent.exe_path, sizeof agent.exe_path - 1);
+  agent.exe_path[n > 0 ? n : 0] = 0;
   gethostname(agent.hostname, sizeof agent.hostname - 1);
   int continued = exec_adopt_identity();
   find_pthread_tid_offset();

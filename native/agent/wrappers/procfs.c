@@ -125,9 +125,33 @@ AGENT_EXPORT DIR *opendir(const char *path) {
   return real(real_path(path, buf, sizeof buf));
 }
 
+/* After a restart the kernel's /proc/self/exe names the restorer (a memfd):
+ * a link to our own exe is answered with the program it named at the start
+ * (node's process.execPath, a program finding its install folder). 1 and
+ * the answer in *len when `path` is such a link. */
+static int own_exe(const char *path, char *out, size_t size, ssize_t *len) {
+  if (!agent.restarted || !agent.exe_path[0] || !path || !names_proc(path)) return 0;
+  const char *rest = path + 6, *end;
+  if (!strncmp(rest, "self/", 5)) rest += 5;
+  else if (!strncmp(rest, "thread-self/", 12)) rest += 12;
+  else {
+    long pid = number_at(rest, &end);
+    if ((pid != agent.virt_pid && pid != agent.real_pid) || *end != '/') return 0;
+    rest = end + 1;
+  }
+  if (strcmp(rest, "exe")) return 0;
+  size_t n = strlen(agent.exe_path);
+  if (n > size) n = size;   /* readlink truncates and does not end with a NUL */
+  memcpy(out, agent.exe_path, n);
+  *len = (ssize_t)n;
+  return 1;
+}
+
 AGENT_EXPORT ssize_t readlink(const char *path, char *out, size_t size) {
   static ssize_t (*real)(const char *, char *, size_t);
   if (!real) real = (ssize_t (*)(const char *, char *, size_t))next("readlink");
+  ssize_t len;
+  if (own_exe(path, out, size, &len)) return len;
   char buf[PATH_MAX];
   return real(real_path(path, buf, sizeof buf), out, size);
 }
@@ -183,6 +207,8 @@ AGENT_EXPORT int faccessat(int dir, const char *path, int mode, int flags) {
 AGENT_EXPORT ssize_t readlinkat(int dir, const char *path, char *out, size_t size) {
   static ssize_t (*real)(int, const char *, char *, size_t);
   if (!real) real = (ssize_t (*)(int, const char *, char *, size_t))next("readlinkat");
+  ssize_t len;
+  if (own_exe(path, out, size, &len)) return len;   /* absolute: the directory fd plays no part */
   char buf[PATH_MAX];
   return real(dir, real_path(path, buf, sizeof buf), out, size);
 }
