@@ -225,3 +225,51 @@ describe('the coordinator\'s key-value databases', () => {
     expect(kv.request('frobnicate', 'db', 'k', '1')).toEqual({ response: KV_RESPONSE.INVALID_REQUEST });
   });
 });
+
+describe('--checkpoint-open-files', () => {
+  type Change = 'delete' | 'append' | 'none';
+  /** Two kill/restart cycles of openfiles, the file changed before each restart as told;
+   * the runs, and the last restart's end. */
+  async function cycles(launchArgs: string[], changes: Change[]): Promise<{ lines: string[]; last: Run; file: string }> {
+    s = await session();
+    const file = path.join(s.dir, 'data.txt');
+    let run = s.launch(program('openfiles'), ['30', file], { launchArgs });
+    const runs = [run];
+    for (const change of changes) {
+      const current = run;
+      const before = counted(current.lines, 'F').length;
+      await current.waitFor(() => counted(current.lines, 'F').length >= before + 4);
+      const images = await s.command('kcheckpoint').then((l) => l.filter((m) => m.verb === 'IMAGE').map((m) => m.fields.path));
+      await run.exited;
+      if (change === 'delete') fs.unlinkSync(file);
+      if (change === 'append') fs.appendFileSync(file, 'not the program\'s\n');
+      run = s.restart(images);
+      runs.push(run);
+      if (change === 'append' && !launchArgs.includes('--allow-file-overwrite')) break;
+    }
+    await run.exited;
+    return { lines: runs.flatMap((r) => r.lines), last: run, file };
+  }
+  const whole = (n: number): string => oneTo(n).map((k) => `line ${k}\n`).join('');
+
+  it('a file that was deleted comes back with its contents of the checkpoint, twice', async () => {
+    const c = await cycles(['--checkpoint-open-files'], ['delete', 'none']);
+    expect(c.lines.filter((l) => l.includes('CORRUPT')), c.last.stderr).toEqual([]);
+    expect(counted(c.lines, 'F')).toEqual(oneTo(30));
+    expect(fs.readFileSync(c.file, 'utf8')).toBe(whole(30));
+  });
+
+  it('with --allow-file-overwrite a file that changed gets its contents of the checkpoint again, twice', async () => {
+    const c = await cycles(['--ckpt-open-files', '--allow-file-overwrite'], ['append', 'append']);
+    expect(c.lines.filter((l) => l.includes('CORRUPT')), c.last.stderr).toEqual([]);
+    expect(counted(c.lines, 'F')).toEqual(oneTo(30));
+    expect(fs.readFileSync(c.file, 'utf8')).toBe(whole(30));
+  });
+
+  it('without it, a file that changed stops the restart with one line naming it, exit 99', async () => {
+    const c = await cycles(['--checkpoint-open-files'], ['append']);
+    expect(await c.last.exited).toEqual({ code: 99, signal: null });
+    expect(c.last.stderr).toMatch(/data\.txt changed since the checkpoint/);
+    expect(c.last.stderr.trim().split('\n').filter((l) => l.includes('data.txt'))).toHaveLength(1);
+  });
+});

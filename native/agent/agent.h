@@ -82,6 +82,7 @@ struct fd_record {
   int fd_flags;               /* F_GETFD (FD_CLOEXEC) */
   int64_t offset;
   int deleted;
+  int ckpted;                 /* --checkpoint-open-files: its contents are in saved_data */
   unsigned mode;              /* permission bits, to recreate a deleted file */
   uint64_t saved_data;        /* a deleted file's contents, or a pipe's drained bytes, */
   uint64_t saved_len;         /* copied into memory so the image carries them */
@@ -169,6 +170,8 @@ struct agent_config {
   int gzip;
   int hbict;                  /* delta images (DMTCP_HBICT=1): the encoder's job */
   int fsync;                  /* DMTCP_FSYNC=1: images reach the disk before rename */
+  int ckpt_open_files;        /* DMTCP_CKPT_OPEN_FILES=1: open files travel in the image (fds.c) */
+  int allow_file_overwrite;   /* DMTCP_ALLOW_FILE_OVERWRITE=1: a restart writes them over changed ones */
   char ckpt_dir[PATH_MAX];
   char node_path[PATH_MAX];
   char encoder_path[PATH_MAX];

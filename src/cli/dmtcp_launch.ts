@@ -39,6 +39,8 @@ export function agentEnvironment(
   env.DMTCP_HBICT = opts.hbict ? '1' : '0';
   env.DMTCP_SIGCKPT = String(opts.ckptSignal);
   env.DMTCP_TMPDIR = opts.tmpDir;
+  env.DMTCP_CKPT_OPEN_FILES = opts.ckptOpenFiles ? '1' : '0';
+  env.DMTCP_ALLOW_FILE_OVERWRITE = opts.allowFileOverwrite ? '1' : '0';
   env.DMTCP_NODE = process.execPath;
   env.DMTCP_ENCODER = parts.encoder;
   // The process we exec is the computation's root (its agent removes this at once,

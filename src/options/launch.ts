@@ -24,6 +24,9 @@ export interface LaunchOptions {
   tmpDir: string;
   /** Keep one encoder resident for the computation (default) or start one per checkpoint. */
   encoderService: boolean;
+  /** --checkpoint-open-files, --allow-file-overwrite. */
+  ckptOpenFiles: boolean;
+  allowFileOverwrite: boolean;
   /** Plugin libraries loaded into every process after the agent (--with-plugin, DMTCP_PLUGIN). */
   plugins: string[];
   /** The program and its arguments, untouched. */
@@ -41,6 +44,14 @@ export const SIGNAL_SPEC: OptSpec = {
 export const ENV_HBICT = ['DMTCP_HBICT'];
 export const ENV_PLUGIN = ['DMTCP_PLUGIN'];
 
+export const ENV_CKPT_OPEN_FILES = ['DMTCP_CKPT_OPEN_FILES'];
+export const ENV_ALLOW_FILE_OVERWRITE = ['DMTCP_ALLOW_FILE_OVERWRITE'];
+export const FILE_SPECS: OptSpec[] = [
+  { key: 'ckptOpenFiles', names: ['--checkpoint-open-files', '--ckpt-open-files'], kind: 'flag', value: true, env: ENV_CKPT_OPEN_FILES,
+    help: 'Carry the contents of the regular files the program has open in the image: a\nrestart writes back one that is gone (DMTCP_CKPT_OPEN_FILES=1)' },
+  { key: 'allowFileOverwrite', names: ['--allow-file-overwrite'], kind: 'flag', value: true, env: ENV_ALLOW_FILE_OVERWRITE,
+    help: 'With --checkpoint-open-files: a restart writes the checkpoint\'s contents over a file\nthat changed since (otherwise it stops with one line; DMTCP_ALLOW_FILE_OVERWRITE=1)' },
+];
 export const ENV_DISABLE_PLUGINS = ['DMTCP_DISABLE_ALL_PLUGINS'];
 export const DISABLE_PLUGINS_SPEC: OptSpec = {
   key: 'disablePlugins', names: ['--disable-all-plugins'], kind: 'flag', value: true, env: ENV_DISABLE_PLUGINS,
@@ -68,7 +79,7 @@ export const LAUNCH_SPECS: OptSpec[] = [
     help: 'Write later checkpoints as deltas of the previous one (HBICT, DMTCP_HBICT=1)' },
   { key: 'hbict', names: ['--no-hbict'], kind: 'flag', value: false, env: ENV_HBICT,
     help: 'Write every checkpoint as a full image (DMTCP_HBICT=0, default)' },
-  ...ENCODER_SERVICE_SPECS, SIGNAL_SPEC, PLUGIN_SPEC, DISABLE_PLUGINS_SPEC, TMPDIR_SPEC, HELP_SPEC, VERSION_SPEC,
+  ...ENCODER_SERVICE_SPECS, SIGNAL_SPEC, PLUGIN_SPEC, DISABLE_PLUGINS_SPEC, ...FILE_SPECS, TMPDIR_SPEC, HELP_SPEC, VERSION_SPEC,
 ];
 
 export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = 'dmtcp_launch'): LaunchOptions {
@@ -90,6 +101,8 @@ export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = 'd
     ckptSignal: resolveSignal(cmd, r, env),
     tmpDir: resolveTmpDir(r, env),
     encoderService: resolveEncoderService(cmd, r, env),
+    ckptOpenFiles: resolveSwitch(cmd, r, env, 'ckptOpenFiles', ENV_CKPT_OPEN_FILES, false),
+    allowFileOverwrite: resolveSwitch(cmd, r, env, 'allowFileOverwrite', ENV_ALLOW_FILE_OVERWRITE, false),
     plugins: resolveSwitch(cmd, r, env, 'disablePlugins', ENV_DISABLE_PLUGINS, false) ? []
       : (optString(r, 'plugins') ?? env.DMTCP_PLUGIN ?? '').split(':').filter((p) => p !== ''),
     program: r.rest,

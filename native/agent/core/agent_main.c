@@ -42,6 +42,9 @@ static int read_config(struct agent_config *c) {
   c->gzip = !(gzip && !strcmp(gzip, "0"));
   c->hbict = hbict && !strcmp(hbict, "1");
   c->fsync = fsync_env && !strcmp(fsync_env, "1");
+  const char *open_files = getenv("DMTCP_CKPT_OPEN_FILES"), *overwrite = getenv("DMTCP_ALLOW_FILE_OVERWRITE");
+  c->ckpt_open_files = open_files && !strcmp(open_files, "1");
+  c->allow_file_overwrite = overwrite && !strcmp(overwrite, "1");
   if (dir && *dir) agent_strlcpy(c->ckpt_dir, dir, sizeof c->ckpt_dir);
   else if (!getcwd(c->ckpt_dir, sizeof c->ckpt_dir)) agent_strlcpy(c->ckpt_dir, ".", sizeof c->ckpt_dir);
   agent_strlcpy(c->node_path, node, sizeof c->node_path);

@@ -117,7 +117,13 @@ static void save_one_fd(int fd) {
     agent_strlcpy(e, " cannot be carried; it comes back as /dev/null at a restart", sizeof what - (size_t)(e - what));
     fd_say(r, what);
   }
-  if (r->deleted) copy_deleted_file(fd, r, &st);
+  /* --checkpoint-open-files: the program's own regular files travel in the image too */
+  r->ckpted = !r->deleted && r->kind == FD_FILE && agent.config.ckpt_open_files && st.st_uid == (uid_t)rsys0(SYS_getuid);
+  if (r->deleted || r->ckpted) copy_deleted_file(fd, r, &st);
+  if (r->ckpted && !r->saved_data && st.st_size > 0) {
+    r->ckpted = 0;   /* too large to carry (or no memory for it): left as it will be */
+    fd_say(r, "is too large to travel in the image (--checkpoint-open-files); a restart opens it as it is then");
+  }
   agent.nfds++;
 }
 
@@ -162,6 +168,41 @@ static void place_fd(int src, const struct fd_record *r) {
 /* Write a deleted file's saved bytes to a new file at its old path, open it as
  * the program had it, and delete it again: the program keeps an fd to an unlinked
  * file with the same contents. A path taken by a new file gets a suffix instead. */
+/* Whether the file at fd holds exactly the saved bytes. */
+static int same_contents(int fd, const struct fd_record *r) {
+  struct stat st;
+  if (rsys2(SYS_fstat, fd, &st) < 0 || (uint64_t)st.st_size != r->saved_len) return 0;
+  char buf[65536];
+  for (uint64_t at = 0; at < r->saved_len;) {
+    long n = rsys4(SYS_pread64, fd, buf, sizeof buf, at);
+    if (n == -EINTR) continue;
+    if (n <= 0 || memcmp(buf, (const char *)r->saved_data + at, (size_t)n)) return 0;
+    at += (uint64_t)n;
+  }
+  return 1;
+}
+
+/* --checkpoint-open-files at a restart: a file that is gone comes back with
+ * its contents of the checkpoint; one that is there must still hold them, or
+ * (--allow-file-overwrite) gets them again. Otherwise the restart stops here,
+ * in one line, as DMTCP's does: the program would go on with other data. */
+static void restore_ckpted_file(const struct fd_record *r) {
+  int fd = (int)rsys3(SYS_open, r->path, O_RDWR | O_CLOEXEC, 0);
+  if (fd >= 0 && same_contents(fd, r)) { rsys1(SYS_close, fd); return; }
+  if (fd >= 0 && !agent.config.allow_file_overwrite) {
+    char what[AGENT_FD_PATH_MAX + 128];
+    char *e = what + agent_strlcpy(what, r->path, sizeof what);
+    agent_strlcpy(e, " changed since the checkpoint; launch with --allow-file-overwrite to write the checkpoint's contents over it", sizeof what - (size_t)(e - what));
+    fd_say(r, what);
+    rsys1(SYS_exit_group, 99);
+  }
+  if (fd < 0) fd = (int)rsys3(SYS_open, r->path, O_RDWR | O_CREAT | O_CLOEXEC, r->mode ? r->mode : 0600);
+  if (fd < 0) { fd_say(r, "cannot be written again with its contents of the checkpoint"); return; }
+  rsys2(SYS_ftruncate, fd, 0);
+  if (r->saved_len) agent_write_all(fd, (const void *)r->saved_data, r->saved_len);
+  rsys1(SYS_close, fd);
+}
+
 static int recreate_deleted_file(const struct fd_record *r, int flags) {
   char path[AGENT_FD_PATH_MAX + 32];
   agent_strlcpy(path, r->path, sizeof path);
@@ -183,6 +224,9 @@ static int recreate_deleted_file(const struct fd_record *r, int flags) {
 void fds_restore(void) {
   for (int i = 0; i < agent.nfds; i++) {
     const struct fd_record *r = &agent.fds[i];
+    /* contents first, for descriptions the restorers opened too (not the
+     * restart's own stdio, which the root's 0-2 are) */
+    if (r->ckpted && !(r->fd <= 2 && agent.is_root)) restore_ckpted_file(r);
     if (r->placed) continue;   /* the restorers re-created this shared description */
     /* The root's stdin/stdout/stderr are the restart's own (inherited through
      * exec): the restarted tree talks to the terminal or files of whoever

@@ -126,6 +126,7 @@ static int is_ours(const char *entry) {
   static const char *const owned[] = {
     IDENTITY_ENV "=", PID_TABLE_ENV "=", ROOT_ENV "=", "DMTCP_COORD_HOST=", "DMTCP_HOST=", "DMTCP_COORD_PORT=",
     "DMTCP_PORT=", "DMTCP_CHECKPOINT_DIR=", "DMTCP_GZIP=", "DMTCP_HBICT=", "DMTCP_FSYNC=", "DMTCP_SIGCKPT=",
+    "DMTCP_CKPT_OPEN_FILES=", "DMTCP_ALLOW_FILE_OVERWRITE=",
     "DMTCP_NODE=", "DMTCP_ENCODER=", "DMTCP_ENCODER_SOCKET=", 0,
   };
   for (int i = 0; owned[i]; i++) if (!strncmp(entry, owned[i], strlen(owned[i]))) return 1;
@@ -148,6 +149,8 @@ static void add_settings(struct env_build *b) {
   add(b, put_text(b, "DMTCP_GZIP=", agent.config.gzip ? "1" : "0"));
   add(b, put_text(b, "DMTCP_HBICT=", agent.config.hbict ? "1" : "0"));
   if (agent.config.fsync) add(b, put_text(b, "DMTCP_FSYNC=", "1"));
+  if (agent.config.ckpt_open_files) add(b, put_text(b, "DMTCP_CKPT_OPEN_FILES=", "1"));
+  if (agent.config.allow_file_overwrite) add(b, put_text(b, "DMTCP_ALLOW_FILE_OVERWRITE=", "1"));
   num_text(num, agent.config.ckpt_signal);
   add(b, put_text(b, "DMTCP_SIGCKPT=", num));
   add(b, put_text(b, "DMTCP_NODE=", agent.config.node_path));
