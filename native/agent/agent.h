@@ -196,11 +196,12 @@ struct agent_state {
   int restarted;              /* 1 once this process has come back from an image */
   int is_root;                /* the process dmtcp_launch started (restart: the tree's root) */
   volatile int restarts;      /* restarts of this process: a blocked wrapper notices one */
-  /* Program time (wrappers/waits.c): CLOCK_MONOTONIC when this process last
-   * stopped for a checkpoint, and all the time that passed between the
+  /* Program time (wrappers/waits.c): CLOCK_MONOTONIC when this process took
+   * its last image, and all the time that passed between the stops of the
    * checkpoints it came back from and their restarts (which a relative wait
    * does not count). */
   int64_t ckpt_mono_ns;
+  int64_t suspend_mono_ns;    /* CLOCK_MONOTONIC when the threads stopped for this checkpoint */
   int64_t lost_ns;
   int64_t cpu_at_ckpt_ns;     /* the process's CPU time at its checkpoint */
   int64_t cpu_offset_ns;      /* and what it used in its lives before this one (cpu_clocks.c) */

@@ -84,9 +84,11 @@ static void continue_after_restart(void) {
   process_state_restore_limits();
   timers_restore();
   process_state_raise_pending();
-  /* From the checkpoint to now the program did not run: relative waits
-   * (waits.c) do not count this time. */
-  agent.lost_ns += agent_mono_ns() - agent.ckpt_mono_ns;
+  /* From the moment its threads stopped for the checkpoint to now the program
+   * did not run, and it never went on from that checkpoint: relative waits
+   * (waits.c) do not count this time (a checkpoint it goes on from counts, as
+   * any pause of the process does). */
+  agent.lost_ns += agent_mono_ns() - (agent.suspend_mono_ns ? agent.suspend_mono_ns : agent.ckpt_mono_ns);
   /* the new process's CPU clock started again from 0 (cpu_clocks.c) */
   agent.cpu_offset_ns += agent.cpu_at_ckpt_ns - agent_cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
   plugins_event(DMTCP_EVENT_RESTART, 1);
@@ -162,6 +164,7 @@ static void *checkpoint_thread_main(void *unused) {
         gate_close();
         if (threads_suspend_all() == 0) {
           agent.suspended = 1;
+          agent.suspend_mono_ns = agent_mono_ns();
           /* Offsets as they are, before any process of the computation tags a
            * shared one at ELECT (fd_share.c): hence here, one barrier earlier. */
           agent_say_hold();
