@@ -74,5 +74,6 @@ AGENT_EXPORT void *dmtcp_dlsym(void *handle, const char *symbol) {
   return dlsym(handle, symbol);
 }
 
-AGENT_EXPORT int dmtcp_plugin_disable_ckpt(void) { if (agent.active) gate_enter(); return 1; }
-AGENT_EXPORT void dmtcp_plugin_enable_ckpt(void) { if (agent.active && gate_held_here() > 0) gate_leave(); }
+/* A plugin's critical section is a program's (api.c). */
+AGENT_EXPORT int dmtcp_plugin_disable_ckpt(void) { return dmtcp_disable_ckpt(); }
+AGENT_EXPORT void dmtcp_plugin_enable_ckpt(void) { dmtcp_enable_ckpt(); }

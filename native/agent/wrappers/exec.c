@@ -190,7 +190,8 @@ static void add_preload(struct env_build *b, char *const *envp) {
   add(b, put_text(b, "LD_PRELOAD=", value));
 }
 
-static char **build_env(struct env_build *b, char *const *envp) {
+/* Room for envp's entries and ours, in one fresh mapping; 0 if none. */
+static int env_alloc(struct env_build *b, char *const *envp) {
   size_t count = 0;
   for (char *const *e = envp; e && *e; e++) count++;
   b->cap = count + EXTRA_ENTRIES + 1;
@@ -202,6 +203,11 @@ static char **build_env(struct env_build *b, char *const *envp) {
   b->n = 0;
   b->text = b->text_end = (char *)b->map + list_bytes;
   b->text_lim = (char *)b->map + b->map_len;
+  return 1;
+}
+
+static char **build_env(struct env_build *b, char *const *envp) {
+  if (!env_alloc(b, envp)) return 0;
   for (char *const *e = envp; e && *e; e++)
     if (!is_ours(*e) && strncmp(*e, "LD_PRELOAD=", 11)) add(b, *e);
   add_preload(b, envp);
@@ -214,8 +220,7 @@ static char **build_env(struct env_build *b, char *const *envp) {
 /* The environment of a program run outside the computation: without our
  * settings and identity, and our library out of LD_PRELOAD. */
 static char **build_env_outside(struct env_build *b, char *const *envp) {
-  if (!build_env(b, envp)) return 0;
-  b->n = 0;
+  if (!env_alloc(b, envp)) return 0;
   for (char *const *e = envp; e && *e; e++) {
     if (is_ours(*e)) continue;
     if (strncmp(*e, "LD_PRELOAD=", 11) || !strstr(*e, agent.self_path)) { add(b, *e); continue; }
