@@ -478,11 +478,23 @@ const char *coord_field(const char *line, const char *key, char *out, size_t siz
 /* checkpoint_thread.c */
 void checkpoint_thread_start(void);
 
+/* lazy_thread.c: the checkpoint thread starts when the coordinator first writes */
+void checkpoint_thread_arm(void);            /* a new process, or one that exec'd */
+void checkpoint_thread_ensure(void);         /* now, from a context where that is safe */
+void checkpoint_thread_before_exec(void);
+void checkpoint_thread_exec_failed(void);
+void checkpoint_thread_forget(void);         /* fork: the child has none */
+int checkpoint_thread_lazy_signal(const siginfo_t *info, void *uctx);   /* 1: it was for this */
+extern __thread int agent_in_fork __attribute__((tls_model("initial-exec")));
+
 /* restore_entry.c */
 void agent_restore_entry(void *handoff) __attribute__((noreturn));
 
 /* sigwrap.c */
 int agent_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 void agent_program_signal(int sig, siginfo_t *info, void *uctx);   /* a send of the program's own */
+uint64_t agent_program_handled_signals(void);   /* signals the program has handlers for */
+void agent_note_program_mask(void);               /* this thread's mask is the program's (at start) */
+uint64_t agent_signals_blocked_beyond_program(uint64_t mask);   /* of mask, what the program did not block */
 
 #endif

@@ -237,7 +237,9 @@ export class Coordinator {
     const restarted = f.restart === '1';
     const host = f.host || os.hostname();
     let id = f.id;
-    if (!id || id === '-') {
+    // A forked child proposes its own id and hears back only if it must take another.
+    const proposed = f.proposed === '1' && !!id && id !== '-';
+    if (!id || id === '-' || (proposed && this.registry.has(id))) {
       id = freshUniqueId(num('pid'), host, (x) => this.registry.has(x));
     } else if (this.registry.has(id)) {
       return { ok: false, reason: 'duplicate-id' };
@@ -253,7 +255,7 @@ export class Coordinator {
       id, prog: f.prog || '?', pid: num('pid'), rpid: num('rpid'), ppid: num('ppid'), host, gen, restarted,
       state: 'RUNNING', socket, send,
     });
-    send(encodeMessage('WELCOME', { v: PROTOCOL_VERSION, id, gen: this.gen, interval: this.interval }));
+    if (!proposed || id !== f.id) send(encodeMessage('WELCOME', { v: PROTOCOL_VERSION, id, gen: this.gen, interval: this.interval }));
     this.cfg.log(`${restarted ? 'restarted ' : ''}${agent.prog}[${agent.pid}] connected as ${id} (${this.registry.size} process(es))`);
     // A child forked while the computation is being suspended belongs to this
     // checkpoint: its parent holds the suspension until the child is here.

@@ -141,8 +141,9 @@ __attribute__((constructor)) static void agent_init(void) {
     fail("cannot reach the coordinator at");
   }
   agent.active = 1;
+  agent_note_program_mask();
   pthread_atfork(0, 0, fork_child_join);
   plugins_init();   /* before our checkpoint thread can send them an event */
   if (continued) plugins_event(DMTCP_EVENT_POST_EXEC, 0);
-  checkpoint_thread_start();
+  checkpoint_thread_arm();   /* started when the coordinator first writes (lazy_thread.c) */
 }

@@ -62,6 +62,9 @@ static int command_locked(const char *name, const char *want, char *line, size_t
 
 static int coordinator_command(const char *name, const char *want, char *line, size_t size) {
   if (!agent.active || !agent.coord_addr_len) return -1;
+  /* A checkpoint or barrier asked for here needs our checkpoint thread, and
+   * this thread will sit in our code waiting for the answer. */
+  checkpoint_thread_ensure();
   pthread_mutex_lock(&command_lock);
   int r = command_locked(name, want, line, size);
   pthread_mutex_unlock(&command_lock);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include "agent.h"
 #include "raw_syscall.h"
@@ -119,14 +120,38 @@ int coord_take_welcome(const char *line) {
 
 int coord_connect_and_hello(int restart) { return coord_connect_and_send_hello(restart, 1); }
 
-/* wait: read the WELCOME now. A forked child does not: its checkpoint thread
- * takes the WELCOME when it comes (the coordinator sends nothing before it),
- * so the fork does not pay the round trip. */
+/* An id in the coordinator's shape (src/coordinator/uniqueid.ts): FNV-1a of
+ * the host name, the pid, the time in seconds, all hex but the pid. */
+#define FNV_OFFSET 0x811c9dc5u
+#define FNV_PRIME 0x01000193u
+static void propose_unique_id(void) {
+  uint32_t h = FNV_OFFSET;
+  for (const unsigned char *c = (const unsigned char *)agent.hostname; *c; c++) h = (h ^ *c) * FNV_PRIME;
+  struct timespec now;
+  rsys2(SYS_clock_gettime, CLOCK_REALTIME, &now);
+  char *e = agent.unique_id, *lim = agent.unique_id + sizeof agent.unique_id;
+  char hex[24];
+  agent_fmt_u64(hex, h, 16);
+  for (size_t pad = strlen(hex); pad < 8; pad++) *e++ = '0';
+  e += agent_strlcpy(e, hex, (size_t)(lim - e));
+  *e++ = '-';
+  e = agent_fmt_u64(e, (uint64_t)agent.virt_pid, 10);
+  *e++ = '-';
+  agent_fmt_u64(e, (uint64_t)now.tv_sec, 16);
+}
+
+/* wait: read the WELCOME now. A forked child does not: it proposes its own id
+ * and the coordinator answers only if it must take another (pid reuse within
+ * the same second), so the fork pays no round trip and nothing is written to
+ * the child that would start its checkpoint thread (lazy_thread.c) for
+ * nothing; the thread takes that WELCOME when it starts. */
 int coord_connect_and_send_hello(int restart, int wait) {
   int fd = connect_socket();
   if (fd < 0) return fd;
   agent.coord_fd = fd;
   in_used = 0;
+  int propose = !wait && !restart && !agent.unique_id[0];
+  if (propose) propose_unique_id();
 
   char line[2048], *e = line, *lim = line + sizeof line;
   char num[24];
@@ -145,6 +170,7 @@ int coord_connect_and_send_hello(int restart, int wait) {
   e += agent_strlcpy(e, restart ? " restart=1 gen=" : " restart=0 gen=", (size_t)(lim - e));
   agent_fmt_u64(num, (uint64_t)agent.generation, 10); e = put_encoded(e, lim, num);
   if (agent.is_root) e += agent_strlcpy(e, " root=1", (size_t)(lim - e));
+  if (propose) e += agent_strlcpy(e, " proposed=1", (size_t)(lim - e));
   if (coord_send(line) < 0) return -EIO;
   if (!wait) return 0;
 

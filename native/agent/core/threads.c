@@ -92,6 +92,10 @@ __thread volatile unsigned agent_thread_stops __attribute__((tls_model("initial-
 
 static void checkpoint_signal_handler(int sig, siginfo_t *info, void *uctx) {
   int saved_errno = errno;
+  if (checkpoint_thread_lazy_signal(info, uctx)) {   /* the coordinator wrote: start the thread */
+    errno = saved_errno;
+    return;
+  }
   struct thread_record *t = record_of_real(agent_real_gettid());
   /* Not sent by us: the program's own send (kill, raise, a timer), or ours
    * arriving after we gave up on this thread and went on without it. The

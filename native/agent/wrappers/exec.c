@@ -277,8 +277,19 @@ static int call_real(const struct exec_call *c, char *const *envp) {
   return real_execve(c->path, c->argv, envp);
 }
 
+static int exec_in_computation_armed(const struct exec_call *c);
+
 static int exec_in_computation(const struct exec_call *c) {
   if (!agent.active) return call_real(c, c->envp);
+  checkpoint_thread_before_exec();
+  int r = exec_in_computation_armed(c);
+  int saved = errno;
+  checkpoint_thread_exec_failed();   /* still here: the exec failed */
+  errno = saved;
+  return r;
+}
+
+static int exec_in_computation_armed(const struct exec_call *c) {
   int is_static = c->fd >= 0 ? fd_is_static_elf(c->fd) : c->search ? search_is_static_elf(c->path) : path_is_static_elf(c->path);
   if (is_static) {
     say_unobserved(c->fd >= 0 ? "the program" : c->path);

@@ -53,6 +53,8 @@ void fork_child_join(void) {
   /* The read end is the parent's: the program must not find it in the child. */
   if (join_pipe_parent_end >= 0) rsys1(SYS_close, join_pipe_parent_end);
   join_pipe_parent_end = -1;
+  agent_in_fork = 0;
+  checkpoint_thread_forget();
   if (!agent.active) return;
   /* The parent's connection is the parent's: this process gets its own below. */
   if (agent.coord_fd >= 0) rsys1(SYS_close, agent.coord_fd);
@@ -84,7 +86,7 @@ void fork_child_join(void) {
    * suspend us at once, and it takes our WELCOME. */
   tell_parent(CHILD_JOINED);
   plugins_event(DMTCP_EVENT_ATFORK_CHILD, 0);
-  checkpoint_thread_start();
+  checkpoint_thread_arm();
 }
 
 static pid_t real_fork(void) {
@@ -104,8 +106,10 @@ static pid_t joined_child(pid_t (*make)(void *), void *ctx) {
     join_pipe = p[1];
     join_pipe_parent_end = p[0];
     plugins_event(DMTCP_EVENT_ATFORK_PREPARE, 0);
+    agent_in_fork = 1;
     pid_t child = make(ctx);
     int saved_errno = errno;
+    agent_in_fork = 0;
     if (child == 0) return 0;   /* ATFORK_CHILD: fork_child_join */
     join_pipe = -1;
     join_pipe_parent_end = -1;

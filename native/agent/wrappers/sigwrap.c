@@ -30,8 +30,25 @@ int agent_real_sigaction(int sig, const struct sigaction *act, struct sigaction 
 
 static int is_ours(int sig) { return agent.active && sig == agent.config.ckpt_signal; }
 
+/* Signals the program catches with a handler that blocks its own signal while
+ * it runs (lazy_thread.c: a mask with one of them blocked may be such a handler). */
+static uint64_t program_handled;
+
+uint64_t agent_program_handled_signals(void) { return program_handled; }
+
+static void note_program_handler(int sig, void (*handler)(int), int flags) {
+  if (sig < 1 || sig > 64) return;
+  uint64_t bit = 1ULL << (sig - 1);
+  if (handler != SIG_DFL && handler != SIG_IGN && !(flags & SA_NODEFER)) program_handled |= bit;
+  else program_handled &= ~bit;
+}
+
 AGENT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
-  if (!is_ours(sig)) return agent_real_sigaction(sig, act, old);
+  if (!is_ours(sig)) {
+    int r = agent_real_sigaction(sig, act, old);
+    if (r == 0 && act) note_program_handler(sig, act->sa_handler, act->sa_flags);
+    return r;
+  }
   if (old) *old = program_wish;
   if (act) program_wish = *act;
   return 0;
@@ -40,7 +57,11 @@ AGENT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigactio
 AGENT_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
   static signal_fn real;
   if (!real) real = (signal_fn)next_symbol("signal");
-  if (!is_ours(sig)) return real(sig, handler);
+  if (!is_ours(sig)) {
+    sighandler_t r = real(sig, handler);
+    if (r != SIG_ERR) note_program_handler(sig, handler, 0);
+    return r;
+  }
   sighandler_t previous = program_wish.sa_handler;
   program_wish.sa_handler = handler;
   return previous;
@@ -62,11 +83,32 @@ static const sigset_t *without_ours(const sigset_t *set, sigset_t *copy) {
 
 /* The mask the program asked for, kept for our signal; a send held while it
  * was blocked is sent again once it is not. */
+/* The mask the program last set on this thread (lazy_thread.c tells from it
+ * a program handler's mask). The main thread's is read at start; a thread the
+ * program made and that never set one has the mask it inherited, which we do
+ * not know: nothing is told from it there. */
+static __thread uint64_t program_mask __attribute__((tls_model("initial-exec")));
+static __thread int program_mask_known __attribute__((tls_model("initial-exec")));
+
+void agent_note_program_mask(void) {
+  if (rsys4(SYS_rt_sigprocmask, SIG_BLOCK, 0, &program_mask, 8) == 0) program_mask_known = 1;
+}
+
+uint64_t agent_signals_blocked_beyond_program(uint64_t mask) { return program_mask_known ? mask & ~program_mask : 0; }
+
 static int masked(sigmask_fn real, int how, const sigset_t *set, sigset_t *old) {
   int sig = agent.config.ckpt_signal, was = program_blocks;
-  sigset_t copy;
+  sigset_t copy, before;
+  if (!old) old = &before;
   int r = real(how, how == SIG_UNBLOCK ? set : without_ours(set, &copy), old);
   if (r != 0 || !agent.active) return r;
+  if (set) {
+    uint64_t prev, want;
+    memcpy(&prev, old, sizeof prev);
+    memcpy(&want, set, sizeof want);
+    program_mask = how == SIG_BLOCK ? prev | want : how == SIG_UNBLOCK ? prev & ~want : want;
+    program_mask_known = 1;
+  }
   if (old && was) sigaddset(old, sig);
   if (set && sigismember(set, sig)) program_blocks = how != SIG_UNBLOCK;
   else if (set && how == SIG_SETMASK) program_blocks = 0;
