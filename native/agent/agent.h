@@ -225,7 +225,7 @@ struct agent_state {
   volatile int gate_in_flight;
   volatile int gate_closed;
   char self_path[PATH_MAX];   /* this library, put back in LD_PRELOAD at exec */
-  char exe_path[PATH_MAX];    /* the program, as /proc/self/exe named it when it started (after a
+  char exe_path[PATH_MAX];    /* the program, as /proc/self/exe named it at its first checkpoint (after a
                                * restart the kernel names the restorer: procfs.c answers this) */
 
   int coord_fd;
@@ -312,6 +312,8 @@ void agent_futex_wait_shared(volatile uint32_t *addr, uint32_t expected, long ti
 void agent_futex_wake_shared(volatile uint32_t *addr);
 pid_t agent_real_gettid(void);
 int agent_read_file(const char *path, char *buf, size_t size);  /* bytes read, -errno */
+struct agent_object { uintptr_t base; const char *name; };
+int agent_object_of(const void *addr, struct agent_object *out);   /* 1: found (util.c) */
 /* A hex mask field of a /proc status text ("SigPnd:\t0000000000000200"): its value, 0 if absent. */
 uint64_t agent_status_hex(const char *status, const char *field);
 /* "/proc/self/task/<tid>/<leaf>" */

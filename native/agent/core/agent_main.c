@@ -2,6 +2,7 @@
  * the coordinator, install the checkpoint signal and start the checkpoint thread,
  * all before the program's main() runs. */
 #include <dlfcn.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -54,10 +55,9 @@ static int read_config(struct agent_config *c) {
   return 0;
 }
 
-static void read_prog_name(void) {
-  char cmdline[4096];
-  int n = agent_read_file("/proc/self/cmdline", cmdline, sizeof cmdline);
-  const char *argv0 = n > 0 ? cmdline : "program";
+/* glibc hands an ELF constructor the program's argc, argv and environ. */
+static void read_prog_name(int argc, char **argv) {
+  const char *argv0 = argc > 0 && argv && argv[0] && argv[0][0] ? argv[0] : "program";
   const char *slash = strrchr(argv0, '/');
   agent_strlcpy(agent.prog, slash ? slash + 1 : argv0, sizeof agent.prog);
 }
@@ -77,6 +77,22 @@ static void find_pthread_tid_offset(void) {
 }
 
 static int resolve_coordinator(void) {
+  /* A numeric address (what dmtcp_launch passes by default) needs no resolver. */
+  struct sockaddr_in *v4 = (struct sockaddr_in *)&agent.coord_addr;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&agent.coord_addr;
+  memset(&agent.coord_addr, 0, sizeof agent.coord_addr);
+  if (inet_pton(AF_INET, agent.config.coord_host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)agent.config.coord_port);
+    agent.coord_addr_len = sizeof *v4;
+    return 0;
+  }
+  if (inet_pton(AF_INET6, agent.config.coord_host, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)agent.config.coord_port);
+    agent.coord_addr_len = sizeof *v6;
+    return 0;
+  }
   struct addrinfo hints, *res = 0;
   char port[16];
   memset(&hints, 0, sizeof hints);
@@ -101,24 +117,22 @@ static void fail(const char *what) {
 }
 
 static void find_self_path(void) {
-  Dl_info info;
-  if (dladdr((void *)&find_self_path, &info) && info.dli_fname)
-    agent_strlcpy(agent.self_path, info.dli_fname, sizeof agent.self_path);
+  struct agent_object self;
+  if (agent_object_of((const void *)&find_self_path, &self) && self.name && self.name[0])
+    agent_strlcpy(agent.self_path, self.name, sizeof agent.self_path);
 }
 
 /* A program exec'd by one of the computation's processes (exec.c) continues
  * that process: same connection, id and pids. Any other start is a new
  * process: the one dmtcp_launch started, or a child started without our fork
  * and exec (posix_spawn, system, popen run glibc's internal ones). */
-__attribute__((constructor)) static void agent_init(void) {
+__attribute__((constructor)) static void agent_init(int argc, char **argv) {
   if (read_config(&agent.config) < 0) return;
   agent.coord_fd = -1;
   agent.real_pid = agent.virt_pid = (pid_t)rsys0(SYS_getpid);
   agent.parent_real = agent.virt_ppid = (pid_t)rsys0(SYS_getppid);
-  read_prog_name();
+  read_prog_name(argc, argv);
   find_self_path();
-  long n = rsys3(SYS_readlink, "/proc/self/exe", agent.exe_path, sizeof agent.exe_path - 1);
-  agent.exe_path[n > 0 ? n : 0] = 0;
   gethostname(agent.hostname, sizeof agent.hostname - 1);
   int continued = exec_adopt_identity();
   find_pthread_tid_offset();

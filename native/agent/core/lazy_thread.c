@@ -79,13 +79,17 @@ static int segment_walk(struct dl_phdr_info *info, size_t size, void *unused) {
   return 0;
 }
 
-static const void *object_base(const void *addr) {
-  Dl_info info;
-  return addr && dladdr(addr, &info) ? info.dli_fbase : 0;
+static uintptr_t object_base(const void *addr) {
+  struct agent_object o;
+  return agent_object_of(addr, &o) ? o.base : 0;
 }
 
-/* 0 when the program's calloc is not libc's: then the thread starts at once. */
+/* 0 when the program's calloc is not libc's: then the thread starts at once.
+ * Once per program: a forked child has its parent's. */
+static int unsafe_text_known, lazy_possible;
 static int find_unsafe_text(void) {
+  if (unsafe_text_known) return lazy_possible;
+  unsafe_text_known = 1;
   const void *libc_fn = dlsym(RTLD_DEFAULT, "__libc_start_main");
   const void *calloc_fn = dlsym(RTLD_DEFAULT, "calloc");
   if (!libc_fn || !calloc_fn || object_base(libc_fn) != object_base(calloc_fn)) return 0;
@@ -94,7 +98,8 @@ static int find_unsafe_text(void) {
   objects_of_interest[2] = (const void *)&find_unsafe_text;        /* us */
   n_unsafe_text = 0;
   dl_iterate_phdr(segment_walk, 0);
-  return n_unsafe_text > 0;
+  lazy_possible = n_unsafe_text > 0;
+  return lazy_possible;
 }
 
 static int in_unsafe_text(uintptr_t pc) {

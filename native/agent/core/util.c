@@ -1,6 +1,7 @@
 /* Signal-safe helpers. The checkpoint thread runs while every other thread is
  * frozen wherever it was, possibly inside malloc or stdio holding their locks, so
  * nothing here allocates, locks, or touches errno through libc. */
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -146,4 +147,30 @@ void agent_task_path(char *out, size_t size, int tid, const char *leaf) {
   e = agent_fmt_u64(e, (uint64_t)tid, 10);
   e += agent_strlcpy(e, "/", size - (size_t)(e - out));
   agent_strlcpy(e, leaf, size - (size_t)(e - out));
+}
+
+/* The loaded object that holds addr: its load address and file name. dladdr
+ * would do, but it searches the object's symbols one by one: slow enough to
+ * show in every exec. */
+struct object_query { uintptr_t addr; struct agent_object *out; int found; };
+
+static int object_walk(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)size;
+  struct object_query *q = data;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+    if (ph->p_type != PT_LOAD || q->addr < lo || q->addr >= lo + ph->p_memsz) continue;
+    q->out->base = info->dlpi_addr;
+    q->out->name = info->dlpi_name;
+    q->found = 1;
+    return 1;
+  }
+  return 0;
+}
+
+int agent_object_of(const void *addr, struct agent_object *out) {
+  struct object_query q = { (uintptr_t)addr, out, 0 };
+  if (addr) dl_iterate_phdr(object_walk, &q);
+  return q.found;
 }

@@ -129,6 +129,7 @@ static int is_ours(const char *entry) {
     "DMTCP_CKPT_OPEN_FILES=", "DMTCP_ALLOW_FILE_OVERWRITE=",
     "DMTCP_NODE=", "DMTCP_ENCODER=", "DMTCP_ENCODER_SOCKET=", 0,
   };
+  if (strncmp(entry, "DMTCP_", 6)) return 0;   /* most of an environment, at once */
   for (int i = 0; owned[i]; i++) if (!strncmp(entry, owned[i], strlen(owned[i]))) return 1;
   return 0;
 }
