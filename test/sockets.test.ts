@@ -38,6 +38,12 @@ describe('TCP inside the computation', () => {
     expect(c.runs.map((r) => r.stderr).join('')).not.toMatch(/cannot have its old name/);
     ranClean(c, 'R', 40);
   });
+  it('a server without SO_REUSEADDR that closed connections first (TIME_WAIT at its port) listens at its port again, twice; it still reads SO_REUSEADDR 0', async () => {
+    s = await session();
+    const c = await twoRestarts(s, program('tcpreuse'), ['30'], { ready: (l) => counted(l, 'tick').length >= 5, processes: 1 });
+    expect(c.runs.map((r) => r.stderr).join('')).not.toMatch(/cannot have its old name/);
+    ranClean(c, 'tick', 30);
+  });
 });
 
 // Reading a send queue needs TCP_REPAIR (CAP_NET_ADMIN); without it the bytes are counted and said lost.

@@ -480,6 +480,10 @@ const char *coord_field(const char *line, const char *key, char *out, size_t siz
 /* checkpoint_thread.c */
 void checkpoint_thread_start(void);
 
+/* tcp_reuse.c: TCP listeners keep SO_REUSEADDR in the kernel, the program sees its own */
+int tcp_reuse_answer(int fd, int level, int name, void *value, socklen_t *len);
+void tcp_reuse_after_restart(void);
+
 /* lazy_thread.c: the checkpoint thread starts when the coordinator first writes */
 void checkpoint_thread_arm(void);            /* a new process, or one that exec'd */
 void checkpoint_thread_ensure(void);         /* now, from a context where that is safe */

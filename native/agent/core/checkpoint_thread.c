@@ -71,6 +71,7 @@ static void continue_after_restart(void) {
   agent.suspended = 0;
   pipes_refill();
   fds_release();
+  tcp_reuse_after_restart();
   sysv_after_restart((const void *)agent.tree_addr);
   tree_refill_barrier();
   sysv_after_barrier();

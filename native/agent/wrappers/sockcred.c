@@ -55,6 +55,7 @@ AGENT_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
 AGENT_EXPORT int getsockopt(int fd, int level, int name, void *value, socklen_t *len) {
   static int (*real)(int, int, int, void *, socklen_t *);
   if (!real) real = (int (*)(int, int, int, void *, socklen_t *))dlsym(RTLD_NEXT, "getsockopt");
+  if (tcp_reuse_answer(fd, level, name, value, len)) return 0;
   int r = real(fd, level, name, value, len);
   if (r == 0 && level == SOL_SOCKET && name == SO_PEERCRED && translating() && value && len && *len >= sizeof(struct ucred)) {
     struct ucred *u = value;
