@@ -259,12 +259,27 @@ static long dropped_socket(const struct tree_socket *t) {
 }
 
 /* 0, or the errno of the step that failed (the ends are left unmade). */
-static long make_connection(const struct tree_socket *t, const char *waiting, int slot0, int slot1) {
+/* Which step of make_connection failed, for the one line the restart says. */
+enum connection_step { STEP_HELPER_LISTENER, STEP_CLIENT, STEP_CONNECT, STEP_ACCEPT };
+
+static long make_connection(const struct tree_socket *t, const char *waiting, int slot0, int slot1, enum connection_step *step) {
   const struct tree_sock_end *e0 = &t->end[0], *e1 = &t->end[1];
+  *step = STEP_HELPER_LISTENER;
   long l = new_socket(t, e1), c = -1, a = -1, r;
   if (l < 0) return l;
   unlink_stale(t, e1);
-  if ((r = bind_to(l, e1)) < 0 || (r = sys2(NR_listen, l, 1)) < 0) goto out;
+  r = bind_to(l, e1);
+  if (r == -EADDRINUSE && ip(t)) {
+    /* End 1's port is taken: the program's listener there may be made
+     * already (another process of the tree restores it), or a connection it
+     * closed first waits in TIME_WAIT there. The helper listens at a port the
+     * kernel picks: the connection is the same, only end 1's port differs. */
+    struct tree_sock_end any = *e1;
+    any.addr[2] = any.addr[3] = 0;
+    r = bind_to(l, &any);
+  }
+  if (r < 0 || (r = sys2(NR_listen, l, 1)) < 0) goto out;
+  *step = STEP_CLIENT;
   c = new_socket(t, e0);
   if (c < 0) { r = c; goto out; }
   /* A connection of an earlier run may still hold end 0's port (TIME_WAIT
@@ -274,12 +289,17 @@ static long make_connection(const struct tree_socket *t, const char *waiting, in
   /* The same connection of the killed computation may be in TIME_WAIT; the
    * kernel lets a loopback connection take its place once a second has passed
    * since its last segment (net.ipv4.tcp_tw_reuse). */
-  for (int i = 0; (r = sys3(NR_connect, c, e1->addr, e1->addr_len)) == -EADDRNOTAVAIL || r == -EADDRINUSE; i++) {
+  *step = STEP_CONNECT;
+  uint8_t helper_addr[TREE_SOCKADDR_MAX];
+  uint32_t helper_len = sizeof helper_addr;
+  if (sys3(NR_getsockname, l, helper_addr, &helper_len) < 0) { r_memcpy(helper_addr, e1->addr, e1->addr_len); helper_len = e1->addr_len; }
+  for (int i = 0; (r = sys3(NR_connect, c, helper_addr, helper_len)) == -EADDRNOTAVAIL || r == -EADDRINUSE; i++) {
     if (i == CONNECT_TRIES) break;
     struct { long s, ns; } nap = { 0, CONNECT_RETRY_NS };
     sys2(NR_nanosleep, &nap, 0);
   }
   if (r < 0) goto out;
+  *step = STEP_ACCEPT;
   a = sys4(NR_accept4, l, 0, 0, SOCK_CLOEXEC);
   if (a < 0) { r = a; goto out; }
   set_options(c, t, e0);
@@ -314,9 +334,15 @@ void sockets_make(const struct tree_object *o, const char *blob, int slot0, int 
       make_listener(&t, slot0);
       return;
     case TREE_SOCKET_PAIR: {
-      long r = make_connection(&t, waiting, slot0, slot1);
+      enum connection_step step;
+      long r = make_connection(&t, waiting, slot0, slot1, &step);
       if (r == 0) return;
-      r_say("a connection inside the computation cannot be made again between its old names; both ends come back reset; errno", 0, (uint64_t)-r, 1);
+      if (step == STEP_HELPER_LISTENER)
+        r_say("a connection inside the computation cannot be made again: no listener at its server end's name; both ends come back reset; errno", 0, (uint64_t)-r, 1);
+      else if (step == STEP_CONNECT)
+        r_say("a connection inside the computation cannot be made again: its client end cannot connect (after retries); both ends come back reset; errno", 0, (uint64_t)-r, 1);
+      else
+        r_say("a connection inside the computation cannot be made again between its old names; both ends come back reset; errno", 0, (uint64_t)-r, 1);
       place(dropped_socket(&t), slot0);
       place(dropped_socket(&t), slot1);
       return;
