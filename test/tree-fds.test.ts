@@ -74,14 +74,16 @@ describe('a Unix socketpair as full as it gets', () => {
 });
 
 describe('pids in socket credentials', () => {
-  it('SCM_CREDENTIALS sent and received and SO_PEERCRED name the pids the program knows, after two restarts', async () => {
-    s = await session();
-    const c = await twoRestarts(s, program('sockcred'), ['30'], { ready: (l) => counted(l, 'M').length >= 5, processes: 2 });
-    expect(c.end).toEqual({ code: 0, signal: null });
-    noCorruption(c.lines);
-    expect(counted(c.lines, 'M')).toEqual(oneTo(30));
-    expect(c.lines.at(-1)).toBe('DONE 30');
-  });
+  for (const [how, args] of [['sendmsg/recvmsg', []], ['sendmmsg/recvmmsg', ['mmsg']]] as const) {
+    it(`SCM_CREDENTIALS sent and received (${how}) and SO_PEERCRED name the pids the program knows, after two restarts`, async () => {
+      s = await session();
+      const c = await twoRestarts(s, program('sockcred'), ['30', ...args], { ready: (l) => counted(l, 'M').length >= 5, processes: 2 });
+      expect(c.end).toEqual({ code: 0, signal: null });
+      noCorruption(c.lines);
+      expect(counted(c.lines, 'M')).toEqual(oneTo(30));
+      expect(c.lines.at(-1)).toBe('DONE 30');
+    });
+  }
 });
 
 describe('a file description shared across fork and dup', () => {

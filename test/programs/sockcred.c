@@ -3,7 +3,8 @@
  * itself (getpid()); the parent, with SO_PASSCRED on, receives it and checks
  * that the pid it got is its child's (fork's result) and that SO_PEERCRED of
  * its end names itself (it made the pair). A send the kernel refuses or a
- * wrong pid is CORRUPT. Usage: sockcred N */
+ * wrong pid is CORRUPT. Usage: sockcred N [mmsg]; with mmsg every message goes
+ * through sendmmsg and recvmmsg instead. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@ static void tick(void) {
 
 int main(int argc, char **argv) {
   int n = argc > 1 ? atoi(argv[1]) : 30;
+  int mm = argc > 2 && !strcmp(argv[2], "mmsg");
   setvbuf(stdout, 0, _IOLBF, 0);
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) < 0) return 2;
@@ -39,7 +41,8 @@ int main(int argc, char **argv) {
       struct cmsghdr *c = CMSG_FIRSTHDR(&m);
       c->cmsg_level = SOL_SOCKET; c->cmsg_type = SCM_CREDENTIALS; c->cmsg_len = CMSG_LEN(sizeof u);
       memcpy(CMSG_DATA(c), &u, sizeof u);
-      if (sendmsg(sv[1], &m, 0) < 0) { printf("CORRUPT sendmsg errno %d\n", errno); return 3; }
+      struct mmsghdr mh = { m, 0 };
+      if (mm ? sendmmsg(sv[1], &mh, 1, 0) != 1 : sendmsg(sv[1], &m, 0) < 0) { printf("CORRUPT send errno %d\n", errno); return 3; }
       tick();
     }
     return 0;
@@ -51,7 +54,11 @@ int main(int argc, char **argv) {
     struct iovec iov = { &got, sizeof got };
     struct msghdr m = { 0 };
     m.msg_iov = &iov; m.msg_iovlen = 1; m.msg_control = ctl; m.msg_controllen = sizeof ctl;
-    if (recvmsg(sv[0], &m, 0) != sizeof got) { printf("CORRUPT recvmsg errno %d\n", errno); return 3; }
+    struct mmsghdr mh = { m, 0 };
+    if (mm) {
+      if (recvmmsg(sv[0], &mh, 1, 0, 0) != 1 || mh.msg_len != sizeof got) { printf("CORRUPT recvmmsg errno %d\n", errno); return 3; }
+      m = mh.msg_hdr;
+    } else if (recvmsg(sv[0], &m, 0) != sizeof got) { printf("CORRUPT recvmsg errno %d\n", errno); return 3; }
     struct cmsghdr *c = CMSG_FIRSTHDR(&m);
     struct ucred u = { 0, 0, 0 };
     if (c && c->cmsg_type == SCM_CREDENTIALS) memcpy(&u, CMSG_DATA(c), sizeof u);

@@ -1,11 +1,13 @@
 /* Pids in socket credentials: SCM_CREDENTIALS messages and SO_PEERCRED. The
  * kernel puts real pids there, and insists on the sender's real pid in an
  * explicit SCM_CREDENTIALS: after a restart the program knows virtual ones.
- * Received and queried pids become virtual; a pid the program sends becomes
+ * Received and queried pids become virtual (recvmsg, recvmmsg, SO_PEERCRED);
+ * a pid the program sends (sendmsg, sendmmsg) becomes
  * real for the call. Before any restart every pid is real: nothing is done. */
 #include <dlfcn.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
 #include "agent.h"
 
 static int translating(void) { return agent.restarted || agent.npids; }
@@ -49,6 +51,28 @@ AGENT_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
   struct ucred *u = real_creds(msg, &was);   /* the caller's buffer: put back after the call */
   ssize_t r = real(fd, msg, flags);
   if (u) u->pid = was;
+  return r;
+}
+
+AGENT_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, struct timespec *timeout) {
+  static int (*real)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
+  if (!real) real = (int (*)(int, struct mmsghdr *, unsigned int, int, struct timespec *))dlsym(RTLD_NEXT, "recvmmsg");
+  int r = real(fd, v, n, flags, timeout);
+  if (r > 0 && translating()) for (int i = 0; i < r; i++) virtual_creds(&v[i].msg_hdr);
+  return r;
+}
+
+#define MMSG_PUT_BACK_MAX 64   /* messages per call whose pid we make real (and put back after) */
+AGENT_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags) {
+  static int (*real)(int, struct mmsghdr *, unsigned int, int);
+  if (!real) real = (int (*)(int, struct mmsghdr *, unsigned int, int))dlsym(RTLD_NEXT, "sendmmsg");
+  if (!translating()) return real(fd, v, n, flags);
+  if (n > MMSG_PUT_BACK_MAX) n = MMSG_PUT_BACK_MAX;   /* a short count, as the kernel may give anyway */
+  struct ucred *changed[MMSG_PUT_BACK_MAX];
+  pid_t was[MMSG_PUT_BACK_MAX];
+  for (unsigned int i = 0; i < n; i++) changed[i] = real_creds(&v[i].msg_hdr, &was[i]);
+  int r = real(fd, v, n, flags);
+  for (unsigned int i = 0; i < n; i++) if (changed[i]) changed[i]->pid = was[i];
   return r;
 }
 
