@@ -134,8 +134,8 @@ void terminal_after_resume(void) {
  * At DRAIN the owner of a pty's master takes what waits on either side: the
  * slave's output not yet read by the master's holders (read from the master),
  * and input written to the master not yet read on the slave side (read from
- * the slave, opened by its name; in canonical mode only whole lines come, a
- * partial line stays where it is). After the image (or at restart, the root
+ * the slave, opened by its name, with ICANON off for the read so that a line
+ * not ended yet comes too). After the image (or at restart, the root
  * restorer from the image) it puts them back: the input through the master
  * with echo off, the output through the slave with output processing off, so
  * that neither is echoed or translated a second time. */
@@ -156,6 +156,42 @@ static long read_all(int fd, char *buf, long cap) {
     if (n <= 0) break;
     got += n;
   }
+  return got;
+}
+
+#define VEOF_INDEX 4   /* c_cc[VEOF] */
+#define CC_OFFSET 17   /* c_cc in the kernel's struct termios: 4 flag words, then c_line */
+#define LFLAG_OFFSET 12
+#define PTY_EOFS_MAX 64   /* end-of-files queued in a row (a slave whose master hung up reads 0 for ever) */
+
+/* What waits to be read on a pty's slave. In canonical mode a read takes one
+ * line, and an end-of-file the writer typed (VEOF at the start of a line)
+ * reads as 0 bytes: it comes here as the VEOF character, which the refill
+ * types again. A line not ended yet cannot be read at all: the kernel makes it
+ * readable when ICANON goes off (n_tty pushes it), and the refill writes it
+ * back as the same half line. (ICANON goes off only after the lines: there an
+ * end-of-file would read as a NUL.) No signal comes of changing the termios:
+ * our thread blocks SIGTTOU, so the kernel lets a background process do it. */
+static long read_input(int s, char *buf, long cap) {
+  unsigned char saved[AGENT_TERMIOS_SIZE], raw[AGENT_TERMIOS_SIZE];
+  unsigned lflag = 0;
+  if (rsys3(SYS_ioctl, s, TCGETS, saved) != 0) return read_all(s, buf, cap);
+  memcpy(&lflag, saved + LFLAG_OFFSET, 4);
+  if (!(lflag & ICANON)) return read_all(s, buf, cap);
+  long got = 0;
+  for (int eofs = 0; got < cap;) {
+    long n = rsys3(SYS_read, s, buf + got, cap - got);
+    if (n == -EINTR) continue;
+    if (n > 0) got += n;
+    else if (n == 0 && saved[CC_OFFSET + VEOF_INDEX] && eofs++ < PTY_EOFS_MAX) buf[got++] = (char)saved[CC_OFFSET + VEOF_INDEX];
+    else break;
+  }
+  memcpy(raw, saved, sizeof raw);
+  lflag &= ~ICANON;
+  memcpy(raw + LFLAG_OFFSET, &lflag, 4);
+  rsys3(SYS_ioctl, s, TCSETS, raw);
+  got += read_all(s, buf + got, cap - got);
+  rsys3(SYS_ioctl, s, TCSETS, saved);
   return got;
 }
 
@@ -182,7 +218,7 @@ void terminal_drain(void) {
     pts_path(slave, sizeof slave, r->pty);
     int s = (int)rsys3(SYS_open, slave, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0);
     if (s >= 0) {
-      in_len = (uint32_t)read_all(s, blob + 8 + out_len, PTY_QUEUE_MAX);
+      in_len = (uint32_t)read_input(s, blob + 8 + out_len, PTY_QUEUE_MAX);
       rsys1(SYS_close, s);
     }
     /* [u32 output length][output][u32 input length][input] */
