@@ -73,6 +73,7 @@ export async function startCoordinator(opts: StartOptions = {}): Promise<Coordin
       for (const s of sockets) s.end();
       const force = setTimeout(() => { for (const s of sockets) s.destroy(); }, 500);
       force.unref();
+      local.close();
       server.close(() => {
         clearTimeout(force);
         log(`exiting: ${why}`);
@@ -95,11 +96,17 @@ export async function startCoordinator(opts: StartOptions = {}): Promise<Coordin
     onShutdown: (why) => void shutdown(why),
   });
 
-  server.on('connection', (socket) => {
+  const onConnection = (socket: net.Socket) => {
     sockets.add(socket);
     socket.setNoDelay(true);
     handleConnection(coord, socket, () => sockets.delete(socket));
-  });
+  };
+  server.on('connection', onConnection);
+  // Agents on this host reach us through a Unix socket too (native/agent/core/coord_link.c):
+  // a connection and each message cost less than through loopback TCP.
+  const local = net.createServer();
+  local.on('connection', onConnection);
+  local.on('error', () => {});   // without it agents use TCP, as agents on other hosts do
 
   await new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException) => {
@@ -115,6 +122,7 @@ export async function startCoordinator(opts: StartOptions = {}): Promise<Coordin
   });
   const port = (server.address() as net.AddressInfo).port;
   coord.port = port;
+  local.listen(localSocketName(port));
   if (opts.portFile) {
     try {
       await writeFileAtomic(path.resolve(opts.portFile), `${port}\n`);
@@ -126,6 +134,11 @@ export async function startCoordinator(opts: StartOptions = {}): Promise<Coordin
   // 0.0.0.0 / :: listen everywhere; connect through loopback.
   const host = bind === '0.0.0.0' ? '127.0.0.1' : bind === '::' ? '::1' : bind;
   return { host, port, coordinator: coord, closed, close: () => shutdown('closed') };
+}
+
+/** The abstract Unix socket name (Linux: a leading NUL, no file) beside TCP port `port`. */
+export function localSocketName(port: number): string {
+  return `\0dmtcp-coordinator-${port}`;
 }
 
 function handleConnection(coord: Coordinator, socket: net.Socket, forget: () => void): void {

@@ -6,6 +6,8 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <arpa/inet.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,14 +93,55 @@ int coord_read_line(char *buf, size_t size) {
   }
 }
 
-static int connect_socket(void) {
-  int s = (int)rsys3(SYS_socket, agent.coord_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+/* A coordinator on this host also listens on an abstract Unix socket named
+ * after its TCP port (src/coordinator/server.ts localSocketName): connecting
+ * there and each message after cost a fraction of loopback TCP's (no
+ * handshake, no IP stack), which a fork pays on its way. */
+#define LOCAL_NAME_PREFIX "dmtcp-coordinator-"
+static int is_loopback(void) {
+  if (agent.coord_addr.ss_family == AF_INET)
+    return (ntohl(((const struct sockaddr_in *)&agent.coord_addr)->sin_addr.s_addr) >> 24) == 127;
+  if (agent.coord_addr.ss_family == AF_INET6) {
+    static const struct in6_addr any = IN6ADDR_LOOPBACK_INIT;
+    return !memcmp(&((const struct sockaddr_in6 *)&agent.coord_addr)->sin6_addr, &any, sizeof any);
+  }
+  return 0;
+}
+
+static int coord_port(void) {
+  const struct sockaddr_in *v4 = (const struct sockaddr_in *)&agent.coord_addr;   /* same offset in sockaddr_in6 */
+  return ntohs(v4->sin_port);
+}
+
+static int connect_local(void) {
+  struct sockaddr_un a;
+  memset(&a, 0, sizeof a);
+  a.sun_family = AF_UNIX;
+  char *e = a.sun_path + 1;   /* sun_path[0] = 0: the abstract namespace */
+  e += agent_strlcpy(e, LOCAL_NAME_PREFIX, sizeof a.sun_path - 1);
+  agent_fmt_u64(e, (uint64_t)coord_port(), 10);
+  /* Node binds an abstract name with the whole sun_path, NUL-padded, and
+   * the kernel compares abstract names with their lengths. */
+  socklen_t len = sizeof a;
+  int s = (int)rsys3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0) return s;
   long r;
-  do { r = rsys3(SYS_connect, s, &agent.coord_addr, agent.coord_addr_len); } while (r == -EINTR);
+  do { r = rsys3(SYS_connect, s, &a, len); } while (r == -EINTR);
   if (r < 0) { rsys1(SYS_close, s); return (int)r; }
-  int one = 1;
-  rsys5(SYS_setsockopt, s, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
+  return s;
+}
+
+static int connect_socket(void) {
+  int s = is_loopback() ? connect_local() : -1;
+  if (s < 0) {
+    s = (int)rsys3(SYS_socket, agent.coord_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return s;
+    long r;
+    do { r = rsys3(SYS_connect, s, &agent.coord_addr, agent.coord_addr_len); } while (r == -EINTR);
+    if (r < 0) { rsys1(SYS_close, s); return (int)r; }
+    int one = 1;
+    rsys5(SYS_setsockopt, s, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
+  }
   /* Keep the number the socket had before a restart, or take one above the program's. */
   if (agent.coord_fd >= AGENT_COORD_FD_MIN) {
     rsys3(SYS_dup3, s, agent.coord_fd, O_CLOEXEC);
