@@ -81,8 +81,6 @@ static const sigset_t *without_ours(const sigset_t *set, sigset_t *copy) {
   return copy;
 }
 
-/* The mask the program asked for, kept for our signal; a send held while it
- * was blocked is sent again once it is not. */
 /* The mask the program last set on this thread (lazy_thread.c tells from it
  * a program handler's mask). The main thread's is read at start; a thread the
  * program made and that never set one has the mask it inherited, which we do
@@ -96,6 +94,8 @@ void agent_note_program_mask(void) {
 
 uint64_t agent_signals_blocked_beyond_program(uint64_t mask) { return program_mask_known ? mask & ~program_mask : 0; }
 
+/* The mask the program asked for, kept for our signal; a send held while it
+ * was blocked is sent again once it is not. */
 static int masked(sigmask_fn real, int how, const sigset_t *set, sigset_t *old) {
   int sig = agent.config.ckpt_signal, was = program_blocks;
   sigset_t copy, before;
