@@ -51,4 +51,43 @@ describe('waits across checkpoints and restarts', () => {
     expect(lines.at(-1)).toBe(`DONE ${CALLS.length * N}`);
     expect(end).toEqual({ code: 0, signal: null });
   }, 90_000);
+
+  it('signals the program ignores (SIGURG, SIGCHLD), sent while its threads are stopped or being restarted, never end a wait with EINTR', async () => {
+    s = await session();
+    const session_ = s;
+    const prog = program('ignoredsig', { flags: ['-pthread'] });
+    let run = s.launch(prog, ['12', '1000']);
+    const runs = [run];
+    await run.waitFor((l) => l.startsWith('W '));
+    // Both signals every 2 ms to every process the coordinator knows, until stopped.
+    let storm: ReturnType<typeof setInterval> | undefined;
+    const startStorm = (): void => {
+      storm = setInterval(() => {
+        for (const p of session_.coord.coordinator.list()) {
+          try { process.kill(p.rpid, 'SIGURG'); process.kill(p.rpid, 'SIGCHLD'); } catch { /* between lives */ }
+        }
+      }, 2);
+    };
+    const stopStorm = (): void => clearInterval(storm);
+    try {
+      startStorm();
+      for (let i = 0; i < 3; i++) { await s.checkpoint(); await sleep(300); }
+      const images = await kcheckpoint(s, 1);
+      stopStorm();
+      expect(await run.exited).toEqual({ code: 0, signal: null });
+      run = s.restart(images);
+      runs.push(run);
+      startStorm();
+      await restartedPeers(s, 1, run);
+      await sleep(1500);   // the program runs on, its main thread the process's first again
+      await s.checkpoint();
+    } finally {
+      stopStorm();
+    }
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    const lines = runs.flatMap((r) => r.lines);
+    expect(lines.filter((l) => l.includes('CORRUPT'))).toEqual([]);
+    for (const call of ['poll', 'epoll']) expect(waitsOf(lines, call), call).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(lines.at(-1)).toBe('DONE');
+  }, 60_000);
 });

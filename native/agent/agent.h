@@ -332,7 +332,10 @@ int64_t agent_cpu_ns(clockid_t clock);        /* the kernel's CPU time of a cloc
 int64_t threads_cpu_offset(int real_tid);     /* CPU time a thread used before its latest restart */
 int threads_suspend_all(void);
 void threads_resume_all(void);
-void threads_recreate_after_restart(void);
+struct thread_record *threads_leader_record(pid_t old_real_pid);
+void threads_recreate_after_restart(const struct thread_record *leader);   /* every stopped thread but `leader` */
+void threads_start_checkpoint_thread(void);
+void threads_become(struct thread_record *t) __attribute__((noreturn));
 void threads_wait_reborn(void);
 void threads_register_rseq(uint64_t fs_base);
 int threads_virt_of_real(int real_tid);

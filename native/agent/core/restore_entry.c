@@ -98,22 +98,35 @@ void agent_restore_entry(void *arg) {
   rsys2(SYS_munmap, r0, r1 - r0);
   rsys2(SYS_munmap, t0, t1);
 
-  /* This kernel thread is the new process's first: it becomes the checkpoint
-   * thread, and the program's threads are cloned below. */
+  /* This kernel thread is the new process's first: its tid is the pid. It
+   * becomes the thread that had the pid before (the program's main thread),
+   * and the checkpoint thread and the others are cloned. The kernel sends a
+   * signal for the whole process through that thread when it does not block
+   * it: were it our checkpoint thread, which blocks every signal, a signal the
+   * program ignores (SIGCHLD, SIGURG, SIGWINCH) would be queued instead of
+   * dropped, and wake a thread of the program out of epoll_wait with EINTR.
+   * (When that thread had ended, this one becomes the checkpoint thread.) */
+  pid_t old_real_pid = agent.real_pid;
   agent.real_pid = (pid_t)rsys0(SYS_getpid);
   agent.parent_real = (pid_t)rsys0(SYS_getppid);
-  agent.ckpt_real_tid = agent.real_pid;
+  struct thread_record *leader = threads_leader_record(old_real_pid);
   adopt_pid_table(tree_addr, tree_len, tree_index);
-  int *tid_slot = (int *)(agent.ckpt_fs_base + (uint64_t)agent.pthread_tid_offset);
-  *tid_slot = agent.real_pid;
-  rsys1(SYS_set_tid_address, tid_slot);
-  threads_register_rseq(agent.ckpt_fs_base);
+  if (!leader) {
+    agent.ckpt_real_tid = agent.real_pid;
+    int *tid_slot = (int *)(agent.ckpt_fs_base + (uint64_t)agent.pthread_tid_offset);
+    *tid_slot = agent.real_pid;
+    rsys1(SYS_set_tid_address, tid_slot);
+    threads_register_rseq(agent.ckpt_fs_base);
+  }
 
   apply_restart_info();
   /* The name ps shows, before the threads are cloned (they inherit it). */
   if (agent.comm[0]) rsys2(SYS_prctl, 15 /* PR_SET_NAME */, agent.comm);
   adopt_placements();
   process_state_restore_early();
-  threads_recreate_after_restart();
-  agent_ctx_jump(&agent.ckpt_ctx, 1);
+  threads_recreate_after_restart(leader);
+  if (!leader) agent_ctx_jump(&agent.ckpt_ctx, 1);
+  /* Last: from here on the checkpoint thread uses the TLS this code runs with. */
+  threads_start_checkpoint_thread();
+  threads_become(leader);
 }

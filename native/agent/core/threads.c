@@ -90,8 +90,46 @@ void threads_register_rseq(uint64_t fs_base) {
 
 __thread volatile unsigned agent_thread_stops __attribute__((tls_model("initial-exec")));
 
+/* The signals whose action now is to be ignored: SIG_IGN, or SIG_DFL where
+ * the kernel's default is to ignore. */
+static int ignored_by_default(int s) { return s == SIGCHLD || s == SIGURG || s == SIGWINCH || s == SIGCONT; }
+
+/* Our handler runs with every signal blocked. The kernel drops a signal sent
+ * to the process whose action is to ignore it only when the process's first
+ * thread does not block it; else it queues it and wakes another thread for
+ * it, and an epoll_wait there ends with EINTR although nothing ran. So while
+ * a thread is ours, it blocks all but those (sigreturn puts the program's
+ * mask back): a child that ends, a window resized, during a checkpoint or a
+ * restart, cut no wait short. */
+static void unblock_ignored_signals(void) {
+  uint64_t mask = ~0ULL;
+  for (int s = 1; s <= 64; s++) {
+    struct kernel_sigaction now;
+    if (s == SIGKILL || s == SIGSTOP || rsys4(SYS_rt_sigaction, s, 0, &now, 8) != 0) continue;
+    if (now.handler == SIG_IGN || (now.handler == SIG_DFL && ignored_by_default(s))) mask &= ~(1ULL << (s - 1));
+  }
+  rsys4(SYS_rt_sigprocmask, SIG_SETMASK, &mask, 0, 8);
+}
+
+/* Whether one of these pending signals runs a handler of the program's: only
+ * a handler makes the kernel end the interrupted wait with EINTR. A signal
+ * ignored by default or by choice (above all the SIGCHLD of a child that ended
+ * while the tree was stopped or restarting) does not, and must not make our
+ * EINTR look like the program's. */
+static int runs_a_handler(uint64_t signals) {
+  for (int s = 1; signals && s <= 64; s++) {
+    uint64_t bit = 1ULL << (s - 1);
+    if (!(signals & bit)) continue;
+    signals &= ~bit;
+    struct kernel_sigaction now;
+    if (rsys4(SYS_rt_sigaction, s, 0, &now, 8) == 0 && now.handler != SIG_DFL && now.handler != SIG_IGN) return 1;
+  }
+  return 0;
+}
+
 static void checkpoint_signal_handler(int sig, siginfo_t *info, void *uctx) {
   int saved_errno = errno;
+  unblock_ignored_signals();
   if (checkpoint_thread_lazy_signal(info, uctx)) {   /* the coordinator wrote: start the thread */
     errno = saved_errno;
     return;
@@ -118,6 +156,7 @@ static void checkpoint_signal_handler(int sig, siginfo_t *info, void *uctx) {
      * its CPU clock starts again from 0. */
     t->cpu_offset_ns += t->cpu_at_stop_ns - agent_cpu_ns(CLOCK_THREAD_CPUTIME_ID);
     t->state = THREAD_REBORN;
+    unblock_ignored_signals();   /* a new kernel thread: cloned with every signal blocked */
     __atomic_add_fetch(&agent.reborn_count, 1, __ATOMIC_SEQ_CST);
     agent_futex_wake(&agent.reborn_count);
   }
@@ -129,7 +168,7 @@ static void checkpoint_signal_handler(int sig, siginfo_t *info, void *uctx) {
   uint64_t pending = 0, interrupted_mask;
   memcpy(&interrupted_mask, &((ucontext_t *)uctx)->uc_sigmask, sizeof interrupted_mask);
   rsys2(SYS_rt_sigpending, &pending, 8);
-  if (pending & ~interrupted_mask & ~(1ULL << (sig - 1))) agent_thread_stops--;
+  if (runs_a_handler(pending & ~interrupted_mask & ~(1ULL << (sig - 1)))) agent_thread_stops--;
   errno = saved_errno;
 }
 
@@ -288,33 +327,71 @@ void agent_thread_reborn(struct thread_record *t) {
 static void *reborn_stacks;
 static size_t reborn_stacks_len;
 
-void threads_recreate_after_restart(void) {
+/* The record of the thread the kernel called the process by at checkpoint
+ * time (its tid was the pid), if it was stopped with the others. */
+struct thread_record *threads_leader_record(pid_t old_real_pid) {
+  for (int i = 0; i < agent.nthreads; i++) {
+    struct thread_record *t = &agent.threads[i];
+    if (t->state == THREAD_PARKED && t->real_tid == old_real_pid) return t;
+  }
+  return 0;
+}
+
+static const unsigned long REBORN_FLAGS = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+                                          CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID |
+                                          CLONE_CHILD_CLEARTID;
+
+static void reborn_failed(void) {
+  agent_say("restart: cannot re-create a thread");
+  rsys1(SYS_exit_group, AGENT_FAIL_RC);
+}
+
+static char *reborn_stack_top(int slot) { return (char *)reborn_stacks + (size_t)(slot + 1) * REBORN_STACK_SIZE; }
+
+/* The checkpoint thread as a record that agent_thread_reborn can start. */
+static struct thread_record ckpt_rebirth;
+
+void threads_recreate_after_restart(const struct thread_record *leader) {
   agent.reborn_count = 0;
-  reborn_stacks_len = (size_t)(agent.nthreads ? agent.nthreads : 1) * REBORN_STACK_SIZE;
+  /* one stack per program thread, and one for the checkpoint thread */
+  reborn_stacks_len = (size_t)(agent.nthreads + 1) * REBORN_STACK_SIZE;
   reborn_stacks = (void *)rsys6(SYS_mmap, 0, reborn_stacks_len, PROT_READ | PROT_WRITE,
                                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if ((long)reborn_stacks < 0 && (long)reborn_stacks > -4096) {
     agent_say("restart: cannot allocate thread stacks");
     rsys1(SYS_exit_group, AGENT_FAIL_RC);
   }
-  const unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
-                              CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID |
-                              CLONE_CHILD_CLEARTID;
   for (int i = 0; i < agent.nthreads; i++) {
     struct thread_record *t = &agent.threads[i];
-    if (t->state != THREAD_PARKED) continue;
-    char *stack_top = (char *)reborn_stacks + (size_t)(i + 1) * REBORN_STACK_SIZE;
+    if (t->state != THREAD_PARKED || t == leader) continue;
     /* glibc keeps the kernel tid in struct pthread; pthread_join waits on it. */
     int *tid_slot = (int *)(t->fs_base + (uint64_t)agent.pthread_tid_offset);
     /* the tid glibc knew it by until now, which its mutexes may still name */
     t->past_tids[t->npast++ % AGENT_PAST_TIDS] = *tid_slot;
-    long tid = agent_clone_into(flags, stack_top, tid_slot, tid_slot, t->fs_base, t);
-    if (tid < 0) {
-      agent_say("restart: cannot re-create a thread");
-      rsys1(SYS_exit_group, AGENT_FAIL_RC);
-    }
+    long tid = agent_clone_into(REBORN_FLAGS, reborn_stack_top(i), tid_slot, tid_slot, t->fs_base, t);
+    if (tid < 0) reborn_failed();
     t->real_tid = (int)tid;
   }
+}
+
+void threads_start_checkpoint_thread(void) {
+  ckpt_rebirth.fs_base = agent.ckpt_fs_base;
+  ckpt_rebirth.ctx = agent.ckpt_ctx;
+  int *tid_slot = (int *)(agent.ckpt_fs_base + (uint64_t)agent.pthread_tid_offset);
+  /* the kernel writes the new tid into both before the thread runs */
+  long tid = agent_clone_into(REBORN_FLAGS | CLONE_CHILD_SETTID, reborn_stack_top(agent.nthreads),
+                              &agent.ckpt_real_tid, tid_slot, agent.ckpt_fs_base, &ckpt_rebirth);
+  if (tid < 0) reborn_failed();
+}
+
+void threads_become(struct thread_record *t) {
+  int *tid_slot = (int *)(t->fs_base + (uint64_t)agent.pthread_tid_offset);
+  t->past_tids[t->npast++ % AGENT_PAST_TIDS] = *tid_slot;
+  t->real_tid = agent.real_pid;
+  *tid_slot = agent.real_pid;
+  agent_set_fs_base(t->fs_base);
+  rsys1(SYS_set_tid_address, tid_slot);
+  agent_thread_reborn(t);
 }
 
 void threads_wait_reborn(void) {

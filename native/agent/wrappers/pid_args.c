@@ -64,9 +64,9 @@ AGENT_EXPORT int setpriority(__priority_which_t which, id_t who, int prio) {
   return real(which, real_who(which, who), prio);
 }
 
-/* A pidfd names a process: after a restart the program's main thread is not
- * the kernel's thread-group leader (the agent's checkpoint thread is), so
- * the process's pid of now, not the main thread's tid. */
+/* A pidfd names a process: the process's pid of now, not its main thread's
+ * tid (the same after a restart, unless the main thread had ended: then the
+ * agent's checkpoint thread leads the thread group, restore_entry.c). */
 AGENT_EXPORT int pidfd_open(pid_t pid, unsigned flags) {
   static int (*real)(pid_t, unsigned);
   if (!real) real = (int (*)(pid_t, unsigned))next("pidfd_open");
