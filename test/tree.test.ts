@@ -124,6 +124,22 @@ describe('waiting, signals, groups, sessions', () => {
     expect(Number(/got=(\d+)/.exec(lastG)![1])).toBeGreaterThanOrEqual(5);   // killpg every fifth tick reached it
   });
 
+  for (const mode of ['reaped', 'zombie'] as const) {
+    it(`a group whose leader ended (${mode === 'reaped' ? 'and was reaped' : 'a zombie'}) keeps its members and its id: getpgid, kill(-id) and killpg hold after restarts`, async () => {
+      s = await session();
+      const c = await twoRestarts(s, program('leaderless'), ['30', mode], { ready: both(atLeast('M1', 6), atLeast('M2', 6)), processes: 3 });
+      expect(c.end).toEqual({ code: 0, signal: null });
+      noCorruption(c.lines);
+      expect(counted(c.lines, 'M1')).toEqual(oneTo(30));
+      expect(counted(c.lines, 'M2')).toEqual(oneTo(30));
+      expect(c.lines.at(-1)).toBe('DONE 30');
+      for (const m of ['M1', 'M2']) {
+        const last = c.runs[2].lines.filter((l) => l.startsWith(`${m} `)).at(-1)!;
+        expect(Number(/got=(\d+)/.exec(last)![1]), m).toBeGreaterThanOrEqual(5);   // the group's signals reached it
+      }
+    });
+  }
+
   it('a double-forked daemon stays an orphan in the session of the process that left', async () => {
     s = await session();
     const c = await twoRestarts(s, program('daemonize'), ['30'], { ready: both(atLeast('D', 5), atLeast('P', 5)), processes: 2 });

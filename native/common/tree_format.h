@@ -155,7 +155,13 @@ _Static_assert(sizeof(struct tree_socket) == 512, "tree socket layout");
                                  * TREE_SETSID, for a session leader that had exited (its
                                  * virt_pid is that session's id; 0 when none) */
 #define TREE_ZOMBIE 0x40        /* a child that had exited, not yet reaped: forked by its
-                                 * parent, it exits at once with the wait status in `group` */
+                                 * parent, it exits at once with the wait status in `group`
+                                 * (with TREE_GROUP_LEADER: once it made its group and every
+                                 * process joined, as below) */
+#define TREE_GROUP_GHOST 0x80   /* not a process of the images: it stands for a group leader
+                                 * that had exited (virt_pid: that group's id). Forked by entry
+                                 * `parent`, a member, it makes the group, exits once every
+                                 * process read its plan (all joined), and its parent reaps it */
 
 /* Entry state bits (written by the process). */
 #define TREE_STATE_GROUPED 0x1  /* its group exists: members may join */

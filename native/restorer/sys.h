@@ -34,6 +34,9 @@
 #define NR_prlimit64 302
 #define RLIMIT_CORE 4
 #define NR_wait4 61
+#define WAIT_ALL_CHILDREN 0x40000000   /* __WALL */
+#define SIG_CHLD 17
+#define SIG_IGNORE ((void *)1)
 #define NR_setpgid 109
 #define NR_getpgid 121
 #define NR_setsid 112

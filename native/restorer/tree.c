@@ -15,7 +15,9 @@
  *                   groups, each process puts its own at their numbers
  *                   (shared_fds.c)
  *   groups          group leaders make their group; members join their leader's
- *                   (which may be a later sibling: they wait for it)
+ *                   (which may be a later sibling: they wait for it); a group
+ *                   whose leader had exited is made by a stand-in (its zombie,
+ *                   or a ghost its first member forks and later reaps)
  *   wait_planned    every process read its plan (tree_planned): only then does
  *                   anyone unmap its old self, so a bad image stops the whole
  *                   restart with one line and exit 99, not half a tree
@@ -102,6 +104,9 @@ static void fork_child(int j) {
 
 static void fork_children(void);
 
+/* Helpers (ghosts) this process forked and reaped: their SIGCHLD is not the program's. */
+static int helpers_reaped;
+
 /* Ghosts (TREE_GHOST): the root forks a helper for the orphans, which had a
  * parent outside the computation (init, a subreaper) when they were
  * checkpointed. The helper forks them and exits, and the kernel gives them to
@@ -129,6 +134,33 @@ static void fork_ghost(int j) {
   int status = 0;
   sys4(NR_wait4, helper, &status, 0, 0);
   if (status != 0) sys1(NR_exit_group, FAIL_RC);   /* the helper said why */
+  helpers_reaped++;
+}
+
+/* A stand-in for a group leader that had exited (a zombie of it, or a group
+ * ghost): it makes the group under its own pid, which the pid table names by
+ * the old leader's, lets the members join, and stays until every process read
+ * its plan, when all have joined: then the group lives on without it. */
+static void stand_for_leader(struct tree_entry *e) {
+  if (sys2(NR_setpgid, 0, 0) < 0) r_fail("cannot make the process group of a leader that had exited", 0, 0, 0);
+  __atomic_or_fetch(&e->state, TREE_STATE_GROUPED, __ATOMIC_SEQ_CST);
+  futex_wake(&e->state);
+  wait_count(&hdr->planned, hdr->nprocs, "not every process read its plan");
+}
+
+static void fork_group_ghost(int j) {
+  long pid = sys0(NR_fork);
+  if (pid < 0) r_fail("cannot fork a process of the tree; errno", 0, (uint64_t)-pid, 1);
+  if (pid != 0) return;
+  struct tree_entry *g = &entries[j];
+  self = g;
+  self_index = j;
+  g->real_pid = (int32_t)sys0(NR_getpid);
+  add_one(&hdr->forked);
+  add_one(&hdr->planned);
+  add_one(&hdr->refilled);
+  stand_for_leader(g);
+  sys1(NR_exit_group, 0);
 }
 
 /* Zombies (TREE_ZOMBIE): a child that had exited and was not reaped yet at
@@ -144,6 +176,7 @@ static void fork_zombie(int j) {
   add_one(&hdr->forked);
   add_one(&hdr->planned);
   add_one(&hdr->refilled);
+  if (z->flags & TREE_GROUP_LEADER) stand_for_leader(z);
   int sig = status & 0x7f;
   if (sig) {
     uint64_t none = 0, no_core[2] = { 0, 0 };
@@ -214,6 +247,7 @@ static void fork_children(void) {
       if (self_index == 0) fork_ghost((int)j);
     } else if (entries[j].parent == self_index) {
       if (f & TREE_ZOMBIE) fork_zombie((int)j);
+      else if (f & TREE_GROUP_GHOST) fork_group_ghost((int)j);
       else fork_child((int)j);
     }
   }
@@ -263,9 +297,31 @@ int tree_start(int tree_fd, int index, char **envp) {
   return shared_fds_place(hdr, index, plan_fd);
 }
 
+/* The group ghosts we forked leave now that every process planned. Their
+ * SIGCHLD (and a ghost's of the root's), pending while the restorer blocks
+ * every signal, would reach a handler of the program's for a child it never
+ * had: it is dropped, unless a zombie of ours exits too, whose SIGCHLD the
+ * program is owed (SIG_IGN, which drops it, would also reap that zombie). */
+static void reap_helpers(void) {
+  int zombies = 0;
+  for (uint32_t j = 0; j < hdr->nprocs; j++) {
+    if (entries[j].parent != self_index) continue;
+    if (entries[j].flags & TREE_ZOMBIE) zombies++;
+    if (!(entries[j].flags & TREE_GROUP_GHOST)) continue;
+    int status = 0;
+    sys4(NR_wait4, entries[j].real_pid, &status, WAIT_ALL_CHILDREN, 0);
+    helpers_reaped++;
+  }
+  if (!helpers_reaped || zombies) return;
+  struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } ignore = { SIG_IGNORE, 0, 0, 0 }, dfl = { 0, 0, 0, 0 };
+  sys4(NR_rt_sigaction, SIG_CHLD, &ignore, 0, 8);
+  sys4(NR_rt_sigaction, SIG_CHLD, &dfl, 0, 8);
+}
+
 void tree_planned(void) {
   add_one(&hdr->planned);
   wait_count(&hdr->planned, hdr->nprocs, "not every process read its plan");
+  reap_helpers();
 }
 
 void tree_handoff(uint64_t *addr, uint64_t *len, int32_t *index) {

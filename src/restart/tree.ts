@@ -20,6 +20,7 @@ export const TREE_FLAG = {
   ROOT_GROUP: 0x8,
   GHOST: 0x20,
   ZOMBIE: 0x40,
+  GROUP_GHOST: 0x80,
 } as const;
 
 export interface TreeInput {
@@ -30,7 +31,9 @@ export interface TreeInput {
 /**
  * One entry of the tree: a process from an image, a ghost (a helper that
  * stands for an exited parent or session leader, forks its children and
- * exits), or a zombie (an exited, unreaped child that exits again).
+ * exits; or, with GROUP_GHOST, for an exited group leader: a member forks it,
+ * it makes the group and exits once everyone joined), or a zombie (an exited,
+ * unreaped child that exits again).
  */
 export interface TreeEntry {
   kind: 'process' | 'ghost' | 'zombie';
@@ -39,7 +42,7 @@ export interface TreeEntry {
   meta: ImageMeta;
   /** Virtual pid; a ghost's is the session id it stands for, or 0. */
   pid: number;
-  /** Index of the parent entry; -1 for the root and ghosts. */
+  /** Index of the parent entry; -1 for the root and ghosts (a group ghost's: the member that forks it). */
   parent: number;
   flags: number;
   /** JOIN_GROUP: index of the group leader's entry; ZOMBIE: the wait status; else -1. */
@@ -148,7 +151,28 @@ export function planTree(inputs: TreeInput[]): TreeEntry[] {
     if (e.flags & TREE_FLAG.SETSID) return e.pid;
     return forkGroup(e.parent);
   };
-  for (const e of entries.slice(1)) {
+  // A group whose leader had exited (`a | b` in a shell with job control,
+  // once `a` ended) is made again by a stand-in: the leader's zombie when its
+  // parent is in the group's session (it makes the group, then exits as it
+  // did), else a group ghost forked by the group's first member. The pid
+  // table names it by the old leader's pid, so the group keeps its id.
+  const sidOf = (index: number): number | undefined => {
+    const e = entries[index];
+    return e.kind === 'process' ? byPid.get(e.pid)!.sid : undefined;
+  };
+  const standInFor = (pgid: number, member: number, sid: number): number => {
+    const known = indexOf.get(pgid);
+    if (known !== undefined) {
+      const k = entries[known];
+      if (k.kind !== 'zombie') return known;
+      if (sidOf(k.parent) === sid) { k.flags |= TREE_FLAG.GROUP_LEADER; return known; }
+    }
+    const g = entries.length;
+    entries.push({ kind: 'ghost', image: '', meta: {}, pid: pgid, parent: member, flags: TREE_FLAG.GROUP_GHOST, group: -1 });
+    indexOf.set(pgid, g);
+    return g;
+  };
+  for (const [i, e] of [...entries.entries()].slice(1)) {
     if (e.kind !== 'process') continue;
     const p = byPid.get(e.pid)!;
     if (p.sid === p.pid) {
@@ -158,9 +182,9 @@ export function planTree(inputs: TreeInput[]): TreeEntry[] {
     if (p.pgid === forkGroup(e.parent)) continue;
     if (p.pgid === p.pid) e.flags |= TREE_FLAG.GROUP_LEADER;
     else if (p.pgid === root.pgid && p.sid === root.sid) e.flags |= TREE_FLAG.ROOT_GROUP;
-    else if (indexOf.has(p.pgid) && entries[indexOf.get(p.pgid)!].kind !== 'zombie') {
+    else {
       e.flags |= TREE_FLAG.JOIN_GROUP;
-      e.group = indexOf.get(p.pgid)!;
+      e.group = standInFor(p.pgid, i, p.sid);
     }
   }
   return entries;
