@@ -144,6 +144,30 @@ describe.skipIf(!scriptTool)('programs on a terminal', () => {
     expect(end.code).toBe(7);
   });
 
+  it('an interactive bash job `true | sleep 300 &` whose group leader ended is still one job: jobs and kill %1 reach it after two restarts', async () => {
+    s = await session();
+    let term = onTerminal(s, launchCmd(s, 'bash --norc --noprofile -i'), shellPath('bash'));
+    await seen(term, () => /[#$] $/.test(term.text), 20_000);
+    // bash makes the pipeline one group led by `true`, which ends at once.
+    term.type('/bin/true | sleep 300 &\n');
+    await seen(term, () => clean(term.lines).some((l) => /^\[1\] \d+$/.test(l)));
+    term.type('sleep 0.5; echo "leader gone $(ps -o pid= -p $(jobs -p %1) | wc -l)"\n');
+    await seen(term, () => clean(term.lines).some((l) => l === 'leader gone 0'));
+    for (let gen = 1; gen <= 2; gen++) {
+      await kcheckpoint(s, 2);
+      await term.exited;
+      term = onTerminal(s, restartCmd(s), shellPath('bash'));
+      await restartedPeers(s, 2);
+      term.type(`echo "gen ${gen}"; jobs\n`);
+      await seen(term, () => clean(term.lines).some((l) => l === `gen ${gen}`), 20_000);
+      await seen(term, () => clean(term.lines).some((l) => /^\[1\]\+ +Running +\/bin\/true \| sleep 300 &$/.test(l)));
+    }
+    term.type('kill %1; wait %1; echo "killed $?"; exit 7\n');
+    const end = await term.exited;
+    expect(clean(term.lines)).toContain('killed 143');
+    expect(end.code).toBe(7);
+  });
+
   it('a restart sent to the background with & leaves the terminal to the shell that started it, twice', async () => {
     const bash = shellPath('bash');
     s = await session();
