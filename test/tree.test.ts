@@ -72,8 +72,8 @@ describe('a parent and its child', () => {
 });
 
 describe('children that exec', () => {
-  for (const how of ['fork', 'vfork']) {
-    it(`${how} + exec: the exec'd child keeps its pid, parent and place in the computation`, async () => {
+  for (const how of ['fork', 'vfork', 'spawn']) {
+    it(`${how === 'spawn' ? 'posix_spawn' : `${how} + exec`}: the exec'd child keeps its pid, parent and place in the computation`, async () => {
       s = await session();
       const c = await twoRestarts(s, program('execchild'), [how, '30'], { ready: both(atLeast('P', 5), atLeast('C', 4)), processes: 2 });
       expect(c.end).toEqual({ code: 0, signal: null });
@@ -89,6 +89,22 @@ describe('children that exec', () => {
       const child = metas.find((m) => m.pid === Number(spawned))!;
       expect(child.uniqueId).toMatch(new RegExp(`-${spawned}-`));
       expect(child.argv).toEqual(['execchild', 'child', '30']);
+    });
+  }
+});
+
+describe('children of system() and popen()', () => {
+  for (const how of ['system', 'popen']) {
+    it(`${how}(): the shell's exec'd child counts on, and ${how === 'system' ? 'system' : 'pclose'} returns its status 7 after two restarts`, async () => {
+      s = await session();
+      const tag = how === 'popen' ? 'R C' : 'C';
+      const c = await twoRestarts(s, program('execchild'), [how, '30'], { ready: both(atLeast('P', 5), atLeast(tag, 4)), processes: 2 });
+      expect(c.end).toEqual({ code: 0, signal: null });
+      noCorruption(c.lines);
+      const relayed = how === 'popen' ? c.lines.filter((l) => l.startsWith('R ')).map((l) => l.slice(2)) : c.lines;
+      expect(counted(relayed, 'C')).toEqual(oneTo(30));
+      expect(c.lines).toContain(how === 'system' ? 'SYSTEM 7' : 'PCLOSE 7');
+      expect(c.lines.at(-1)).toBe('DONE 30');
     });
   }
 });
