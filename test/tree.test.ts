@@ -156,6 +156,15 @@ describe('waiting, signals, groups, sessions', () => {
     });
   }
 
+  it('daemon(3): the launched process leaves at once, its child leads its own session and counts on after two restarts', async () => {
+    s = await session();
+    const c = await twoRestarts(s, program('daemoncall'), ['30'], { ready: atLeast('D', 5), processes: 1 });
+    expect(c.end).toEqual({ code: 0, signal: null });
+    noCorruption(c.lines);
+    expect(counted(c.lines, 'D')).toEqual(oneTo(30));
+    expect(c.lines.at(-1)).toBe('DONE 30');
+  });
+
   it('a double-forked daemon stays an orphan in the session of the process that left', async () => {
     s = await session();
     const c = await twoRestarts(s, program('daemonize'), ['30'], { ready: both(atLeast('D', 5), atLeast('P', 5)), processes: 2 });
