@@ -325,6 +325,13 @@ int threads_install_handler(void);
  * sees it move during a call knows an EINTR was the checkpoint's (waits.c).
  * Initial-exec TLS: read in the handler, no allocation, no lock. */
 extern __thread volatile unsigned agent_thread_stops __attribute__((tls_model("initial-exec")));
+/* While a thread waits in our pause/sigsuspend (waits.c): the mask it waits
+ * with. Our handler then resumes it with every signal but ours blocked
+ * (agent_suspend_held), so that a signal of the program's that comes as the
+ * checkpoint ends waits for the wait to begin again instead of running its
+ * handler just before it, and the wait would miss it. */
+extern __thread const void *volatile agent_suspend_mask __attribute__((tls_model("initial-exec")));
+extern __thread volatile int agent_suspend_held __attribute__((tls_model("initial-exec")));
 int64_t agent_mono_ns(void);   /* CLOCK_MONOTONIC (waits.c) */
 #include <time.h>
 clockid_t agent_clock_now(clockid_t clock);   /* a CPU-time clock id with the tid or pid of now (cpu_clocks.c) */

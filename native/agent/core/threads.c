@@ -89,6 +89,8 @@ void threads_register_rseq(uint64_t fs_base) {
 /* ---- the handler, run by every user thread ---- */
 
 __thread volatile unsigned agent_thread_stops __attribute__((tls_model("initial-exec")));
+__thread const void *volatile agent_suspend_mask __attribute__((tls_model("initial-exec")));
+__thread volatile int agent_suspend_held __attribute__((tls_model("initial-exec")));
 
 /* The signals whose action now is to be ignored: SIG_IGN, or SIG_DFL where
  * the kernel's default is to ignore. */
@@ -168,7 +170,15 @@ static void checkpoint_signal_handler(int sig, siginfo_t *info, void *uctx) {
   uint64_t pending = 0, interrupted_mask;
   memcpy(&interrupted_mask, &((ucontext_t *)uctx)->uc_sigmask, sizeof interrupted_mask);
   rsys2(SYS_rt_sigpending, &pending, 8);
-  if (runs_a_handler(pending & ~interrupted_mask & ~(1ULL << (sig - 1)))) agent_thread_stops--;
+  if (agent_suspend_mask) {
+    /* in pause/sigsuspend: back into the wait with the program's signals held
+     * (sigsuspend then takes them atomically), the mask put back after it */
+    uint64_t held = ~0ULL & ~(1ULL << (agent.config.ckpt_signal - 1));
+    memcpy(&((ucontext_t *)uctx)->uc_sigmask, &held, sizeof held);
+    agent_suspend_held = 1;
+  } else if (runs_a_handler(pending & ~interrupted_mask & ~(1ULL << (sig - 1)))) {
+    agent_thread_stops--;
+  }
   errno = saved_errno;
 }
 

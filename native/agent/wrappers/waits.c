@@ -28,9 +28,11 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include "agent.h"
+#include "raw_syscall.h"
 
 #define NS_PER_SEC 1000000000LL
 #define NS_PER_MS 1000000LL
@@ -347,29 +349,40 @@ AGENT_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct
 
 AGENT_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info) { return sigtimedwait(set, info, 0); }
 
-/* pause and sigsuspend end when a handler ran: not when only ours did. */
+/* pause and sigsuspend end when a handler ran: not when only ours did. Both
+ * wait in the kernel's sigsuspend with `mask`; a checkpoint that ends the
+ * wait resumes the thread with the program's signals held (threads.c), so
+ * the one that comes just then is taken by the next wait, not missed before
+ * it; the mask the thread had before the call is put back after it. */
 typedef int (*sigsuspend_fn)(const sigset_t *);
-AGENT_EXPORT int sigsuspend(const sigset_t *mask) {
+static int suspend_until_handler(const sigset_t *mask) {
   static sigsuspend_fn real;
   if (!real) real = (sigsuspend_fn)next("sigsuspend");
+  uint64_t before = 0;
+  rsys4(SYS_rt_sigprocmask, SIG_BLOCK, 0, &before, 8);
+  agent_suspend_mask = mask;
+  int r;
   for (;;) {
     unsigned stops = agent_thread_stops;
     int errno_before = errno;
-    int r = real(mask);
-    if (!by_checkpoint(r, stops, errno_before)) return r;
+    r = real(mask);
+    if (!by_checkpoint(r, stops, errno_before)) break;
   }
+  agent_suspend_mask = 0;
+  if (agent_suspend_held) {
+    agent_suspend_held = 0;
+    rsys4(SYS_rt_sigprocmask, SIG_SETMASK, &before, 0, 8);
+  }
+  return r;
 }
 
-typedef int (*pause_fn)(void);
+AGENT_EXPORT int sigsuspend(const sigset_t *mask) { return suspend_until_handler(mask); }
+
 AGENT_EXPORT int pause(void) {
-  static pause_fn real;
-  if (!real) real = (pause_fn)next("pause");
-  for (;;) {
-    unsigned stops = agent_thread_stops;
-    int errno_before = errno;
-    int r = real();
-    if (!by_checkpoint(r, stops, errno_before)) return r;
-  }
+  sigset_t now;
+  sigemptyset(&now);
+  rsys4(SYS_rt_sigprocmask, SIG_BLOCK, 0, &now, 8);
+  return suspend_until_handler(&now);
 }
 
 /* ---- POSIX semaphores and message queues (absolute deadlines) ---- */
