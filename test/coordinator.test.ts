@@ -324,6 +324,18 @@ describe('coordinator', () => {
     coord = undefined;
   });
 
+  for (const name of ['kill', 'kcheckpoint'] as const) {
+    it(`--exit-on-last: ${name} is answered before the coordinator stops`, async () => {
+      const c = await start({ exitOnLast: true });
+      await agent();
+      const r = await sendCommand(c.host, c.port, name);
+      expect(r.ok, r.reason).toBe(true);
+      expect(r.lines.find((l) => l.verb === 'KILLED')?.fields.count).toBe('1');
+      expect(await c.closed).toMatch(/exit-on-last/);
+      coord = undefined;
+    });
+  }
+
   it('unknown commands get DONE status=error', async () => {
     const c = await start();
     const r = await sendCommand(c.host, c.port, 'frob');

@@ -291,6 +291,26 @@ export class Coordinator {
     return false;
   }
 
+  /** Commands being answered: --exit-on-last waits for them (kill and
+   * kcheckpoint answer once the processes are gone). */
+  private commandsRunning = 0;
+
+  async answering<T>(command: () => Promise<T>): Promise<T> {
+    this.commandsRunning++;
+    try {
+      return await command();
+    } finally {
+      this.commandsRunning--;
+      this.exitIfLastLeft();
+    }
+  }
+
+  private exitIfLastLeft(): void {
+    if (this.cfg.exitOnLast && this.registry.everConnected > 0 && this.registry.size === 0 && this.commandsRunning === 0) {
+      this.cfg.onShutdown('last process exited (--exit-on-last)');
+    }
+  }
+
   agentGone(agent: Agent): void {
     if (!this.registry.has(agent.id)) return;
     this.registry.remove(agent.id);
@@ -298,7 +318,7 @@ export class Coordinator {
     this.run?.disconnected(agent);
     if (this.registry.size === 0) {
       this.compId = undefined;
-      if (this.cfg.exitOnLast && this.registry.everConnected > 0) this.cfg.onShutdown('last process exited (--exit-on-last)');
+      this.exitIfLastLeft();
     }
   }
 }

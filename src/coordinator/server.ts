@@ -181,7 +181,7 @@ function handleConnection(coord: Coordinator, socket: net.Socket, forget: () => 
       return;
     }
     // Commands on one connection run one after the other, each ending with DONE.
-    queue = queue.then(() => runCommand(coord, m, makeReply(send))).catch((e) => {
+    queue = queue.then(() => coord.answering(() => runCommand(coord, m, makeReply(send)))).catch((e) => {
       send(encodeMessage('DONE', { status: 'error', reason: `internal error: ${(e as Error).message}` }));
     });
   };
