@@ -226,4 +226,177 @@ EXTERNC void dmtcp_plugin_enable_ckpt(void) __attribute__((weak));
 #define DMTCP_PLUGIN_DISABLE_CKPT() dmtcp_plugin_disable_ckpt()
 #define DMTCP_PLUGIN_ENABLE_CKPT() dmtcp_plugin_enable_ckpt()
 
+/* ---- identities ----
+ * A process's unique id, its computation's and its coordinator's, as
+ * structs (the _str calls above give the same as text). */
+#include <netinet/in.h>
+typedef struct DmtcpUniqueProcessId {
+  uint64_t _hostid;                   /* of the host it started on */
+  uint64_t _time;                     /* when it started, in seconds */
+  union { pid_t _pid; int32_t _; };   /* its first pid */
+  uint32_t _computation_generation;   /* checkpoints so far */
+} DmtcpUniqueProcessId;
+#define DMTCP_NO_UNIQUE_PID_ ((DmtcpUniqueProcessId){ 0, 0, { 0 }, 0 })
+EXTERNC DmtcpUniqueProcessId dmtcp_get_uniquepid(void) __attribute__((weak));
+#define dmtcp_get_uniquepid() (dmtcp_get_uniquepid ? dmtcp_get_uniquepid() : DMTCP_NO_UNIQUE_PID_)
+EXTERNC DmtcpUniqueProcessId dmtcp_get_computation_id(void) __attribute__((weak));
+#define dmtcp_get_computation_id() (dmtcp_get_computation_id ? dmtcp_get_computation_id() : DMTCP_NO_UNIQUE_PID_)
+EXTERNC DmtcpUniqueProcessId dmtcp_get_coord_id(void) __attribute__((weak));
+#define dmtcp_get_coord_id() (dmtcp_get_coord_id ? dmtcp_get_coord_id() : DMTCP_NO_UNIQUE_PID_)
+/* 1 when both name the same process (the generation aside). */
+EXTERNC int dmtcp_unique_pids_equal(DmtcpUniqueProcessId a, DmtcpUniqueProcessId b) __attribute__((weak));
+#define dmtcp_unique_pids_equal(a, b) (dmtcp_unique_pids_equal ? dmtcp_unique_pids_equal(a, b) : 0)
+/* When the computation began (seconds since the epoch); 0: not known. */
+EXTERNC uint64_t dmtcp_get_coordinator_timestamp(void) __attribute__((weak));
+#define dmtcp_get_coordinator_timestamp() (dmtcp_get_coordinator_timestamp ? dmtcp_get_coordinator_timestamp() : 0)
+/* The program's own path (not the restorer's, after a restart). */
+EXTERNC const char *dmtcp_get_executable_path(void) __attribute__((weak));
+#define dmtcp_get_executable_path() (dmtcp_get_executable_path ? dmtcp_get_executable_path() : NULL)
+/* The address this host's agents reach the coordinator from. */
+EXTERNC void dmtcp_get_local_ip_addr(struct in_addr *in) __attribute__((weak));
+
+/* What the environment of dmtcp_restart holds for `name`, copied into
+ * value (size bytes) after a restart; before one, the launch's. */
+typedef enum eDmtcpGetRestartEnvErr {
+  RESTART_ENV_SUCCESS = 0,
+  RESTART_ENV_NOTFOUND = -1,
+  RESTART_ENV_TOOLONG = -2,
+  RESTART_ENV_DMTCP_BUF_TOO_SMALL = -3,
+  RESTART_ENV_INTERNAL_ERROR = -4,
+  RESTART_ENV_NULL_PTR = -5,
+} DmtcpGetRestartEnvErr_t;
+#define RESTART_ENV_MAXSIZE (12288 * 10)
+EXTERNC DmtcpGetRestartEnvErr_t dmtcp_get_restart_env(const char *name, char *value, size_t size) __attribute__((weak));
+#define dmtcp_get_restart_env(name, value, size) \
+  (dmtcp_get_restart_env ? dmtcp_get_restart_env(name, value, size) : RESTART_ENV_NOTFOUND)
+
+/* ---- the agent's own fds and signal ---- */
+/* 1 for an fd the agent holds (its coordinator link and the like): a program
+ * that closes every fd should leave these. */
+EXTERNC int dmtcp_is_protected_fd(int fd) __attribute__((weak));
+#define dmtcp_is_protected_fd(fd) (dmtcp_is_protected_fd ? dmtcp_is_protected_fd(fd) : 0)
+EXTERNC void dmtcp_close_protected_fd(int fd) __attribute__((weak));
+/* The fd of the environment saved for a restart; -1: none. */
+EXTERNC int dmtcp_protected_environ_fd(void) __attribute__((weak));
+#define dmtcp_protected_environ_fd() (dmtcp_protected_environ_fd ? dmtcp_protected_environ_fd() : -1)
+/* The record/replay plugin's log; -1: none. */
+EXTERNC int dmtcp_get_readlog_fd(void) __attribute__((weak));
+#define dmtcp_get_readlog_fd() (dmtcp_get_readlog_fd ? dmtcp_get_readlog_fd() : -1)
+/* Hold the checkpoint signal on this thread (a checkpoint waits for it), and let it go. */
+EXTERNC void dmtcp_block_ckpt_signal(void) __attribute__((weak));
+EXTERNC void dmtcp_unblock_ckpt_signal(void) __attribute__((weak));
+
+/* ---- files ---- */
+/* The folder beside the image where saved files go ("ckpt_<prog>_<id>_files"). */
+EXTERNC const char *dmtcp_get_ckpt_files_subdir(void) __attribute__((weak));
+#define dmtcp_get_ckpt_files_subdir() (dmtcp_get_ckpt_files_subdir ? dmtcp_get_ckpt_files_subdir() : NULL)
+/* --checkpoint-open-files, --allow-file-overwrite: 1 when given. */
+EXTERNC int dmtcp_should_ckpt_open_files(void) __attribute__((weak));
+#define dmtcp_should_ckpt_open_files() (dmtcp_should_ckpt_open_files ? dmtcp_should_ckpt_open_files() : 0)
+EXTERNC int dmtcp_allow_overwrite_with_ckpted_files(void) __attribute__((weak));
+#define dmtcp_allow_overwrite_with_ckpted_files() \
+  (dmtcp_allow_overwrite_with_ckpted_files ? dmtcp_allow_overwrite_with_ckpted_files() : 0)
+/* Hooks a plugin may define (the agent asks them, weakly): */
+EXTERNC int dmtcp_skip_truncate_file_at_restart(const char *path) __attribute__((weak));
+EXTERNC int dmtcp_must_ckpt_file(const char *path) __attribute__((weak));
+EXTERNC int dmtcp_must_overwrite_file(const char *path) __attribute__((weak));
+EXTERNC void dmtcp_get_new_file_path(const char *abspath, const char *cwd, char *newpath) __attribute__((weak));
+/* ...and the batch-queue plugin's ("bq": its spool files). */
+EXTERNC int dmtcp_is_bq_file(const char *path) __attribute__((weak));
+EXTERNC int dmtcp_bq_should_ckpt_file(const char *path, int *type) __attribute__((weak));
+EXTERNC int dmtcp_bq_restore_file(const char *path, const char *savedFilePath, int fcntlFlags, int type) __attribute__((weak));
+/* A key and value written into the image's metadata (readdmtcp shows them). */
+EXTERNC void dmtcp_add_to_ckpt_header(const char *key, const char *value) __attribute__((weak));
+/* What an image file begins with, for tools that look: ours are gzip streams
+ * or raw images, see docs/image-format.md; DMTCP 5's text, for comparison. */
+#define DMTCP_CKPT_SIGNATURE "DMTCP_CHECKPOINT_IMAGE_v4.0\n"
+
+/* ---- locks that a checkpoint may hold across (futexes, no glibc state) ---- */
+typedef enum eDmtcpMutexType { DMTCP_MUTEX_NORMAL, DMTCP_MUTEX_RECURSIVE, DMTCP_MUTEX_LLL } DmtcpMutexType;
+typedef struct {
+  uint32_t futex;   /* 0 free, 1 held, 2 held with waiters */
+  uint32_t owner;   /* kernel tid of the holder */
+  uint32_t count;   /* a recursive mutex's depth */
+  DmtcpMutexType type;
+} DmtcpMutex;
+#define DMTCP_MUTEX_INITIALIZER { 0, 0, 0, DMTCP_MUTEX_NORMAL }
+#define DMTCP_MUTEX_INITIALIZER_RECURSIVE { 0, 0, 0, DMTCP_MUTEX_RECURSIVE }
+#define DMTCP_MUTEX_INITIALIZER_LLL { 0, 0, 0, DMTCP_MUTEX_LLL }
+typedef struct {
+  int32_t nReaders : 10;
+  int32_t nWriters : 10;
+  int32_t nReadersQueued : 10;
+  int32_t unused : 2;
+} DmtcpRWLockStatus;
+typedef struct {
+  DmtcpRWLockStatus status;   /* a snapshot, for the curious */
+  int32_t writerTid;
+  uint32_t readerFutex;       /* the lock word: readers, or WRITER */
+  uint32_t writerFutex;       /* changes whenever the lock is let go */
+} DmtcpRWLock;
+/* These live in libdmtcp.so and also work without it (the program's own copy
+ * of the same code, dmtcp_locks.h). Lock and unlock return 0, or an errno. */
+#include "dmtcp_locks.h"
+EXTERNC void DmtcpMutexInit(DmtcpMutex *mutex, DmtcpMutexType type) __attribute__((weak));
+EXTERNC int DmtcpMutexLock(DmtcpMutex *mutex) __attribute__((weak));
+EXTERNC int DmtcpMutexTryLock(DmtcpMutex *mutex) __attribute__((weak));
+EXTERNC int DmtcpMutexUnlock(DmtcpMutex *mutex) __attribute__((weak));
+#define DmtcpMutexInit(m, t) (DmtcpMutexInit ? DmtcpMutexInit(m, t) : dmtcp_mutex_init_(m, t))
+#define DmtcpMutexLock(m) (DmtcpMutexLock ? DmtcpMutexLock(m) : dmtcp_mutex_lock_(m))
+#define DmtcpMutexTryLock(m) (DmtcpMutexTryLock ? DmtcpMutexTryLock(m) : dmtcp_mutex_trylock_(m))
+#define DmtcpMutexUnlock(m) (DmtcpMutexUnlock ? DmtcpMutexUnlock(m) : dmtcp_mutex_unlock_(m))
+EXTERNC void DmtcpRWLockInit(DmtcpRWLock *rwlock) __attribute__((weak));
+EXTERNC int DmtcpRWLockRdLock(DmtcpRWLock *rwlock) __attribute__((weak));
+EXTERNC int DmtcpRWLockRdLockIgnoreQueuedWriter(DmtcpRWLock *rwlock) __attribute__((weak));
+EXTERNC int DmtcpRWLockTryRdLock(DmtcpRWLock *rwlock) __attribute__((weak));
+EXTERNC int DmtcpRWLockWrLock(DmtcpRWLock *rwlock) __attribute__((weak));
+EXTERNC int DmtcpRWLockUnlock(DmtcpRWLock *rwlock) __attribute__((weak));
+#define DmtcpRWLockInit(l) (DmtcpRWLockInit ? DmtcpRWLockInit(l) : dmtcp_rwlock_init_(l))
+#define DmtcpRWLockRdLock(l) (DmtcpRWLockRdLock ? DmtcpRWLockRdLock(l) : dmtcp_rwlock_rdlock_(l))
+#define DmtcpRWLockRdLockIgnoreQueuedWriter(l) \
+  (DmtcpRWLockRdLockIgnoreQueuedWriter ? DmtcpRWLockRdLockIgnoreQueuedWriter(l) : dmtcp_rwlock_rdlock_(l))
+#define DmtcpRWLockTryRdLock(l) (DmtcpRWLockTryRdLock ? DmtcpRWLockTryRdLock(l) : dmtcp_rwlock_tryrdlock_(l))
+#define DmtcpRWLockWrLock(l) (DmtcpRWLockWrLock ? DmtcpRWLockWrLock(l) : dmtcp_rwlock_wrlock_(l))
+#define DmtcpRWLockUnlock(l) (DmtcpRWLockUnlock ? DmtcpRWLockUnlock(l) : dmtcp_rwlock_unlock_(l))
+
+/* ---- more for plugins ---- */
+typedef void (*dmtcp_fnptr_t)(void);
+typedef struct DmtcpInfo { int argc; const char **argv; } DmtcpInfo;
+enum ElfType { Elf_32, Elf_64 };
+/* dlvsym and dlsym of one library by name (its soname or path), as the agent
+ * sees them; the offset of `symbol` in `libname`, LIB_FNC_OFFSET_FAILED when
+ * not found. */
+EXTERNC void *dmtcp_dlvsym(void *handle, char *symbol, const char *version) __attribute__((weak));
+EXTERNC void *dmtcp_dlsym_lib(const char *libname, const char *symbol) __attribute__((weak));
+EXTERNC uint64_t dmtcp_dlsym_lib_fnc_offset(const char *libname, const char *symbol) __attribute__((weak));
+#define LIB_FNC_OFFSET_FAILED ((uint64_t)-1)
+#define NEXT_FNC_V(func, ver)                                                   \
+  ({                                                                            \
+    static __typeof__(&func) _real_##func = (__typeof__(&func))-1;              \
+    if (_real_##func == (__typeof__(&func))-1) {                                \
+      if (dmtcp_initialize) dmtcp_initialize();                                 \
+      _real_##func = (__typeof__(&func))(dmtcp_dlvsym ? dmtcp_dlvsym(RTLD_NEXT, (char *)#func, ver) : 0); \
+    }                                                                           \
+    _real_##func;                                                               \
+  })
+#define NEXT_FNC_LIB(lib, func)                                                 \
+  ({                                                                            \
+    static __typeof__(&func) _real_##func = (__typeof__(&func))-1;              \
+    if (_real_##func == (__typeof__(&func))-1) {                                \
+      if (dmtcp_initialize) dmtcp_initialize();                                 \
+      _real_##func = (__typeof__(&func))(dmtcp_dlsym_lib ? dmtcp_dlsym_lib(lib, #func) : 0); \
+    }                                                                           \
+    _real_##func;                                                               \
+  })
+/* For a developer's restart in a debugger: lets gdb attach, then loops
+ * while `condition` holds (set it false from gdb to go on). */
+#include <sys/prctl.h>
+#ifdef PR_SET_PTRACER
+# define DMTCP_SETUP_PTRACE() prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0)
+#else
+# define DMTCP_SETUP_PTRACE()
+#endif
+#define DMTCP_RESTART_PAUSE_WHILE(condition) \
+  do { DMTCP_SETUP_PTRACE(); while (condition) {} } while (0)
+
 #endif /* DMTCP_H */

@@ -11,6 +11,7 @@ import { spawnSync } from 'child_process';
 import { BIN, program, Run, session, Session } from './helpers/e2e';
 import { counted, oneTo, twoRestarts } from './helpers/tree';
 import { KvStore, KV_RESPONSE } from '../dist/coordinator/kvdb.js';
+import { readImageMeta } from '../dist/image/decode.js';
 
 let s: Session | undefined;
 afterEach(async () => { await s?.close(); s = undefined; });
@@ -66,6 +67,24 @@ describe('dmtcp.h', () => {
     await run.waitFor((l) => l.startsWith('FILE '));
     expect(run.stderr).toBe('');
     await restartsFromItsOwnCheckpoint(run);
+  });
+});
+
+describe('the rest of dmtcp.h (DMTCP 5\'s surface)', () => {
+  it('ids as structs agree with their text, the path is the program\'s, a header word reaches the image, DmtcpMutex and DmtcpRWLock hold across two restarts', async () => {
+    s = await session();
+    const prog = program('api5', { flags: ['-I', INCLUDE] });
+    const c = await twoRestarts(s, prog, ['30'], { ready: (l) => counted(l, 'T').length >= 5, processes: 1 });
+    expect(c.end).toEqual({ code: 0, signal: null });
+    expect(c.lines.filter((l) => l.includes('CORRUPT'))).toEqual([]);
+    expect(counted(c.lines, 'T')).toEqual(oneTo(30));
+    const totals = c.lines.filter((l) => l.startsWith('T ')).map((l) => Number(l.split(' ')[2]));
+    expect(totals.at(-1)).toBeGreaterThan(totals[0]);   // both threads kept adding, after each restart too
+    for (const l of c.lines.filter((x) => x.startsWith('ID '))) {
+      const [, host, pid, time, text] = l.split(' ');
+      expect(text).toBe(`${host.padStart(8, '0')}-${pid}-${time}`);
+    }
+    for (const images of c.images) expect(readImageMeta(images[0]).header).toEqual({ job: 'api5-42' });
   });
 });
 

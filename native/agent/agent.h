@@ -368,6 +368,9 @@ int gate_held_here(void);    /* how many times this thread holds it (dmtcp_disab
 void gate_child_reset(void); /* fork child: no thread holds its gate */
 
 /* api.c: dmtcp.h, the calls a program makes to the checkpointer */
+int api_header_words(void);           /* dmtcp_add_to_ckpt_header's words (api_more.c) */
+const char *api_header_key(int i);
+const char *api_header_value(int i);
 int api_command_fd(void);    /* the connection a dmtcp.h call has open to the coordinator; -1: none */
 enum api_hook { API_HOOK_PRE_CHECKPOINT, API_HOOK_POST_CHECKPOINT, API_HOOK_RESTART, API_HOOK_MOMENTS };
 void api_run_hooks(enum api_hook moment);

@@ -203,6 +203,17 @@ const char *meta_json_build(size_t *len) {
     }
     put(&b, "]}");
   }
+  if (api_header_words()) {
+    key(&b, "header", 0);
+    put(&b, "{");
+    for (int i = 0; i < api_header_words(); i++) {
+      if (i) put(&b, ",");
+      put_cstr(&b, api_header_key(i));
+      put(&b, ":");
+      put_cstr(&b, api_header_value(i));
+    }
+    put(&b, "}");
+  }
   key(&b, "ckptSignal", 0); put_num(&b, agent.config.ckpt_signal);
   key(&b, "brk", 0); put_hex(&b, (uint64_t)rsys1(SYS_brk, 0));
   key(&b, "startBrk", 0); put_hex(&b, read_start_brk());
