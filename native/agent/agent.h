@@ -368,6 +368,7 @@ int gate_held_here(void);    /* how many times this thread holds it (dmtcp_disab
 void gate_child_reset(void); /* fork child: no thread holds its gate */
 
 /* api.c: dmtcp.h, the calls a program makes to the checkpointer */
+const char *agent_program_path(void);   /* agent.exe_path, read once (util.c) */
 int api_header_words(void);           /* dmtcp_add_to_ckpt_header's words (api_more.c) */
 const char *api_header_key(int i);
 const char *api_header_value(int i);

@@ -68,13 +68,7 @@ AGENT_EXPORT int dmtcp_unique_pids_equal(DmtcpUniqueProcessId a, DmtcpUniqueProc
 
 AGENT_EXPORT uint64_t dmtcp_get_coordinator_timestamp(void) { return dmtcp_get_computation_id()._time; }
 
-AGENT_EXPORT const char *dmtcp_get_executable_path(void) {
-  if (!agent.exe_path[0]) {
-    long n = rsys3(SYS_readlink, "/proc/self/exe", agent.exe_path, sizeof agent.exe_path - 1);
-    agent.exe_path[n > 0 ? n : 0] = 0;
-  }
-  return agent.exe_path;
-}
+AGENT_EXPORT const char *dmtcp_get_executable_path(void) { return agent_program_path(); }
 
 AGENT_EXPORT void dmtcp_get_local_ip_addr(struct in_addr *in) {
   if (!in) return;

@@ -107,11 +107,7 @@ static int checkpoint(const char *barrier) {
   timers_save();
   sysv_save();
   checkpoint_image_path(path, sizeof path);
-  if (!agent.exe_path[0]) {
-    /* the program's name for itself after a restart (procfs.c), read once per program */
-    long n = rsys3(SYS_readlink, "/proc/self/exe", agent.exe_path, sizeof agent.exe_path - 1);
-    agent.exe_path[n > 0 ? n : 0] = 0;
-  }
+  agent_program_path();   /* the program's name for itself after a restart (procfs.c) */
   agent.generation++;
   agent.ckpt_fs_base = agent_get_fs_base();
   agent.ckpt_mono_ns = agent_mono_ns();

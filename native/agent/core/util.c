@@ -174,3 +174,13 @@ int agent_object_of(const void *addr, struct agent_object *out) {
   if (addr) dl_iterate_phdr(object_walk, &q);
   return q.found;
 }
+
+/* The program's path, read from /proc/self/exe once per program (before any
+ * restart: after one, the kernel would name the restorer). */
+const char *agent_program_path(void) {
+  if (!agent.exe_path[0]) {
+    long n = rsys3(SYS_readlink, "/proc/self/exe", agent.exe_path, sizeof agent.exe_path - 1);
+    agent.exe_path[n > 0 ? n : 0] = 0;
+  }
+  return agent.exe_path;
+}
