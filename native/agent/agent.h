@@ -176,6 +176,8 @@ struct agent_config {
   char node_path[PATH_MAX];
   char encoder_path[PATH_MAX];
   char encoder_socket[108];   /* the resident encoder (DMTCP_ENCODER_SOCKET); empty: none */
+  int no_coordinator;         /* DMTCP_NO_COORDINATOR=1: the process checkpoints itself (solo.c) */
+  int interval_s;             /* with it, DMTCP_CHECKPOINT_INTERVAL: seconds between checkpoints (0: none) */
 };
 
 /* One process of the computation: the pid the program knows it by, and the
@@ -490,6 +492,15 @@ int coord_send_exec(void);   /* after exec: same connection, new program */
 int coord_read_line(char *buf, size_t size);
 int coord_send(const char *line);
 const char *coord_field(const char *line, const char *key, char *out, size_t size);
+
+/* solo.c: --no-coordinator, the barriers played by the process itself */
+int solo_open(void);                          /* the request eventfd at the link's number */
+void solo_request(void);                      /* async-signal-safe: a checkpoint, please */
+int solo_is_request(const siginfo_t *info);   /* the checkpoint signal, sent from outside */
+int solo_read_line(char *buf, size_t size);
+int solo_answer(const char *line);
+unsigned solo_finished(void);                 /* checkpoints over (written or failed) */
+unsigned solo_failed(void);
 
 /* checkpoint_thread.c */
 void checkpoint_thread_start(void);

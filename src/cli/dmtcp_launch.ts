@@ -23,7 +23,7 @@ import { ENCODER_SOCKET_ENV } from '../service/protocol';
 export function agentEnvironment(
   base: NodeJS.ProcessEnv,
   opts: LaunchOptions,
-  coord: { address: string; port: number },
+  coord: { address: string; port: number } | undefined,
   parts: { agent: string; encoder: string },
   encoderSocket?: string,
 ): string[] {
@@ -32,8 +32,18 @@ export function agentEnvironment(
   // plugins after the agent: the program's calls reach the agent's wrappers first,
   // whose calls on reach the plugins' (docs/api.md)
   env.LD_PRELOAD = [parts.agent, ...opts.plugins.filter((p) => !preload.includes(p)), ...preload].join(':');
-  env.DMTCP_COORD_HOST = coord.address;
-  env.DMTCP_COORD_PORT = String(coord.port);
+  if (coord) {
+    env.DMTCP_COORD_HOST = coord.address;
+    env.DMTCP_COORD_PORT = String(coord.port);
+    delete env.DMTCP_NO_COORDINATOR;
+  } else {
+    // --no-coordinator: the agent checkpoints its process on the checkpoint
+    // signal and, with --interval, on a timer of its own (solo.c)
+    delete env.DMTCP_COORD_HOST;
+    delete env.DMTCP_HOST;
+    env.DMTCP_NO_COORDINATOR = '1';
+    if (opts.interval !== undefined) env.DMTCP_CHECKPOINT_INTERVAL = String(opts.interval);
+  }
   env.DMTCP_CHECKPOINT_DIR = opts.ckptDir;
   env.DMTCP_GZIP = opts.gzip ? '1' : '0';
   env.DMTCP_HBICT = opts.hbict ? '1' : '0';
@@ -93,11 +103,11 @@ export async function main(argv: string[], cmd = 'dmtcp_launch'): Promise<number
       return failRc();
     }
     if (!fs.existsSync(opts.ckptDir)) fs.mkdirSync(opts.ckptDir, { recursive: true });
-    coord = await findOrStartCoordinator(cmd, {
+    coord = opts.coordMode === 'none' ? undefined : await findOrStartCoordinator(cmd, {
       host: opts.host, port: opts.port, coordMode: opts.coordMode, portFile: opts.portFile,
       interval: opts.interval, ckptDir: opts.ckptDir,
     });
-    if (!coord.started && opts.interval !== undefined) {
+    if (coord && !coord.started && opts.interval !== undefined) {
       // Joining a running coordinator: --interval / DMTCP_CHECKPOINT_INTERVAL still
       // sets how often the computation is checkpointed, as with dmtcp_command -i.
       const reply = await sendCommand(coord.host, coord.port, 'interval', opts.interval);
@@ -106,7 +116,7 @@ export async function main(argv: string[], cmd = 'dmtcp_launch'): Promise<number
     const encoderSocket = opts.encoderService ? startResidentEncoder(cmd, opts.tmpDir) : undefined;
     const env = agentEnvironment(process.env, opts, coord, parts, encoderSocket);
     const addon = loadAddon();
-    if (coord.started) process.stderr.write(`${cmd}: started a coordinator on ${coord.host}:${coord.port}\n`);
+    if (coord?.started) process.stderr.write(`${cmd}: started a coordinator on ${coord.host}:${coord.port}\n`);
     addon.exec({ path: program, argv: opts.program, env });
     return failRc(); // not reached: exec replaced us or threw
   } catch (e) {

@@ -68,6 +68,20 @@ async function refuseIfRunning(coord: CoordinatorFound, entries: TreeEntry[]): P
   }
 }
 
+/**
+ * --no-coordinator, or images of processes that had none (launched with it):
+ * the process comes back checkpointing itself (native/agent/core/solo.c). One
+ * process alone: several would need a coordinator to checkpoint together.
+ */
+function restartsAlone(opts: RestartOptions, entries: TreeEntry[]): boolean {
+  const processes = entries.filter(isProcess);
+  const solo = opts.coordMode === 'none' || (opts.coordMode === 'any' && processes.every((e) => e.meta.noCoordinator === true));
+  if (solo && processes.length > 1) {
+    throw new Error(`${processes.length} processes cannot restart without a coordinator (--no-coordinator restarts one image at a time; use --join-coordinator or --new-coordinator)`);
+  }
+  return solo;
+}
+
 /** A set with images missing restarts only when `f` was pressed in the coordinator. */
 async function goOnOnlyIfForced(coord: CoordinatorFound, missing: MissingImagesError, cmd: string): Promise<void> {
   const reply = coord.started ? undefined : await sendCommand(coord.host, coord.port, 'take-force');
@@ -100,14 +114,19 @@ export async function main(argv: string[], cmd = 'dmtcp_restart'): Promise<numbe
     let missing: MissingImagesError | undefined;
     try { checkComplete(entries); } catch (e) { if (e instanceof MissingImagesError) missing = e; else throw e; }
 
-    coord = await findOrStartCoordinator(cmd, {
+    const solo = restartsAlone(opts, entries);
+    if (missing && solo) throw missing;
+    coord = solo ? undefined : await findOrStartCoordinator(cmd, {
       host: opts.host, port: opts.port, coordMode: opts.coordMode, portFile: opts.portFile,
       interval: opts.interval, ckptDir: opts.ckptDir ?? path.dirname(entries[0].image),
     });
-    if (missing) await goOnOnlyIfForced(coord, missing, cmd);
-    await refuseIfRunning(coord, entries);
+    if (coord) {
+      if (missing) await goOnOnlyIfForced(coord, missing, cmd);
+      await refuseIfRunning(coord, entries);
+    }
 
-    const info: Record<string, string> = { coord_addr: coord.address, coord_port: String(coord.port) };
+    const info: Record<string, string> = coord ? { coord_addr: coord.address, coord_port: String(coord.port) } : { no_coordinator: '1' };
+    if (!coord && opts.interval !== undefined) info.interval = String(opts.interval);
     if (opts.ckptDir) {
       // As at launch: the next checkpoint must find its folder.
       info.ckpt_dir = path.resolve(opts.ckptDir);
@@ -166,7 +185,7 @@ export async function main(argv: string[], cmd = 'dmtcp_restart'): Promise<numbe
     const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
     // Only now, when nothing of ours can fail any more but the exec itself, so
     // that a failure stays one line.
-    if (coord.started) process.stderr.write(`${cmd}: started a coordinator on ${coord.host}:${coord.port}\n`);
+    if (coord?.started) process.stderr.write(`${cmd}: started a coordinator on ${coord.host}:${coord.port}\n`);
     addon.exec({
       fd: restorerFds[0], argv: ['mtcp_restart', '--tree-fd', String(treeFd), '--index', '0'], env, noRandomize: true,
     });

@@ -25,7 +25,9 @@ export const ENV_GZIP = ['DMTCP_GZIP'];
 export const ENV_SIGNAL = ['DMTCP_SIGCKPT'];
 export const ENV_TMPDIR = ['DMTCP_TMPDIR'];
 
-export type CoordMode = 'any' | 'join' | 'new';
+/** 'none': --no-coordinator, each process checkpoints itself on the checkpoint signal. */
+export type CoordMode = 'any' | 'join' | 'new' | 'none';
+export const ENV_NO_COORDINATOR = ['DMTCP_NO_COORDINATOR'];
 
 export const HOST_SPEC: OptSpec = {
   key: 'host', names: ['-h', '--host', '--coord-host'], kind: 'string', metavar: 'HOSTNAME', env: ENV_HOST,
@@ -46,6 +48,8 @@ export const MODE_SPECS: OptSpec[] = [
     help: 'Start a new coordinator; fail if one is already there\n(port 0, i.e. any free port, when no port is given)' },
   { key: 'coordMode', names: ['--any-coordinator'], kind: 'flag', value: 'any',
     help: 'Join a coordinator if one answers, otherwise start one (default)' },
+  { key: 'coordMode', names: ['--no-coordinator'], kind: 'flag', value: 'none', env: ENV_NO_COORDINATOR,
+    help: 'No coordinator: the process checkpoints itself when sent the checkpoint signal\n(kill -USR2 PID), at --interval, or at dmtcp_checkpoint(); images in --ckptdir\n(DMTCP_NO_COORDINATOR=1; see docs/api.md)' },
 ];
 export const CKPT_DIR_SPEC: OptSpec = {
   key: 'ckptDir', names: ['--ckptdir'], kind: 'string', metavar: 'PATH', env: ENV_CKPT_DIR,
@@ -90,9 +94,10 @@ export function resolveAddress(cmd: string, r: ParseResult, env: NodeJS.ProcessE
   return { host, port: port ?? DEFAULT_PORT, portGiven: port !== undefined };
 }
 
-export function resolveMode(r: ParseResult): CoordMode {
+export function resolveMode(r: ParseResult, env: NodeJS.ProcessEnv = {}): CoordMode {
   const v = r.values.get('coordMode');
-  return v === 'join' || v === 'new' ? v : 'any';
+  if (v === 'join' || v === 'new' || v === 'none' || v === 'any') return v;
+  return env.DMTCP_NO_COORDINATOR === '1' ? 'none' : 'any';
 }
 
 export function resolveInterval(cmd: string, r: ParseResult, env: NodeJS.ProcessEnv): number | undefined {

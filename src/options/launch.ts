@@ -87,7 +87,7 @@ export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = 'd
   const help = flag(r, 'help');
   const version = flag(r, 'version');
   const addr = resolveAddress(cmd, r, env);
-  const coordMode = resolveMode(r);
+  const coordMode = resolveMode(r, env);
   const opts: LaunchOptions = {
     host: addr.host,
     // A new coordinator with no port asked for takes any free port (DMTCP does the same).

@@ -46,6 +46,9 @@ static int read_config(struct agent_config *c) {
   const char *open_files = getenv("DMTCP_CKPT_OPEN_FILES"), *overwrite = getenv("DMTCP_ALLOW_FILE_OVERWRITE");
   c->ckpt_open_files = open_files && !strcmp(open_files, "1");
   c->allow_file_overwrite = overwrite && !strcmp(overwrite, "1");
+  const char *solo = getenv("DMTCP_NO_COORDINATOR"), *every = getenv("DMTCP_CHECKPOINT_INTERVAL");
+  c->no_coordinator = solo && !strcmp(solo, "1");
+  c->interval_s = c->no_coordinator && every && atoi(every) > 0 ? atoi(every) : 0;
   if (dir && *dir) agent_strlcpy(c->ckpt_dir, dir, sizeof c->ckpt_dir);
   else if (!getcwd(c->ckpt_dir, sizeof c->ckpt_dir)) agent_strlcpy(c->ckpt_dir, ".", sizeof c->ckpt_dir);
   agent_strlcpy(c->node_path, node, sizeof c->node_path);
@@ -140,7 +143,7 @@ __attribute__((constructor)) static void agent_init(int argc, char **argv) {
     agent_say("cannot find the thread id in glibc's thread record; checkpointing is off");
     return;
   }
-  if (resolve_coordinator() < 0) fail("cannot resolve the coordinator");
+  if (!agent.config.no_coordinator && resolve_coordinator() < 0) fail("cannot resolve the coordinator");
   if (threads_install_handler() < 0) fail("cannot install the checkpoint signal for coordinator");
   if (continued) {
     if (coord_send_exec() < 0) {

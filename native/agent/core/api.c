@@ -121,7 +121,17 @@ AGENT_EXPORT int dmtcp_checkpoint(void) {
    * and a restart from its image finds the connection gone (no answer) */
   int restarts = agent.restarts, checkpoints = agent.generation;
   unsigned hooks_before = after_hooks_runs;
-  while (coordinator_command("checkpoint", 0, 0, 0) != 0) {
+  if (agent.config.no_coordinator) {
+    /* no coordinator to ask: the process checkpoints itself (solo.c) */
+    unsigned failures = solo_failed();
+    solo_request();
+    checkpoint_thread_ensure();
+    while (agent.restarts == restarts && __atomic_load_n(&agent.generation, __ATOMIC_SEQ_CST) == checkpoints) {
+      if (solo_failed() != failures) return DMTCP_NOT_PRESENT;   /* said in one line already */
+      nap(WAIT_POLL_NS);
+    }
+  }
+  while (!agent.config.no_coordinator && coordinator_command("checkpoint", 0, 0, 0) != 0) {
     if (agent.restarts != restarts || agent.generation != checkpoints) break;
     nap(RETRY_NS);
   }
@@ -146,7 +156,10 @@ AGENT_EXPORT int dmtcp_enable_ckpt(void) {
 AGENT_EXPORT int dmtcp_get_coordinator_status(int *numPeers, int *isRunning) {
   char line[1024], value[64];
   int peers = 0, running = 0;
-  if (coordinator_command("status", "STATUS", line, sizeof line) == 0) {
+  if (agent.config.no_coordinator && agent.active) {
+    peers = 1;   /* a computation of one: this process */
+    running = !agent.suspended;
+  } else if (coordinator_command("status", "STATUS", line, sizeof line) == 0) {
     if (coord_field(line, "num_peers", value, sizeof value)) peers = (int)agent_parse_u64(value, 10, 0);
     if (coord_field(line, "running", value, sizeof value)) running = !strcmp(value, "yes");
   }
@@ -180,6 +193,7 @@ AGENT_EXPORT const char *dmtcp_get_uniquepid_str(void) { return agent.unique_id;
 AGENT_EXPORT const char *dmtcp_get_computation_id_str(void) {
   static char from_status[128];
   if (agent.comp_id[0]) return agent.comp_id;
+  if (agent.config.no_coordinator) return agent.unique_id;   /* a computation of one (solo.c) */
   char line[1024];
   if (!from_status[0] && coordinator_command("status", "STATUS", line, sizeof line) == 0 &&
       coord_field(line, "comp", from_status, sizeof from_status) && !strcmp(from_status, "-"))
@@ -235,6 +249,7 @@ AGENT_EXPORT int dmtcp_aware_run_command(char key) {
   static const struct { char key; const char *name; } keys[] = {
     { 'c', "checkpoint" }, { 'k', "kill" }, { 'q', "quit" }, { 's', "status" }, { 'l', "list" },
   };
+  if (key == 'c' && agent.config.no_coordinator && agent.active) return dmtcp_checkpoint() != DMTCP_NOT_PRESENT;
   for (unsigned i = 0; i < sizeof keys / sizeof keys[0]; i++)
     if (keys[i].key == key) return coordinator_command(keys[i].name, 0, 0, 0) == 0 ? 1 : 0;
   return 0;

@@ -64,6 +64,7 @@ const char *coord_field(const char *line, const char *key, char *out, size_t siz
 }
 
 int coord_send(const char *line) {
+  if (agent.config.no_coordinator) return solo_answer(line);
   size_t n = strlen(line);
   char buf[4096];
   if (n + 2 > sizeof buf) return -EINVAL;
@@ -74,6 +75,7 @@ int coord_send(const char *line) {
 
 /* Reads one line (without its newline) into buf; returns its length, or -1 at EOF. */
 int coord_read_line(char *buf, size_t size) {
+  if (agent.config.no_coordinator) return solo_read_line(buf, size);
   for (;;) {
     char *nl = memchr(inbuf, '\n', in_used);
     if (nl) {
@@ -189,6 +191,11 @@ static void propose_unique_id(void) {
  * the child that would start its checkpoint thread (lazy_thread.c) for
  * nothing; the thread takes that WELCOME when it starts. */
 int coord_connect_and_send_hello(int restart, int wait) {
+  if (agent.config.no_coordinator) {
+    /* nobody to ask for an id: a new process makes its own */
+    if (!agent.unique_id[0]) propose_unique_id();
+    return solo_open();
+  }
   int fd = connect_socket();
   if (fd < 0) return fd;
   agent.coord_fd = fd;
@@ -233,6 +240,7 @@ int coord_connect_and_send_hello(int restart, int wait) {
  * read it): a program that exits at once then leaves nothing unread, so its
  * connection ends with a FIN, not a reset. */
 int coord_send_exec(void) {
+  if (agent.config.no_coordinator) return solo_open();
   char line[1024], *e = line, *lim = line + sizeof line;
   char num[24];
   in_used = 0;

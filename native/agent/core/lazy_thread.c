@@ -173,6 +173,12 @@ static int readable(int fd) {
 
 void checkpoint_thread_arm(void) {
   if (thread_started) return;
+  if (agent.config.no_coordinator) {
+    /* No link to watch: the request is a signal, which the handler takes
+     * below; checkpoints on a timer need the thread from the start. */
+    if (!find_unsafe_text() || agent.config.interval_s > 0) start_now();
+    return;
+  }
   struct f_owner_ex owner = { F_OWNER_PID, agent.real_pid };
   long fl = agent.coord_fd >= 0 ? rsys2(SYS_fcntl, agent.coord_fd, F_GETFL) : -1;
   if (fl < 0 || !find_unsafe_text() ||
@@ -231,7 +237,9 @@ static void arm_retry_timer(void) {
 int checkpoint_thread_lazy_signal(const siginfo_t *info, void *uctx) {
   int from_link = info->si_code >= POLL_IN && info->si_code <= POLL_HUP && info->si_fd == agent.coord_fd && agent.coord_fd >= 0;
   int from_timer = info->si_code == SI_TIMER && info->si_value.sival_int == RETRY_TIMER_MAGIC;
-  if (!from_link && !from_timer) return 0;
+  int asked = solo_is_request(info);   /* --no-coordinator: `kill -USR2 <pid>` (solo.c) */
+  if (!from_link && !from_timer && !asked) return 0;
+  if (asked) solo_request();
   agent_thread_stops++;           /* an EINTR it caused is ours (waits.c) */
   if (thread_started) return 1;   /* one more that was on its way */
   if (interrupted_safely((const ucontext_t *)uctx) || ++retries > RETRY_LIMIT) start_now();

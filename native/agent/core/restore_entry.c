@@ -12,6 +12,7 @@
 
 static void apply_restart_info(void) {
   char host[256] = "", port[16] = "", dir[PATH_MAX] = "", encoder[sizeof agent.config.encoder_socket] = "";
+  char solo[4] = "", every[24] = "";
   for (const char *p = agent.restart_info; *p;) {
     const char *eol = strchr(p, '\n');
     size_t len = eol ? (size_t)(eol - p) : strlen(p);
@@ -24,6 +25,8 @@ static void apply_restart_info(void) {
       else if (klen == 10 && !strncmp(p, "coord_port", 10)) { dst = port; cap = sizeof port; }
       else if (klen == 8 && !strncmp(p, "ckpt_dir", 8)) { dst = dir; cap = sizeof dir; }
       else if (klen == 14 && !strncmp(p, "encoder_socket", 14)) { dst = encoder; cap = sizeof encoder; }
+      else if (klen == 14 && !strncmp(p, "no_coordinator", 14)) { dst = solo; cap = sizeof solo; }
+      else if (klen == 8 && !strncmp(p, "interval", 8)) { dst = every; cap = sizeof every; }
       if (dst && vlen < cap) { memcpy(dst, eq + 1, vlen); dst[vlen] = 0; }
     }
     p += len + (eol ? 1 : 0);
@@ -32,6 +35,11 @@ static void apply_restart_info(void) {
   /* The image's socket belonged to the old computation's encoder: use this
    * restart's, or none (then each checkpoint starts its own encoder). */
   agent_strlcpy(agent.config.encoder_socket, encoder, sizeof agent.config.encoder_socket);
+  /* dmtcp_restart --no-coordinator (or an image that had none): this process
+   * checkpoints itself from now on (solo.c); given a coordinator, it joins it */
+  agent.config.no_coordinator = solo[0] == '1';
+  if (agent.config.no_coordinator) agent.coord_addr_len = 0;
+  if (every[0]) agent.config.interval_s = (int)agent_parse_u64(every, 10, 0);
   if (host[0] && port[0]) {
     agent.config.coord_port = (int)agent_parse_u64(port, 10, 0);
     agent_strlcpy(agent.config.coord_host, host, sizeof agent.config.coord_host);

@@ -189,6 +189,8 @@ const char *meta_json_build(size_t *len) {
   key(&b, "time", 0); put_num(&b, rsys1(SYS_time, 0));
   key(&b, "uniqueId", 0); put_cstr(&b, agent.unique_id);
   key(&b, "generation", 0); put_num(&b, agent.generation);
+  /* --no-coordinator: dmtcp_restart restarts it without one too */
+  if (agent.config.no_coordinator) { key(&b, "noCoordinator", 0); put(&b, "true"); }
   if (agent.comp_id[0]) {
     key(&b, "computation", 0);
     put(&b, "{\"id\":"); put_cstr(&b, agent.comp_id);
