@@ -71,10 +71,15 @@ describe('dmtcp.h', () => {
 });
 
 describe('the rest of dmtcp.h (DMTCP 5\'s surface)', () => {
-  it('ids as structs agree with their text, the path is the program\'s, a header word reaches the image, DmtcpMutex and DmtcpRWLock hold across two restarts', async () => {
+  it('ids as structs agree with their text, the path is the program\'s, a header word reaches the image, DmtcpMutex and DmtcpRWLock hold, dmtcp_get_restart_env answers dmtcp_restart\'s environment, across two restarts', async () => {
     s = await session();
     const prog = program('api5', { flags: ['-I', INCLUDE] });
-    const c = await twoRestarts(s, prog, ['30'], { ready: (l) => counted(l, 'T').length >= 5, processes: 1 });
+    const c = await twoRestarts(s, prog, ['30'], {
+      ready: (l) => counted(l, 'T').length >= 5, processes: 1,
+      env: { ...process.env, API5_WHERE: 'launch' }, restartEnv: (k) => ({ API5_WHERE: `restart-${k}` }),
+    });
+    // dmtcp_get_restart_env answers dmtcp_restart's environment after each restart
+    expect(c.lines.filter((l) => l.startsWith('ENV '))).toEqual(['ENV 0 launch launch', 'ENV 1 launch restart-1', 'ENV 2 launch restart-2']);
     expect(c.end).toEqual({ code: 0, signal: null });
     expect(c.lines.filter((l) => l.includes('CORRUPT'))).toEqual([]);
     expect(counted(c.lines, 'T')).toEqual(oneTo(30));

@@ -86,7 +86,7 @@ function checkPages(file: string, areas: LazyArea[]): void {
 /** The restore plan's runs rebuild the same pages. */
 function checkPlan(file: string, areas: LazyArea[]): void {
   const planPath = file + '.plan';
-  writeRestorePlanSync(file, planPath, {});
+  writeRestorePlanSync(file, planPath);
   const p = fs.readFileSync(planPath);
   const areasOff = Number(p.readBigUInt64LE(48)), runsOff = Number(p.readBigUInt64LE(56));
   areas.forEach((a, i) => {

@@ -173,9 +173,9 @@ describe('parallel restore-plan writer', () => {
 
   it.each(['raw.dmtcp', 'gz.dmtcp', 'hb.dmtcp'])('%s: same plan byte for byte as the sequential writer', async (name) => {
     const info = { coord_addr: '127.0.0.1', coord_port: '7779' };
-    const seq = writeRestorePlanSync(p(name), p(name + '.seq'), info);
+    const seq = writeRestorePlanSync(p(name), p(name + '.seq'), { info });
     for (const n of [1, 2, 8]) {
-      const par = await writeRestorePlan(p(name), p(`${name}.par${n}`), info, n);
+      const par = await writeRestorePlan(p(name), p(`${name}.par${n}`), { info, inFlight: n });
       expect(par).toEqual(seq);
       expect(fs.readFileSync(p(`${name}.par${n}`)).equals(fs.readFileSync(p(name + '.seq')))).toBe(true);
       expect(fs.statSync(p(`${name}.par${n}`)).mode & 0o777).toBe(0o600);
@@ -191,7 +191,7 @@ describe('parallel restore-plan writer', () => {
     b[c.fileOffset + (name === 'raw.dmtcp' ? 999 : 60)] ^= 0x10;
     fs.writeFileSync(bad, b);
     for (const n of [1, 4]) {
-      await expect(writeRestorePlan(bad, bad + '.plan', {}, n)).rejects.toThrow(new RegExp(`${bad.replace(/[.]/g, '\\.')}: .*chunk 3 `));
+      await expect(writeRestorePlan(bad, bad + '.plan', { inFlight: n })).rejects.toThrow(new RegExp(`${bad.replace(/[.]/g, '\\.')}: .*chunk 3 `));
       expect(fs.existsSync(bad + '.plan')).toBe(false);
     }
   });
@@ -206,7 +206,7 @@ describe('parallel restore-plan writer', () => {
     b[c.fileOffset + 60] ^= 0x10;
     fs.writeFileSync(link, b);
     try {
-      await expect(writeRestorePlan(p('hb.dmtcp'), p('hb.plan'), {}, 4)).rejects.toThrow(/hb\.hbict\.1/);
+      await expect(writeRestorePlan(p('hb.dmtcp'), p('hb.plan'), { inFlight: 4 })).rejects.toThrow(/hb\.hbict\.1/);
       expect(fs.existsSync(p('hb.plan'))).toBe(false);
     } finally { fs.writeFileSync(link, keep); }
   });

@@ -79,7 +79,7 @@ describe.each(['raw.dmtcp', 'gz.dmtcp'])('%s', (name) => {
 
   it('writes a restore plan whose tables and data match the source', () => {
     const planPath = img(name + '.plan');
-    const layout = writeRestorePlanSync(img(name), planPath, { DMTCP_COORD_HOST: 'localhost', DMTCP_COORD_PORT: '7779' });
+    const layout = writeRestorePlanSync(img(name), planPath, { info: { DMTCP_COORD_HOST: 'localhost', DMTCP_COORD_PORT: '7779' } });
     const p = fs.readFileSync(planPath);
     expect(fs.statSync(planPath).mode & 0o777).toBe(0o600);
     expect(p.toString('latin1', 0, 8)).toBe('DMTCPPLN');
@@ -246,7 +246,7 @@ describe('damaged images', () => {
       expect(msg).toContain(p);
       expect(msg).toContain(`chunk 1 of area 0x${a.start.toString(16)}-0x${a.end.toString(16)}`);
       expect(msg).toContain(`file offset ${c.fileOffset}`);
-      expect(() => writeRestorePlanSync(p, p + '.plan', {})).toThrow(/chunk 1/);
+      expect(() => writeRestorePlanSync(p, p + '.plan')).toThrow(/chunk 1/);
       expect(fs.existsSync(p + '.plan')).toBe(false);
     });
     it(`${name}: truncation, a flipped metadata byte and a foreign file give one-line errors`, () => {

@@ -287,6 +287,9 @@ struct agent_state {
 
   char last_image[PATH_MAX];
   char restart_info[4096];
+  /* dmtcp_restart's environment at the latest restart (NAME=value\0 ...), in
+   * a mapping of our own; 0: never restarted (dmtcp_get_restart_env) */
+  uint64_t restart_environ, restart_environ_len;
   char restore_stack[AGENT_RESTORE_STACK_SIZE] __attribute__((aligned(16)));
 };
 

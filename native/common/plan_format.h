@@ -23,7 +23,9 @@ struct plan_header {
   uint64_t nruns;
   uint64_t tables_len;
   uint64_t tables_addr;
-  uint8_t reserved[40];
+  uint64_t environ_offset;   /* dmtcp_restart's environment, inside the tables; 0: none */
+  uint64_t environ_len;
+  uint8_t reserved[24];
   uint32_t info_len;
 };
 
@@ -72,6 +74,10 @@ struct restore_handoff {
   uint64_t tree_len;
   int32_t tree_index;
   int32_t reserved;
+  /* dmtcp_restart's environment (NAME=value\0 ...), in the plan tables: the
+   * agent copies it before it unmaps them (dmtcp_get_restart_env). */
+  uint64_t environ_addr;
+  uint64_t environ_len;
 };
 
 #endif

@@ -79,6 +79,11 @@ static void read_plan(int fd) {
   runs = (const struct plan_run *)(header.tables_addr + (header.runs_offset - header.areas_offset));
   handoff.tables_addr = header.tables_addr;
   handoff.tables_len = len;
+  if (header.environ_len && header.environ_offset >= header.areas_offset &&
+      header.environ_offset + header.environ_len <= header.areas_offset + header.tables_len) {
+    handoff.environ_addr = header.tables_addr + (header.environ_offset - header.areas_offset);
+    handoff.environ_len = header.environ_len;
+  }
 }
 
 /* ---- stage: clear_space ---- */

@@ -21,7 +21,7 @@ import { findOrStartCoordinator, quitStartedCoordinator, CoordinatorFound } from
 import { sendCommand } from '../coordinator/client';
 import { loadAddon, nativeParts } from '../native';
 import { readImageMeta, ImageMeta, openImage } from '../image/decode';
-import { chooseTablesAddr, writeRestorePlan, PLAN_IN_FLIGHT, AddrRange } from '../image/plan';
+import { chooseTablesAddr, writeRestorePlan, AddrRange } from '../image/plan';
 import { patchRestorerForBrk, readRestorer } from '../restart/restorer-elf';
 import { planTree, TreeEntry } from '../restart/tree';
 import { checkComplete, MissingImagesError } from '../restart/membership';
@@ -152,8 +152,10 @@ export async function main(argv: string[], cmd = 'dmtcp_restart'): Promise<numbe
     const tmpDir = opts.tmpDir || os.tmpdir();
     const stamp = `${process.pid}_${Date.now()}`;
     entries.forEach((e, i) => planPaths.push(isProcess(e) ? path.join(tmpDir, `dmtcp_plan_${stamp}_${i}`) : ''));
+    // The restorers' environment, and what dmtcp_get_restart_env answers in the restarted processes.
+    const environ = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
     // Every chunk of every image is verified before any restorer runs.
-    await Promise.all(entries.map((e, i) => isProcess(e) ? writeRestorePlan(e.image, planPaths[i], info, PLAN_IN_FLIGHT, avoid, memory.overrides[i]) : undefined));
+    await Promise.all(entries.map((e, i) => isProcess(e) ? writeRestorePlan(e.image, planPaths[i], { info, environ, avoid, overrides: memory.overrides[i] }) : undefined));
 
     const addon = loadAddon();
     const planFds = planPaths.map((p) => {
@@ -182,12 +184,11 @@ export async function main(argv: string[], cmd = 'dmtcp_restart'): Promise<numbe
     fs.writeSync(treeFd, encodeTreeFile(entries, treeAddr, { treeFd, planFds, restorerFds }, shared));
     addon.setInheritable(treeFd, true);
 
-    const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
     // Only now, when nothing of ours can fail any more but the exec itself, so
     // that a failure stays one line.
     if (coord?.started) process.stderr.write(`${cmd}: started a coordinator on ${coord.host}:${coord.port}\n`);
     addon.exec({
-      fd: restorerFds[0], argv: ['mtcp_restart', '--tree-fd', String(treeFd), '--index', '0'], env, noRandomize: true,
+      fd: restorerFds[0], argv: ['mtcp_restart', '--tree-fd', String(treeFd), '--index', '0'], env: environ, noRandomize: true,
     });
     return failRc();
   } catch (e) {

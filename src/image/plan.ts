@@ -90,7 +90,31 @@ function encodeInfo(info: Record<string, string>, file: string): Buffer {
 }
 
 /** Builds header page + tables in memory and returns where each run's data goes. */
-export function buildPlanTables(img: Image, restartInfo: Record<string, string>, avoid: AddrRange[] = [], overrides?: AreaOverrides): { head: Buffer; tables: Buffer; layout: PlanLayout; runs: PlanRun[][] } {
+/** What a restore plan carries besides the image (all optional). */
+export interface PlanOptions {
+  /** key=value lines for the agent (coordinator, folders: restore_entry.c). */
+  info?: Record<string, string>;
+  /**
+   * dmtcp_restart's environment, `NAME=value` each: what dmtcp_get_restart_env
+   * answers in the restarted process (the program's own environment is the
+   * one in its memory, from before the checkpoint).
+   */
+  environ?: string[];
+  /** Address ranges the plan tables must stay out of. */
+  avoid?: AddrRange[];
+  overrides?: AreaOverrides;
+  /** writeRestorePlan: chunks in flight at once. */
+  inFlight?: number;
+}
+
+/** NUL-terminated `NAME=value` strings, back to back (docs/restore-plan.md). */
+function encodeEnviron(environ: string[]): Buffer {
+  return Buffer.concat(environ.filter((e) => !e.includes('\0')).map((e) => Buffer.from(`${e}\0`, 'utf8')));
+}
+
+export function buildPlanTables(img: Image, opts: PlanOptions = {}): { head: Buffer; tables: Buffer; layout: PlanLayout; runs: PlanRun[][] } {
+  const { info: restartInfo = {}, avoid = [], overrides } = opts;
+  const environ = encodeEnviron(opts.environ ?? []);
   const m = img.meta;
   const paths = img.areas.map((a) => Buffer.from((overrides?.get(a.start)?.path ?? backingPath(a)) + '\0', 'utf8'));
   const areasOffset = PAGE;
@@ -116,7 +140,8 @@ export function buildPlanTables(img: Image, restartInfo: Record<string, string>,
     runs.push(rs);
     nruns += rs.length;
   }
-  const tablesEnd = runsOffset + nruns * PLAN_RUN_REC;
+  const environOffset = alignUp(runsOffset + nruns * PLAN_RUN_REC, RUN_TABLE_ALIGN);
+  const tablesEnd = environOffset + environ.length;
   const tablesLen = tablesEnd - areasOffset;
   const dataOffset = alignUp(tablesEnd, PAGE);
   for (const rs of runs) for (const r of rs) r.dataOffset += dataOffset;
@@ -142,6 +167,7 @@ export function buildPlanTables(img: Image, restartInfo: Record<string, string>,
       tables.writeBigUInt64LE(BigInt(r.dataOffset), ro + 16);
     }
   });
+  environ.copy(tables, environOffset - areasOffset);
 
   const info = encodeInfo(restartInfo, img.path);
   const head = Buffer.alloc(PAGE);
@@ -157,6 +183,8 @@ export function buildPlanTables(img: Image, restartInfo: Record<string, string>,
   head.writeBigUInt64LE(BigInt(nruns), 64);
   head.writeBigUInt64LE(BigInt(tablesLen), 72);
   head.writeBigUInt64LE(tablesAddr, 80);
+  head.writeBigUInt64LE(BigInt(environ.length ? environOffset : 0), 88);
+  head.writeBigUInt64LE(BigInt(environ.length), 96);
   head.writeUInt32LE(info.length, 128);
   info.copy(head, INFO_OFFSET);
   const layout = { areasOffset, runsOffset, tablesLen, dataOffset, tablesAddr, nruns, fileLen: dataOffset + dataAt };
@@ -172,11 +200,11 @@ function writeFully(fd: number, buf: Uint8Array, pos: number): void {
  * chunk is checksum-verified on the way; a damaged image throws an ImageError
  * (one line naming the image) and leaves no plan file behind.
  */
-export function writeRestorePlanSync(imagePath: string, planPath: string, restartInfo: Record<string, string> = {}): PlanLayout {
+export function writeRestorePlanSync(imagePath: string, planPath: string, opts: PlanOptions = {}): PlanLayout {
   const img = openImage(imagePath);
   let fd = -1;
   try {
-    const { head, tables, layout, runs } = buildPlanTables(img, restartInfo);
+    const { head, tables, layout, runs } = buildPlanTables(img, opts);
     fd = fs.openSync(planPath, 'w', 0o600);
     writeFully(fd, head, 0);
     writeFully(fd, tables, layout.areasOffset);
@@ -225,16 +253,14 @@ function writeAsync(fd: number, buf: Uint8Array, pos: number): Promise<void> {
  * (the lowest-numbered one, when several fail at once) nothing new starts,
  * what is in flight is waited for, and the plan file is removed.
  */
-export async function writeRestorePlan(
-  imagePath: string, planPath: string, restartInfo: Record<string, string> = {}, inFlight = PLAN_IN_FLIGHT, avoid: AddrRange[] = [],
-  overrides?: AreaOverrides,
-): Promise<PlanLayout> {
+export async function writeRestorePlan(imagePath: string, planPath: string, opts: PlanOptions = {}): Promise<PlanLayout> {
+  const inFlight = opts.inFlight ?? PLAN_IN_FLIGHT;
   const img = openImage(imagePath);
   let fd = -1;
   const pending = new Set<Promise<void>>();
   let failure: { k: number; e: unknown } | null = null;
   try {
-    const { head, tables, layout, runs } = buildPlanTables(img, restartInfo, avoid, overrides);
+    const { head, tables, layout, runs } = buildPlanTables(img, opts);
     fd = fs.openSync(planPath, 'w', 0o600);
     writeFully(fd, head, 0);
     writeFully(fd, tables, layout.areasOffset);

@@ -34,6 +34,8 @@ export interface CycleOptions {
   processes?: number;
   /** Checkpoint/kill/restart cycles (default 2). */
   generations?: number;
+  /** The environment of each cycle's dmtcp_restart (added to the test's). */
+  restartEnv?: (cycle: number) => NodeJS.ProcessEnv;
 }
 
 function shuffled<T>(xs: T[]): T[] {
@@ -80,7 +82,7 @@ export async function twoRestarts(s: Session, prog: string, args: string[], o: C
     images.push(imgs);
     const end = await run.exited;
     expect(end, `-k ends every process with status 0; stderr: ${run.stderr}`).toEqual({ code: 0, signal: null });
-    run = o.viaScript ? restartScript(s) : s.restart(shuffled(imgs));
+    run = o.viaScript ? restartScript(s) : s.restart(shuffled(imgs), { env: o.restartEnv?.(gen + 1) });
   }
   runs.push(run);
   const end = await run.exited;

@@ -4,7 +4,10 @@
  * dmtcp_add_to_ckpt_header is in the image; and two threads that add to one
  * counter under a DmtcpMutex (and read it under a DmtcpRWLock) never lose an
  * increment, checkpoint or not: each tick prints "T n <counter>" and checks
- * counter == the sum of what each thread added.
+ * counter == the sum of what each thread added. At its start and after each
+ * restart it prints "ENV <restarts> <getenv API5_WHERE> <dmtcp_get_restart_env
+ * API5_WHERE>": its own environment stays the launch's, the restart's is
+ * dmtcp_restart's (the test runs each with its own value).
  * Usage: api5 N */
 #include <limits.h>
 #include <pthread.h>
@@ -40,7 +43,19 @@ int main(int argc, char **argv) {
   dmtcp_add_to_ckpt_header("job", "api5-42");
   pthread_t t[2];
   for (long k = 0; k < 2; k++) pthread_create(&t[k], 0, adder, (void *)k);
+  int told = -1;
   for (int i = 1; i <= n; i++) {
+    int ckpts = 0, restarts = 0;
+    dmtcp_get_local_status(&ckpts, &restarts);
+    if (restarts != told) {
+      char value[64], tiny[2];
+      const char *own = getenv("API5_WHERE");
+      if (dmtcp_get_restart_env("API5_WHERE", value, sizeof value) != RESTART_ENV_SUCCESS) strcpy(value, "-");
+      if (dmtcp_get_restart_env("API5_WHERE", tiny, sizeof tiny) != RESTART_ENV_TOOLONG) { printf("CORRUPT no TOOLONG\n"); return 3; }
+      if (dmtcp_get_restart_env("API5_NOWHERE", tiny, sizeof tiny) != RESTART_ENV_NOTFOUND) { printf("CORRUPT no NOTFOUND\n"); return 3; }
+      printf("ENV %d %s %s\n", restarts, own ? own : "-", value);
+      told = restarts;
+    }
     DmtcpUniqueProcessId id = dmtcp_get_uniquepid();
     printf("ID %llx %d %llx %s\n", (unsigned long long)id._hostid, (int)id._pid, (unsigned long long)id._time, dmtcp_get_uniquepid_str());
     const char *exe = dmtcp_get_executable_path();

@@ -79,9 +79,25 @@ AGENT_EXPORT void dmtcp_get_local_ip_addr(struct in_addr *in) {
     *in = ((struct sockaddr_in *)&own)->sin_addr;
 }
 
+/* The value of `name` in a block of NAME=value\0 strings; NULL if absent. */
+static const char *environ_value(const char *block, size_t len, const char *name) {
+  size_t nlen = strlen(name);
+  for (const char *p = block, *end = block + len; p < end;) {
+    const char *nul = memchr(p, 0, (size_t)(end - p));
+    if (!nul) break;
+    if ((size_t)(nul - p) > nlen && !strncmp(p, name, nlen) && p[nlen] == '=') return p + nlen + 1;
+    p = nul + 1;
+  }
+  return 0;
+}
+
+/* After a restart, the environment dmtcp_restart ran with (restore_entry.c);
+ * before any, the process's own, as dmtcp_launch gave it. */
 AGENT_EXPORT DmtcpGetRestartEnvErr_t dmtcp_get_restart_env(const char *name, char *value, size_t size) {
   if (!name || !value) return RESTART_ENV_NULL_PTR;
-  const char *v = getenv(name);
+  const char *v = agent.restart_environ
+    ? environ_value((const char *)agent.restart_environ, agent.restart_environ_len, name)
+    : getenv(name);
   if (!v) return RESTART_ENV_NOTFOUND;
   size_t n = strlen(v);
   if (n + 1 > size) return RESTART_ENV_TOOLONG;

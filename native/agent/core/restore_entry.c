@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include "agent.h"
 #include "plan_format.h"
@@ -58,6 +59,22 @@ static void apply_restart_info(void) {
   }
 }
 
+#define PAGE_ROUND(n) (((n) + 4095) & ~(uint64_t)4095)
+
+/* dmtcp_restart's environment, for dmtcp_get_restart_env: copied out of the
+ * plan tables into a mapping of ours (the one of an earlier restart, which
+ * came back with the image, is given up). */
+static void adopt_restart_environ(uint64_t from, uint64_t len) {
+  if (agent.restart_environ) rsys2(SYS_munmap, agent.restart_environ, PAGE_ROUND(agent.restart_environ_len));
+  agent.restart_environ = agent.restart_environ_len = 0;
+  if (!from || !len) return;
+  long to = rsys6(SYS_mmap, 0, PAGE_ROUND(len), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (to < 0 && to > -4096) return;
+  memcpy((void *)to, (const void *)from, len);
+  agent.restart_environ = (uint64_t)to;
+  agent.restart_environ_len = len;
+}
+
 /* The restorers' shared tree map holds every restarted process's old and new
  * pid: that is our pid table from now on (pid_table.c). */
 static void adopt_pid_table(uint64_t addr, uint64_t len, int32_t index) {
@@ -102,8 +119,10 @@ void agent_restore_entry(void *arg) {
   agent.restart_info[n] = 0;
   uint64_t r0 = h->restorer_start, r1 = h->restorer_end, t0 = h->tables_addr, t1 = h->tables_len;
   uint64_t tree_addr = h->tree_addr, tree_len = h->tree_len;
+  uint64_t environ_addr = h->environ_addr, environ_len = h->environ_len;
   int32_t tree_index = h->tree_index;
   rsys2(SYS_munmap, r0, r1 - r0);
+  adopt_restart_environ(environ_addr, environ_len);   /* it lives in the tables */
   rsys2(SYS_munmap, t0, t1);
 
   /* This kernel thread is the new process's first: its tid is the pid. It
