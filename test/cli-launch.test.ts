@@ -27,8 +27,8 @@ beforeAll(async () => {
 afterAll(async () => { await s?.close(); });
 
 /** A failure of ours: exit 99, one line on stderr that starts with the command name. */
-function expectOneLineFailure(r: { code: number | null; stderr: string; stdout: string }, cmd = 'dmtcp_launch'): string {
-  expect(r.code, r.stderr).toBe(99);
+function expectOneLineFailure(r: { code: number | null; stderr: string; stdout: string }, cmd = 'dmtcp_launch', rc = 99): string {
+  expect(r.code, r.stderr).toBe(rc);
   const errs = lines(r.stderr);
   expect(errs, r.stderr).toHaveLength(1);
   expect(errs[0].startsWith(`${cmd}: `)).toBe(true);
@@ -228,10 +228,13 @@ describe('the coordinator', () => {
     expect(await portOpen(port)).toBe(false);
   });
 
-  it('--new-coordinator when one is running: 99, one line, the program never runs', async () => {
+  it('--new-coordinator when one is running: rc+1 (100; 11 with DMTCP_FAIL_RC=10), one line, the program never runs', async () => {
     const r = await runCli('dmtcp_launch', ['--new-coordinator', '-p', String(s.port), exitcode], { cwd: s.dir });
-    expectOneLineFailure(r);
+    expect(expectOneLineFailure(r, 'dmtcp_launch', 100)).toMatch(/already running/);
     expect(r.stdout).toBe('');
+    const ten = await runCli('dmtcp_launch', ['--new-coordinator', '-p', String(s.port), exitcode], { cwd: s.dir, env: { DMTCP_FAIL_RC: '10' } });
+    expectOneLineFailure(ten, 'dmtcp_launch', 11);
+    expect(ten.stdout).toBe('');
     const st = await runCli('dmtcp_command', ['-p', String(s.port), '-s']);
     expect(st.stdout).toContain('NUM_PEERS=0');
   });

@@ -255,14 +255,14 @@ describe('shells that fork in a loop', () => {
 });
 
 describe('the whole tree or nothing', () => {
-  it('refuses to restart images whose processes still run, and leaves them running', async () => {
+  it('refuses to restart images whose processes still run (rc+2: 101), and leaves them running', async () => {
     s = await session();
     const run = s.launch(program('forkcount'), ['200']);
     await waitUntil(() => atLeast('C', 3)(run.lines));
     const images = await s.checkpoint();
     const again = s.restart(images);
     const end = await again.exited;
-    expect(end.code).toBe(99);
+    expect(end.code).toBe(101);
     expect(again.stderr.trim().split('\n')).toHaveLength(1);
     expect(again.stderr).toMatch(/still running under the coordinator/);
     const before = counted(run.lines, 'C').length;

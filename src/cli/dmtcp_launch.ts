@@ -10,7 +10,7 @@ import * as path from 'path';
 import { preamble } from './preamble';
 import { parseLaunchArgs, LaunchOptions } from '../options/launch';
 import { launchHelp } from '../options/help';
-import { failRc } from '../options/errors';
+import { failRc, failRcFor } from '../options/errors';
 import { findOrStartCoordinator, quitStartedCoordinator, CoordinatorError, CoordinatorFound } from '../launch/coordinator';
 import { resolveProgram } from '../launch/program-path';
 import { programKind } from '../launch/elf-kind';
@@ -126,6 +126,6 @@ export async function main(argv: string[], cmd = 'dmtcp_launch'): Promise<number
       process.stderr.write(`${cmd}: ${(e as Error).message}\n`);
     }
     await quitStartedCoordinator(coord);
-    return failRc();
+    return failRcFor(e);
   }
 }

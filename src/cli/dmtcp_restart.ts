@@ -16,7 +16,7 @@ import * as path from 'path';
 import { preamble } from './preamble';
 import { parseRestartArgs, RestartOptions } from '../options/restart';
 import { restartHelp } from '../options/help';
-import { failRc } from '../options/errors';
+import { failRc, failRcFor, RC_COMPUTATION_STILL_RUNS, SpecialFailure } from '../options/errors';
 import { findOrStartCoordinator, quitStartedCoordinator, CoordinatorFound } from '../launch/coordinator';
 import { sendCommand } from '../coordinator/client';
 import { loadAddon, nativeParts } from '../native';
@@ -64,7 +64,7 @@ async function refuseIfRunning(coord: CoordinatorFound, entries: TreeEntry[]): P
     const alive = entries.find((e) => typeof e.meta.uniqueId === 'string' && running.has(e.meta.uniqueId));
     if (!alive) return;
     if (Date.now() < deadline) { await new Promise((r) => setTimeout(r, ENDING_POLL_MS)); continue; }
-    throw new Error(`${alive.image}: ${alive.meta.prog ?? 'the process'} (${alive.meta.uniqueId}) is still running under the coordinator at ${coord.host}:${coord.port}; kill it first (dmtcp_command -k)`);
+    throw new SpecialFailure(`${alive.image}: ${alive.meta.prog ?? 'the process'} (${alive.meta.uniqueId}) is still running under the coordinator at ${coord.host}:${coord.port}; kill it first (dmtcp_command -k)`, RC_COMPUTATION_STILL_RUNS);
   }
 }
 
@@ -195,7 +195,7 @@ export async function main(argv: string[], cmd = 'dmtcp_restart'): Promise<numbe
     const msg = (e as Error).message;
     process.stderr.write(`${msg.startsWith(cmd) ? '' : cmd + ': '}${msg}\n`);
     await quitStartedCoordinator(coord);
-    return failRc();
+    return failRcFor(e);
   } finally {
     for (const p of planPaths) if (p) fs.rmSync(p, { force: true });
   }

@@ -8,6 +8,7 @@ import * as dns from 'dns';
 import { probeCoordinator, sendCommand } from '../coordinator/client';
 import { spawnDaemon } from '../coordinator/daemon';
 import type { CoordMode } from '../options/common';
+import { RC_COORDINATOR_ALREADY_RUNS } from '../options/errors';
 
 export interface CoordinatorWish {
   host: string;
@@ -29,7 +30,10 @@ export interface CoordinatorFound {
 
 const LOCAL_NAMES = new Set(['localhost', '127.0.0.1', '::1', '0.0.0.0']);
 
-export class CoordinatorError extends Error {}
+export class CoordinatorError extends Error {
+  /** failRcFor: a coordinator that answers where none should exits rc+1. */
+  constructor(message: string, readonly rcOffset = 0) { super(message); }
+}
 
 /** The coordinator binds IPv4 loopback by default; `localhost` may resolve to ::1 first. */
 async function numericAddress(host: string): Promise<string> {
@@ -44,7 +48,7 @@ export async function findOrStartCoordinator(cmd: string, wish: CoordinatorWish)
   const where = `${wish.host}:${wish.port}`;
   if (wish.port !== 0 && (await probeCoordinator(wish.host, wish.port))) {
     if (wish.coordMode === 'new') {
-      throw new CoordinatorError(`${cmd}: a coordinator is already running at ${where} (--new-coordinator)`);
+      throw new CoordinatorError(`${cmd}: a coordinator is already running at ${where} (--new-coordinator)`, RC_COORDINATOR_ALREADY_RUNS);
     }
     return { host: wish.host, port: wish.port, address: await numericAddress(wish.host), started: false };
   }

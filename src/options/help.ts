@@ -34,7 +34,8 @@ everything after it is passed to the program.
 Connecting to the DMTCP coordinator, and options of the checkpoint:
 ${renderOptions(LAUNCH_SPECS)}
 
-Other environment variables: DMTCP_FAIL_RC (exit code of our own failures, default 99).
+Other environment variables: DMTCP_FAIL_RC (exit code of our own failures, default 99;
+rc+1 when --new-coordinator finds one running).
 ${REPORT}
 `;
 }
@@ -46,6 +47,8 @@ Restart processes from checkpoint images.
 Options:
 ${renderOptions(RESTART_SPECS)}
 
+Exit status: the restarted program's own; DMTCP_FAIL_RC (99) for our failures, rc+1
+when --new-coordinator finds one running, rc+2 when these processes still run there.
 ${REPORT}
 `;
 }
