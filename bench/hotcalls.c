@@ -1,6 +1,8 @@
 /* One call the agent wraps, N times in a loop (bench/wrappers.sh): write of
  * 1 byte to /dev/null, pthread_mutex_lock+unlock, poll with a zero timeout,
- * clock_gettime(CLOCK_MONOTONIC). Usage: hotcalls write|mutex|poll|clock N */
+ * clock_gettime(CLOCK_MONOTONIC), open+close of /dev/null, dup+close,
+ * pthread_create+join of a thread that returns at once.
+ * Usage: hotcalls write|mutex|poll|clock|open|dup|thread N */
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -10,6 +12,7 @@
 #include <unistd.h>
 
 static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+static void *nothing(void *arg) { return arg; }
 
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
@@ -20,6 +23,11 @@ int main(int argc, char **argv) {
   else if (!strcmp(argv[1], "mutex")) { for (long i = 0; i < n; i++) { pthread_mutex_lock(&m); pthread_mutex_unlock(&m); } }
   else if (!strcmp(argv[1], "poll")) { for (long i = 0; i < n; i++) poll(0, 0, 0); }
   else if (!strcmp(argv[1], "clock")) { for (long i = 0; i < n; i++) clock_gettime(CLOCK_MONOTONIC, &t); }
+  else if (!strcmp(argv[1], "open")) { for (long i = 0; i < n; i++) { int fd = open("/dev/null", O_RDONLY); if (fd < 0) return 3; close(fd); } }
+  else if (!strcmp(argv[1], "dup")) { for (long i = 0; i < n; i++) { int fd = dup(null); if (fd < 0) return 3; close(fd); } }
+  else if (!strcmp(argv[1], "thread")) {
+    for (long i = 0; i < n; i++) { pthread_t th; if (pthread_create(&th, 0, nothing, 0) || pthread_join(th, 0)) return 3; }
+  }
   else return 2;
   return 0;
 }

@@ -5,7 +5,7 @@
 # The agent is preloaded without a coordinator (it stays inactive): the
 # wrappers run as they do under dmtcp_launch, without the checkpoint thread
 # (whose presence alone makes glibc take its multi-threaded paths).
-# Usage: bench/wrappers.sh [RUNS] [N]
+# Usage: [CALLS='open dup'] bench/wrappers.sh [RUNS] [N]
 set -euo pipefail
 R=${1:-7}
 N=${2:-3000000}
@@ -14,7 +14,10 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 gcc -O2 -pthread -o "$WORK/hotcalls" "$ROOT/bench/hotcalls.c"
 AGENT="$ROOT/build/Release/libdmtcp.so"
-for call in write mutex poll clock; do
-  echo "== $call x $N"
-  farm-bench -n "$R" --vs "$WORK/hotcalls $call $N" -- env LD_PRELOAD="$AGENT" "$WORK/hotcalls" "$call" "$N" 2>&1 | grep -E '^(A|B) wall|A/B wall'
+CALLS=${CALLS:-write mutex poll clock open dup thread}
+for call in $CALLS; do
+  n=$N
+  [ "$call" = thread ] && n=$((N / 100))   # a thread costs ~10 us: fewer of them
+  echo "== $call x $n"
+  farm-bench -n "$R" --vs "$WORK/hotcalls $call $n" -- env LD_PRELOAD="$AGENT" "$WORK/hotcalls" "$call" "$n" 2>&1 | grep -E '^(A|B) wall|A/B wall'
 done

@@ -8,6 +8,7 @@
 #define DMTCP_AGENT_H
 #include <stdint.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -383,6 +384,14 @@ void api_run_hooks(enum api_hook moment);
 /* plugins.c: --with-plugin libraries and their events (DmtcpEvent_t of dmtcp.h) */
 void plugins_init(void);
 void plugins_event(int event, int is_restart);   /* the program's dmtcpaware hooks, on the checkpoint thread */
+void plugins_event_with(int event, void *data);  /* a DmtcpEventData_t of the event's own */
+int agent_real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);   /* pthread_events.c: no events */
+int plugins_loaded(void);                         /* how many: 0 keeps every wrapper's fast path */
+void plugins_open_fd(int fd, const char *path, int flags, mode_t mode);
+void plugins_reopen_fd(int fd, const char *path, int flags);
+void plugins_close_fd(int fd);
+void plugins_dup_fd(int old_fd, int new_fd);
+void plugins_translate_path(int event, char *path);   /* in place, PATH_MAX */
 void checkpoint_image_path(char *out, size_t size);   /* this process's image (checkpoint_thread.c) */
 
 /* children.c: zombie children, recorded at checkpoint */

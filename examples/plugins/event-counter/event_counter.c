@@ -42,6 +42,8 @@ static void event_hook(DmtcpEvent_t event, DmtcpEventData_t *data) {
     case DMTCP_EVENT_EXIT: log_event("EXIT"); break;
     case DMTCP_EVENT_ATFORK_PARENT: log_event("ATFORK_PARENT"); break;
     case DMTCP_EVENT_ATFORK_CHILD: log_event("ATFORK_CHILD"); break;
+    case DMTCP_EVENT_VFORK_PARENT: log_event("VFORK_PARENT"); break;   /* vfork(): dash, posix_spawn users */
+    case DMTCP_EVENT_VFORK_CHILD: log_event("VFORK_CHILD"); break;
     case DMTCP_EVENT_PRE_EXEC: log_event("PRE_EXEC"); break;
     case DMTCP_EVENT_POST_EXEC: log_event("POST_EXEC"); break;
     default: break;

@@ -232,7 +232,7 @@ void checkpoint_thread_start(void) {
   rsys4(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_create(&thread, &attr, checkpoint_thread_main, 0);
+  agent_real_pthread_create(&thread, &attr, checkpoint_thread_main, 0);   /* ours: no plugin event */
   pthread_attr_destroy(&attr);
   rsys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
 }

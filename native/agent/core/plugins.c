@@ -14,6 +14,7 @@
 
 #define MAX_PLUGINS 32
 
+static __thread int in_hook __attribute__((tls_model("initial-exec")));   /* a plugin's hook runs on this thread */
 static DmtcpPluginDescriptor_t plugins[MAX_PLUGINS];
 static int nplugins;
 static int initialized;
@@ -38,11 +39,74 @@ void plugins_init(void) {
 AGENT_EXPORT void dmtcp_initialize(void) { plugins_init(); }
 
 void plugins_event(int event, int is_restart) {
+  if (!nplugins) return;
   DmtcpEventData_t data;
   memset(&data, 0, sizeof data);
   data.resumeUserThreadInfo.isRestart = is_restart;
+  plugins_event_with(event, &data);
+}
+
+void plugins_event_with(int event, void *data) {
+  in_hook++;
   for (int i = 0; i < nplugins; i++)
-    if (plugins[i].event_hook) plugins[i].event_hook((DmtcpEvent_t)event, &data);
+    if (plugins[i].event_hook) plugins[i].event_hook((DmtcpEvent_t)event, (DmtcpEventData_t *)data);
+  in_hook--;
+}
+
+int plugins_loaded(void) { return nplugins; }
+
+/* ---- the fd and path events (DMTCP 5 sends them from its file wrappers) ----
+ * Only while the computation runs (not from inside a checkpoint), and never
+ * for the agent's own descriptors. */
+
+/* A hook's own opens and closes (its log file) are not told to it again:
+ * that would never end. */
+static int fd_events_now(int fd) { return nplugins && !in_hook && !agent.suspended && fd >= 0 && fd < AGENT_COORD_FD_MIN; }
+
+void plugins_open_fd(int fd, const char *path, int flags, mode_t mode) {
+  if (!fd_events_now(fd)) return;
+  DmtcpEventData_t data;
+  memset(&data, 0, sizeof data);
+  data.openFd.fd = fd; data.openFd.path = path; data.openFd.flags = flags; data.openFd.mode = mode;
+  plugins_event_with(DMTCP_EVENT_OPEN_FD, &data);
+}
+
+void plugins_reopen_fd(int fd, const char *path, int flags) {
+  if (!fd_events_now(fd)) return;
+  DmtcpEventData_t data;
+  memset(&data, 0, sizeof data);
+  data.reopenFd.fd = fd; data.reopenFd.path = path; data.reopenFd.flags = flags;
+  plugins_event_with(DMTCP_EVENT_REOPEN_FD, &data);
+}
+
+void plugins_close_fd(int fd) {
+  if (!fd_events_now(fd)) return;
+  DmtcpEventData_t data;
+  memset(&data, 0, sizeof data);
+  data.closeFd.fd = fd;
+  plugins_event_with(DMTCP_EVENT_CLOSE_FD, &data);
+}
+
+void plugins_dup_fd(int old_fd, int new_fd) {
+  if (!fd_events_now(new_fd)) return;
+  DmtcpEventData_t data;
+  memset(&data, 0, sizeof data);
+  data.dupFd.oldFd = old_fd; data.dupFd.newFd = new_fd;
+  plugins_event_with(DMTCP_EVENT_DUP_FD, &data);
+}
+
+/* A plugin may rewrite a path the program gives (VIRTUAL_TO_REAL_PATH) or one
+ * the kernel answers (REAL_TO_VIRTUAL_PATH), in place, in a PATH_MAX buffer. */
+void plugins_translate_path(int event, char *path) {
+  if (in_hook) return;
+  DmtcpEventData_t data;
+  memset(&data, 0, sizeof data);
+  if (event == DMTCP_EVENT_VIRTUAL_TO_REAL_PATH) data.virtualToRealPath.path = path;
+  else data.realToVirtualPath.path = path;
+  plugins_event_with(event, &data);
+  /* a plugin may hand back a buffer of its own instead */
+  const char *out = event == DMTCP_EVENT_VIRTUAL_TO_REAL_PATH ? data.virtualToRealPath.path : data.realToVirtualPath.path;
+  if (out && out != path) agent_strlcpy(path, out, PATH_MAX);
 }
 
 /* The symbol in the libraries loaded after the one holding `caller`. */

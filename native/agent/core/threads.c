@@ -23,6 +23,7 @@
 #include <sys/syscall.h>
 #include <linux/sched.h>
 #include "agent.h"
+#include "dmtcp.h"
 #include "raw_syscall.h"
 
 #define PARK_POLL_MS 50
@@ -163,6 +164,8 @@ static void checkpoint_signal_handler(int sig, siginfo_t *info, void *uctx) {
     agent_futex_wake(&agent.reborn_count);
   }
   while (agent.resume_seq == seq) agent_futex_wait(&agent.resume_seq, seq, -1);
+  /* each thread of the program as it goes on, in itself (DMTCP 5's THREAD_RESUME) */
+  if (plugins_loaded()) plugins_event(DMTCP_EVENT_THREAD_RESUME, t->state == THREAD_REBORN);
   /* A signal of the program's that came while we held the thread is
    * delivered as soon as we return, and its handler ends the interrupted
    * call with EINTR too: that EINTR is the program's, so the wrappers must

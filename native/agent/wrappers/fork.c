@@ -41,6 +41,9 @@ typedef pid_t (*fork_fn)(void);
  * (two threads may fork at once). -1: a fork we did not wrap. */
 static __thread int join_pipe __attribute__((tls_model("initial-exec"))) = -1;
 static __thread int join_pipe_parent_end __attribute__((tls_model("initial-exec"))) = -1;
+/* In vfork (made a fork here): plugins hear the VFORK_ events instead. */
+static __thread int in_vfork __attribute__((tls_model("initial-exec")));
+#define FORK_EVENT(name) (in_vfork ? DMTCP_EVENT_VFORK_##name : DMTCP_EVENT_ATFORK_##name)
 
 static void tell_parent(char word) {
   if (join_pipe < 0) return;
@@ -85,7 +88,7 @@ void fork_child_join(void) {
    * checkpoint thread starts after that word, since it may be asked to
    * suspend us at once, and it takes our WELCOME. */
   tell_parent(CHILD_JOINED);
-  plugins_event(DMTCP_EVENT_ATFORK_CHILD, 0);
+  plugins_event(FORK_EVENT(CHILD), 0);
   checkpoint_thread_arm();
 }
 
@@ -105,7 +108,7 @@ static pid_t joined_child(pid_t (*make)(void *), void *ctx) {
     rsys2(SYS_pipe2, p, O_CLOEXEC);
     join_pipe = p[1];
     join_pipe_parent_end = p[0];
-    plugins_event(DMTCP_EVENT_ATFORK_PREPARE, 0);
+    plugins_event(FORK_EVENT(PREPARE), 0);
     agent_in_fork = 1;
     pid_t child = make(ctx);
     int saved_errno = errno;
@@ -126,7 +129,7 @@ static pid_t joined_child(pid_t (*make)(void *), void *ctx) {
       continue;
     }
     gate_leave();
-    plugins_event(child > 0 ? DMTCP_EVENT_ATFORK_PARENT : DMTCP_EVENT_ATFORK_FAILED, 0);
+    plugins_event(child > 0 ? FORK_EVENT(PARENT) : FORK_EVENT(FAILED), 0);
     errno = saved_errno;
     return child;   /* a new process keeps its kernel pid as its virtual pid */
   }
@@ -196,4 +199,11 @@ AGENT_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...
   return child;   /* the child returns from clone_child_start, never here */
 }
 
-AGENT_EXPORT pid_t vfork(void) { return fork(); }
+/* vfork's child may only exec or _exit, which a fork's child may too; a fork
+ * lets our agent run in the child (its own stack, its own memory). */
+AGENT_EXPORT pid_t vfork(void) {
+  in_vfork = 1;
+  pid_t child = fork();
+  in_vfork = 0;
+  return child;
+}

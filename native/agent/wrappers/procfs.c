@@ -21,6 +21,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include "agent.h"
+#include "dmtcp.h"
 #include "raw_syscall.h"
 
 static void *next(const char *name) { return dlsym(RTLD_NEXT, name); }
@@ -48,7 +49,7 @@ static int names_proc(const char *path) {
   return !memcmp(head, "/proc/", sizeof head);
 }
 
-static const char *real_path(const char *path, char *buf, size_t size) {
+static const char *proc_path(const char *path, char *buf, size_t size) {
   /* before any restart and with no pid of another host, every pid is real: not a byte read */
   if (!path || (!agent.restarted && !agent.npids) || !names_proc(path)) return path;
   const char *end;
@@ -73,6 +74,51 @@ static const char *real_path(const char *path, char *buf, size_t size) {
   return buf;
 }
 
+#define PAGE_BYTES 4096
+
+/* Copies the string at `path` into buf (size bytes) through the kernel, so a
+ * bad pointer gives 0 instead of a crash; 1 when a whole string came. The
+ * remote side is cut at page ends: the kernel does not split an iovec. */
+static int copy_path(const char *path, char *buf, size_t size) {
+  struct iovec local = { buf, size - 1 }, remote[PATH_MAX / PAGE_BYTES + 2];
+  int n = 0;
+  for (uintptr_t at = (uintptr_t)path, end = at + size - 1; at < end && n < (int)(sizeof remote / sizeof remote[0]); n++) {
+    uintptr_t next = (at / PAGE_BYTES + 1) * PAGE_BYTES;
+    if (next > end) next = end;
+    remote[n].iov_base = (void *)at;
+    remote[n].iov_len = next - at;
+    at = next;
+  }
+  long got = rsys6(SYS_process_vm_readv, agent.real_pid, &local, 1, remote, n, 0);
+  if (got <= 0) return 0;
+  buf[got] = 0;
+  return memchr(buf, 0, (size_t)got) != 0;
+}
+
+/* The path the kernel gets: /proc pids made real, then what the plugins make
+ * of it (DMTCP_EVENT_VIRTUAL_TO_REAL_PATH). `buf` holds PATH_MAX bytes. */
+static const char *real_path(const char *path, char *buf, size_t size) {
+  const char *p = proc_path(path, buf, size);
+  if (!p || !plugins_loaded() || agent.suspended) return p;
+  if (p != buf && !copy_path(p, buf, size)) return p;   /* a bad pointer: the kernel says EFAULT */
+  plugins_translate_path(DMTCP_EVENT_VIRTUAL_TO_REAL_PATH, buf);
+  return buf;
+}
+
+/* An answer of the kernel's (readlink) as the plugins would have the program see it. */
+static ssize_t virtual_answer(ssize_t len, char *out, size_t size) {
+  if (len < 0 || !plugins_loaded()) return len;
+  char path[PATH_MAX];
+  size_t n = (size_t)len < sizeof path - 1 ? (size_t)len : sizeof path - 1;
+  memcpy(path, out, n);
+  path[n] = 0;
+  plugins_translate_path(DMTCP_EVENT_REAL_TO_VIRTUAL_PATH, path);
+  n = strlen(path);
+  if (n > size) n = size;   /* readlink truncates, with no NUL */
+  memcpy(out, path, n);
+  return (ssize_t)n;
+}
+
 static mode_t mode_arg(int flags, va_list ap) {
   return (flags & O_CREAT) || (flags & __O_TMPFILE) == __O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
 }
@@ -87,7 +133,9 @@ static mode_t mode_arg(int flags, va_list ap) {
     mode_t mode = mode_arg(flags, ap);                                       \
     va_end(ap);                                                              \
     char buf[PATH_MAX];                                                      \
-    return real(real_path(path, buf, sizeof buf), flags, mode);              \
+    int fd = real(real_path(path, buf, sizeof buf), flags, mode);            \
+    if (fd >= 0 && plugins_loaded()) plugins_open_fd(fd, path, flags, mode);  \
+    return fd;                                                               \
   }
 OPEN_WRAPPER(wrap_open, "open")
 OPEN_WRAPPER(wrap_open64, "open64")
@@ -102,7 +150,9 @@ OPEN_WRAPPER(wrap_open64, "open64")
     mode_t mode = mode_arg(flags, ap);                                       \
     va_end(ap);                                                              \
     char buf[PATH_MAX];                                                      \
-    return real(dir, real_path(path, buf, sizeof buf), flags, mode);         \
+    int fd = real(dir, real_path(path, buf, sizeof buf), flags, mode);       \
+    if (fd >= 0 && plugins_loaded()) plugins_open_fd(fd, path, flags, mode);  \
+    return fd;                                                               \
   }
 OPENAT_WRAPPER(wrap_openat, "openat")
 OPENAT_WRAPPER(wrap_openat64, "openat64")
@@ -113,16 +163,33 @@ OPENAT_WRAPPER(wrap_openat64, "openat64")
     static FILE *(*real)(const char *, const char *);                        \
     if (!real) real = (FILE * (*)(const char *, const char *)) next(symbol); \
     char buf[PATH_MAX];                                                      \
-    return real(real_path(path, buf, sizeof buf), mode);                     \
+    FILE *f = real(real_path(path, buf, sizeof buf), mode);                  \
+    if (f && plugins_loaded()) plugins_open_fd(fileno(f), path, -1, (mode_t)-1); \
+    return f;                                                                \
   }
 FOPEN_WRAPPER(wrap_fopen, "fopen")
 FOPEN_WRAPPER(wrap_fopen64, "fopen64")
+
+#define FREOPEN_WRAPPER(cname, symbol)                                       \
+  AGENT_EXPORT FILE *cname(const char *path, const char *mode, FILE *f) __asm__(symbol); \
+  FILE *cname(const char *path, const char *mode, FILE *f) {                 \
+    static FILE *(*real)(const char *, const char *, FILE *);                \
+    if (!real) real = (FILE * (*)(const char *, const char *, FILE *)) next(symbol); \
+    char buf[PATH_MAX];                                                      \
+    FILE *r = real(path ? real_path(path, buf, sizeof buf) : 0, mode, f);    \
+    if (r && path && plugins_loaded()) plugins_reopen_fd(fileno(r), path, -1); \
+    return r;                                                                \
+  }
+FREOPEN_WRAPPER(wrap_freopen, "freopen")
+FREOPEN_WRAPPER(wrap_freopen64, "freopen64")
 
 AGENT_EXPORT DIR *opendir(const char *path) {
   static DIR *(*real)(const char *);
   if (!real) real = (DIR * (*)(const char *)) next("opendir");
   char buf[PATH_MAX];
-  return real(real_path(path, buf, sizeof buf));
+  DIR *d = real(real_path(path, buf, sizeof buf));
+  if (d && plugins_loaded()) plugins_open_fd(dirfd(d), path, O_RDONLY | O_DIRECTORY, 0);
+  return d;
 }
 
 /* After a restart the kernel's /proc/self/exe names the restorer (a memfd):
@@ -153,7 +220,7 @@ AGENT_EXPORT ssize_t readlink(const char *path, char *out, size_t size) {
   ssize_t len;
   if (own_exe(path, out, size, &len)) return len;
   char buf[PATH_MAX];
-  return real(real_path(path, buf, sizeof buf), out, size);
+  return virtual_answer(real(real_path(path, buf, sizeof buf), out, size), out, size);
 }
 
 AGENT_EXPORT int access(const char *path, int mode) {
@@ -210,7 +277,7 @@ AGENT_EXPORT ssize_t readlinkat(int dir, const char *path, char *out, size_t siz
   ssize_t len;
   if (own_exe(path, out, size, &len)) return len;   /* absolute: the directory fd plays no part */
   char buf[PATH_MAX];
-  return real(dir, real_path(path, buf, sizeof buf), out, size);
+  return virtual_answer(real(dir, real_path(path, buf, sizeof buf), out, size), out, size);
 }
 
 /* Programs built against glibc before 2.33 call these instead of stat. */
