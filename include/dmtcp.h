@@ -14,6 +14,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/types.h>
+/* What DMTCP 5's header brings in: plugins written for it use these without
+ * including them (printf, assert, sockaddr_in, ElfW). */
+#include <assert.h>
+#include <elf.h>
+#include <link.h>
+#include <netinet/ip.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/socket.h>
 
 #ifdef __cplusplus
 # define EXTERNC extern "C"

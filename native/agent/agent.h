@@ -84,6 +84,9 @@ struct fd_record {
   int64_t offset;
   int deleted;
   int ckpted;                 /* --checkpoint-open-files: its contents are in saved_data */
+  int overwrite;              /* ...written over a changed file at restart (file_policy.c) */
+  int bq_type;                /* a batch-queue plugin's file: its type; -1: none */
+  int64_t size_at_ckpt;       /* a regular file's size: a restart cuts back what was written after */
   unsigned mode;              /* permission bits, to recreate a deleted file */
   uint64_t saved_data;        /* a deleted file's contents, or a pipe's drained bytes, */
   uint64_t saved_len;         /* copied into memory so the image carries them */
@@ -405,6 +408,12 @@ void fork_child_join(void);
 int exec_adopt_identity(void);   /* 1 when this process came from our exec wrapper */
 
 /* fds.c: the fd table */
+/* file_policy.c: the plugin hooks and options that decide a regular file's lot */
+struct stat;
+void file_policy_at_checkpoint(struct fd_record *r, const struct stat *st);
+const char *file_policy_path(const struct fd_record *r, char *buf);   /* buf: PATH_MAX */
+int file_policy_restore_bq(const struct fd_record *r);                /* the fd, or -1: not one */
+void file_policy_truncate(const struct fd_record *r, const char *path);
 void fds_save(void);
 void fds_restore(void);                   /* the descriptions the restorers did not place */
 void fds_release(void);                   /* saved file and pipe bytes, once used */

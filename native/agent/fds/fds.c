@@ -117,8 +117,8 @@ static void save_one_fd(int fd) {
     agent_strlcpy(e, " cannot be carried; it comes back as /dev/null at a restart", sizeof what - (size_t)(e - what));
     fd_say(r, what);
   }
-  /* --checkpoint-open-files: the program's own regular files travel in the image too */
-  r->ckpted = !r->deleted && r->kind == FD_FILE && agent.config.ckpt_open_files && st.st_uid == (uid_t)rsys0(SYS_getuid);
+  /* --checkpoint-open-files and the plugins' hooks: files that travel in the image too */
+  file_policy_at_checkpoint(r, &st);
   if (r->deleted || r->ckpted) copy_deleted_file(fd, r, &st);
   if (r->ckpted && !r->saved_data && st.st_size > 0) {
     r->ckpted = 0;   /* too large to carry (or no memory for it): left as it will be */
@@ -189,7 +189,7 @@ static int same_contents(int fd, const struct fd_record *r) {
 static void restore_ckpted_file(const struct fd_record *r) {
   int fd = (int)rsys3(SYS_open, r->path, O_RDWR | O_CLOEXEC, 0);
   if (fd >= 0 && same_contents(fd, r)) { rsys1(SYS_close, fd); return; }
-  if (fd >= 0 && !agent.config.allow_file_overwrite) {
+  if (fd >= 0 && !r->overwrite) {
     char what[AGENT_FD_PATH_MAX + 128];
     char *e = what + agent_strlcpy(what, r->path, sizeof what);
     agent_strlcpy(e, " changed since the checkpoint; launch with --allow-file-overwrite to write the checkpoint's contents over it", sizeof what - (size_t)(e - what));
@@ -226,7 +226,11 @@ void fds_restore(void) {
     const struct fd_record *r = &agent.fds[i];
     /* contents first, for descriptions the restorers opened too (not the
      * restart's own stdio, which the root's 0-2 are) */
-    if (r->ckpted && !(r->fd <= 2 && agent.is_root)) restore_ckpted_file(r);
+    int restart_stdio = r->fd <= 2 && agent.is_root;
+    char moved[PATH_MAX];
+    const char *path = file_policy_path(r, moved);
+    if (r->ckpted && r->bq_type < 0 && !restart_stdio) restore_ckpted_file(r);
+    if (!restart_stdio) file_policy_truncate(r, path);
     if (r->placed) continue;   /* the restorers re-created this shared description */
     /* The root's stdin/stdout/stderr are the restart's own (inherited through
      * exec): the restarted tree talks to the terminal or files of whoever
@@ -240,7 +244,7 @@ void fds_restore(void) {
     } else if (r->kind == FD_FILE || r->kind == FD_DEVICE || r->kind == FD_TTY || r->kind == FD_DIR) {
       int flags = r->status_flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
       if (r->deleted) src = recreate_deleted_file(r, flags);
-      else src = (int)rsys3(SYS_open, r->path, flags | O_CLOEXEC, 0600);
+      else if ((src = file_policy_restore_bq(r)) < 0) src = (int)rsys3(SYS_open, path, flags | O_CLOEXEC, 0600);
       if (src >= 0 && (r->kind == FD_FILE || r->kind == FD_DIR)) rsys3(SYS_lseek, src, r->offset, SEEK_SET);
     }
     if (src < 0) {
