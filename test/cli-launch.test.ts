@@ -220,6 +220,30 @@ describe('the coordinator', () => {
     }
   });
 
+  it('-q (--quiet, DMTCP_QUIET) keeps the note of a started coordinator to itself; -q -q reaches the agent', async () => {
+    const dir = tempDir('cli-quiet');
+    const env = { DMTCP_PORT: undefined, DMTCP_COORD_PORT: undefined };
+    try {
+      const quiet = await runCli('dmtcp_launch', ['--quiet', '--new-coordinator', exitcode, '3'], { cwd: dir, env });
+      expect(quiet.code).toBe(3);
+      expect(quiet.stderr).toBe('');
+      const byEnv = await runCli('dmtcp_launch', ['--new-coordinator', exitcode, '4'], { cwd: dir, env: { ...env, DMTCP_QUIET: '1' } });
+      expect(byEnv.code).toBe(4);
+      expect(byEnv.stderr).toBe('');
+      const twice = startCli('dmtcp_launch', ['-q', '-q', '--new-coordinator', program('counter'), '600'], { cwd: dir, env });
+      try {
+        await twice.waitFor((l) => l === '2');
+        expect(fs.readFileSync(`/proc/${twice.child.pid}/environ`, 'utf8').split('\0')).toContain('DMTCP_QUIET=2');
+        expect(twice.stderr).toBe('');
+      } finally {
+        twice.kill();
+        await twice.exited;
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('--join-coordinator with no coordinator there: 99, one line, nothing started', async () => {
     const port = await freePort();
     const r = await runCli('dmtcp_launch', ['--join-coordinator', '-p', String(port), exitcode], { cwd: s.dir });

@@ -139,6 +139,15 @@ describe('coordinator', () => {
     expect(run([], { DMTCP_PORT: '8000', DMTCP_HOST: 'nodeA' })).toContain('[nodeA]\n[--coord-port]\n[8000]');
     expect(run(['-p', '9', '--restartdir', '/new dir', '-i', '5'])).toBe(
       '[--coord-host]\n[localhost]\n[--coord-port]\n[9]\n[--interval]\n[5]\n[/new dir/ckpt p.dmtcp]\n');
+    expect(run(['--help'])).toMatch(/--restartdir DIR/);
+    // the computation's interval comes back with it, unless told otherwise (as DMTCP's script)
+    fs.writeFileSync(script, renderRestartScript({
+      dir: tmp, compId: 'c', gen: 1, host: 'localhost', port: 7001, restartBin: fakeRestart, interval: 7,
+      images: [{ id: 'i', prog: 'p', host: os.hostname(), path: '/imgs/a.dmtcp' }],
+    }), { mode: 0o755 });
+    expect(run([])).toBe('[--coord-host]\n[localhost]\n[--coord-port]\n[7001]\n[--interval]\n[7]\n[/imgs/a.dmtcp]\n');
+    expect(run([], { DMTCP_CHECKPOINT_INTERVAL: '3' })).toContain('[--interval]\n[3]\n');
+    expect(run(['-i', '0'])).toContain('[--interval]\n[0]\n');
   });
 
   it('bcheckpoint waits for every image; checkpoint returns once started', async () => {

@@ -76,6 +76,11 @@ describe('parseRestartArgs', () => {
     expect(o).toMatchObject({ port: 0, coordMode: 'new', images: ['a.dmtcp', 'b.dmtcp'], ckptDir: undefined });
     expect(parseRestartArgs(['--ckptdir', '/x', 'a.dmtcp', '--join-coordinator'], NOENV)).toMatchObject({ ckptDir: '/x', coordMode: 'join' });
     expect(() => parseRestartArgs([], NOENV)).toThrow(/no checkpoint image/);
+    expect(parseRestartArgs(['-q', 'a.dmtcp'], NOENV).quiet).toBe(1);
+    expect(parseRestartArgs(['a.dmtcp'], { DMTCP_QUIET: '2' }).quiet).toBe(2);
+    expect(parseLaunchArgs(['-q', '--quiet', '-q', 'prog'], NOENV).quiet).toBe(2);   // DMTCP's levels stop at 2
+    expect(parseLaunchArgs(['prog', '-q'], NOENV)).toMatchObject({ quiet: 0, program: ['prog', '-q'] });
+    expect(() => parseLaunchArgs(['prog'], { DMTCP_QUIET: 'x' })).toThrow(/DMTCP_QUIET/);
   });
 });
 

@@ -182,6 +182,7 @@ struct agent_config {
   char encoder_socket[108];   /* the resident encoder (DMTCP_ENCODER_SOCKET); empty: none */
   int no_coordinator;         /* DMTCP_NO_COORDINATOR=1: the process checkpoints itself (solo.c) */
   int interval_s;             /* with it, DMTCP_CHECKPOINT_INTERVAL: seconds between checkpoints (0: none) */
+  int quiet;                  /* DMTCP_QUIET (-q): 2 and more keep our warnings to ourselves (util.c) */
 };
 
 /* One process of the computation: the pid the program knows it by, and the
@@ -307,6 +308,7 @@ long agent_clone_into(unsigned long flags, void *stack, int *ptid, int *ctid,
 
 /* util.c: signal-safe helpers (no malloc, no stdio) */
 long agent_write_all(int fd, const void *buf, size_t len);
+void agent_say_error(const char *msg);   /* agent_say, even under -q -q: the process stops after it */
 void agent_say(const char *msg);                    /* "dmtcp: msg\n" on stderr */
 void agent_say_hold(void);                          /* SUSPEND: lines wait until the offsets are back */
 void agent_say_release(void);                       /* then they are written */

@@ -56,6 +56,7 @@ export function agentEnvironment(
   // The process we exec is the computation's root (its agent removes this at once,
   // so that its children, exec'd or spawned, are not roots).
   env.DMTCP_ROOT_PROCESS = '1';
+  env.DMTCP_QUIET = String(opts.quiet);
   if (encoderSocket) env[ENCODER_SOCKET_ENV] = encoderSocket;
   else delete env[ENCODER_SOCKET_ENV];
   return Object.entries(env)
@@ -116,7 +117,7 @@ export async function main(argv: string[], cmd = 'dmtcp_launch'): Promise<number
     const encoderSocket = opts.encoderService ? startResidentEncoder(cmd, opts.tmpDir) : undefined;
     const env = agentEnvironment(process.env, opts, coord, parts, encoderSocket);
     const addon = loadAddon();
-    if (coord?.started) process.stderr.write(`${cmd}: started a coordinator on ${coord.host}:${coord.port}\n`);
+    if (coord?.started && opts.quiet === 0) process.stderr.write(`${cmd}: started a coordinator on ${coord.host}:${coord.port}\n`);
     addon.exec({ path: program, argv: opts.program, env });
     return failRc(); // not reached: exec replaced us or threw
   } catch (e) {

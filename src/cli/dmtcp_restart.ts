@@ -83,11 +83,11 @@ function restartsAlone(opts: RestartOptions, entries: TreeEntry[]): boolean {
 }
 
 /** A set with images missing restarts only when `f` was pressed in the coordinator. */
-async function goOnOnlyIfForced(coord: CoordinatorFound, missing: MissingImagesError, cmd: string): Promise<void> {
+async function goOnOnlyIfForced(coord: CoordinatorFound, missing: MissingImagesError, cmd: string, quiet: number): Promise<void> {
   const reply = coord.started ? undefined : await sendCommand(coord.host, coord.port, 'take-force');
   const forced = reply?.ok && reply.done.fields.forced === '1';
   if (!forced) throw missing;
-  process.stderr.write(`${cmd}: forced at the coordinator: ${missing.message.replace(/ \(give every.*$/, '')}; restarting the others\n`);
+  if (quiet === 0) process.stderr.write(`${cmd}: forced at the coordinator: ${missing.message.replace(/ \(give every.*$/, '')}; restarting the others\n`);
 }
 
 /** An address range free in every image of the tree, for the shared tree map. */
@@ -121,12 +121,13 @@ export async function main(argv: string[], cmd = 'dmtcp_restart'): Promise<numbe
       interval: opts.interval, ckptDir: opts.ckptDir ?? path.dirname(entries[0].image),
     });
     if (coord) {
-      if (missing) await goOnOnlyIfForced(coord, missing, cmd);
+      if (missing) await goOnOnlyIfForced(coord, missing, cmd, opts.quiet);
       await refuseIfRunning(coord, entries);
     }
 
     const info: Record<string, string> = coord ? { coord_addr: coord.address, coord_port: String(coord.port) } : { no_coordinator: '1' };
     if (!coord && opts.interval !== undefined) info.interval = String(opts.interval);
+    info.quiet = String(opts.quiet);
     if (opts.ckptDir) {
       // As at launch: the next checkpoint must find its folder.
       info.ckpt_dir = path.resolve(opts.ckptDir);
@@ -141,7 +142,7 @@ export async function main(argv: string[], cmd = 'dmtcp_restart'): Promise<numbe
       try { return img.readMemory(addr, len); } finally { img.close(); }
     };
     const shared = planSharedFds(entries, readSaved);
-    for (const w of heldBackWarnings(entries)) process.stderr.write(`${cmd}: ${w}\n`);
+    if (opts.quiet < 2) for (const w of heldBackWarnings(entries)) process.stderr.write(`${cmd}: ${w}\n`);
     const sysv = planSysv(entries, shared.objects.length, readSaved);
     shared.objects.push(...sysv.objects);
     const memory = planSharedMemory(entries, shared.objects.length, sysv.segmentByRealId);
@@ -186,7 +187,7 @@ export async function main(argv: string[], cmd = 'dmtcp_restart'): Promise<numbe
 
     // Only now, when nothing of ours can fail any more but the exec itself, so
     // that a failure stays one line.
-    if (coord?.started) process.stderr.write(`${cmd}: started a coordinator on ${coord.host}:${coord.port}\n`);
+    if (coord?.started && opts.quiet === 0) process.stderr.write(`${cmd}: started a coordinator on ${coord.host}:${coord.port}\n`);
     addon.exec({
       fd: restorerFds[0], argv: ['mtcp_restart', '--tree-fd', String(treeFd), '--index', '0'], env: environ, noRandomize: true,
     });

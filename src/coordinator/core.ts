@@ -126,7 +126,7 @@ export class Coordinator {
     const run = new CheckpointRun(this.registry, gen, this.cfg.barrierTimeoutMs, async (images: ImageInfo[]) => {
       script = await writeRestartScript({
         dir: this.cfg.ckptDir, compId, gen, host: this.scriptHost(), port: this.port, images,
-        restartBin: this.cfg.restartBin,
+        restartBin: this.cfg.restartBin, interval: this.interval,
       });
     }, this.cfg.log, compId, this.newcomers());
     this.run = run;

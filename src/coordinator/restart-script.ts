@@ -35,6 +35,8 @@ export interface RestartScriptInput {
   restartBin?: string;
   /** Hostname of the coordinator's machine: images from it restart locally. */
   localHost?: string;
+  /** The coordinator's checkpoint interval (seconds, 0: none): the restarted computation's too, as with DMTCP's script. */
+  interval?: number;
   now?: Date;
 }
 
@@ -71,16 +73,17 @@ export function renderRestartScript(input: RestartScriptInput): string {
     '# Usage: ./dmtcp_restart_script.sh [OPTIONS]',
     '#   -h, --coord-host HOST  coordinator host (env DMTCP_COORD_HOST or DMTCP_HOST)',
     '#   -p, --coord-port PORT  coordinator port (env DMTCP_COORD_PORT or DMTCP_PORT)',
-    '#   -i, --interval N       checkpoint interval in seconds',
+    '#   -i, --interval N       checkpoint interval in seconds (env DMTCP_CHECKPOINT_INTERVAL;',
+    '#                          default: the interval the computation had)',
     '#   -d, --restartdir DIR   read every image from DIR (images moved elsewhere)',
     '',
     `dmtcp_restart=${shQuote(restartBin)}`,
     `coord_host=\${DMTCP_COORD_HOST:-\${DMTCP_HOST:-${shQuote(input.host)}}}`,
     `coord_port=\${DMTCP_COORD_PORT:-\${DMTCP_PORT:-${input.port}}}`,
-    'interval=',
+    `interval=\${DMTCP_CHECKPOINT_INTERVAL:-${input.interval && input.interval > 0 ? String(Math.floor(input.interval)) : ''}}`,
     'restart_dir=',
     '',
-    'usage() { sed -n "2,10s/^# \\{0,1\\}//p" "$0"; }',
+    'usage() { sed -n "2,11s/^# \\{0,1\\}//p" "$0"; }',
     'need() { if [ $# -lt 2 ]; then echo "$0: option $1 needs a value" >&2; exit 99; fi; }',
     'while [ $# -gt 0 ]; do',
     '  case "$1" in',

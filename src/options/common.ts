@@ -63,6 +63,22 @@ export const TMPDIR_SPEC: OptSpec = {
   key: 'tmpDir', names: ['--tmpdir'], kind: 'string', metavar: 'PATH', env: ENV_TMPDIR,
   help: 'Directory for temporary files (default: $TMPDIR or /tmp)',
 };
+export const ENV_QUIET = ['DMTCP_QUIET'];
+export const QUIET_SPEC: OptSpec = {
+  key: 'quiet', names: ['-q', '--quiet'], kind: 'count', env: ENV_QUIET,
+  help: 'Skip notes (a coordinator started, ...); given twice, also the checkpointer\'s\nwarnings (DMTCP_QUIET=0, 1 or 2); errors are always said',
+};
+export const MAX_QUIET = 2;
+
+/** -q/--quiet given n times, else DMTCP_QUIET, else 0; at most 2. */
+export function resolveQuiet(cmd: string, r: ParseResult, env: NodeJS.ProcessEnv): number {
+  const given = r.values.get('quiet');
+  if (typeof given === 'number') return Math.min(given, MAX_QUIET);
+  const raw = env.DMTCP_QUIET;
+  if (raw === undefined || raw === '') return 0;
+  return parseIntStrict(cmd, 'DMTCP_QUIET', raw, 0, 9) > MAX_QUIET ? MAX_QUIET : Number(raw.trim());
+}
+
 export const HELP_SPEC: OptSpec = { key: 'help', names: ['--help'], kind: 'flag', help: 'Print this message and exit' };
 export const VERSION_SPEC: OptSpec = { key: 'version', names: ['--version'], kind: 'flag', help: 'Print the version and exit' };
 

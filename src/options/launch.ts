@@ -6,7 +6,7 @@ import {
   CKPT_DIR_SPEC, CoordMode, ENV_GZIP, ENV_SIGNAL, HELP_SPEC, HOST_SPEC, INTERVAL_SPEC, MAX_SIGNAL, MODE_SPECS,
   optString, PORT_FILE_SPEC, PORT_SPEC, resolveAddress, resolveCkptDir, resolveGzip, resolveInterval,
   resolveMode, resolveSignal, resolveTmpDir, TMPDIR_SPEC, VERSION_SPEC, flag, DEFAULT_CKPT_SIGNAL,
-  ENCODER_SERVICE_SPECS, resolveEncoderService, resolveSwitch,
+  ENCODER_SERVICE_SPECS, resolveEncoderService, resolveSwitch, QUIET_SPEC, resolveQuiet,
 } from './common';
 
 export interface LaunchOptions {
@@ -29,6 +29,8 @@ export interface LaunchOptions {
   allowFileOverwrite: boolean;
   /** Plugin libraries loaded into every process after the agent (--with-plugin, DMTCP_PLUGIN). */
   plugins: string[];
+  /** -q/--quiet (DMTCP_QUIET): 1 skips our notes, 2 the agent's warnings too. */
+  quiet: number;
   /** The program and its arguments, untouched. */
   program: string[];
   help: boolean;
@@ -79,7 +81,7 @@ export const LAUNCH_SPECS: OptSpec[] = [
     help: 'Write later checkpoints as deltas of the previous one (HBICT, DMTCP_HBICT=1)' },
   { key: 'hbict', names: ['--no-hbict'], kind: 'flag', value: false, env: ENV_HBICT,
     help: 'Write every checkpoint as a full image (DMTCP_HBICT=0, default)' },
-  ...ENCODER_SERVICE_SPECS, SIGNAL_SPEC, PLUGIN_SPEC, DISABLE_PLUGINS_SPEC, ...FILE_SPECS, TMPDIR_SPEC, HELP_SPEC, VERSION_SPEC,
+  ...ENCODER_SERVICE_SPECS, SIGNAL_SPEC, PLUGIN_SPEC, DISABLE_PLUGINS_SPEC, ...FILE_SPECS, TMPDIR_SPEC, QUIET_SPEC, HELP_SPEC, VERSION_SPEC,
 ];
 
 export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = 'dmtcp_launch'): LaunchOptions {
@@ -105,6 +107,7 @@ export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = 'd
     allowFileOverwrite: resolveSwitch(cmd, r, env, 'allowFileOverwrite', ENV_ALLOW_FILE_OVERWRITE, false),
     plugins: resolveSwitch(cmd, r, env, 'disablePlugins', ENV_DISABLE_PLUGINS, false) ? []
       : (optString(r, 'plugins') ?? env.DMTCP_PLUGIN ?? '').split(':').filter((p) => p !== ''),
+    quiet: resolveQuiet(cmd, r, env),
     program: r.rest,
     help,
     version,

@@ -6,7 +6,8 @@
  */
 import { UsageError } from './errors';
 
-export type OptKind = 'flag' | 'string' | 'int';
+/** 'count': a flag that may be repeated (-q -q), its value the number of times. */
+export type OptKind = 'flag' | 'string' | 'int' | 'count';
 
 export interface OptSpec {
   /** Key in the parse result. Several rows may share a key (e.g. coordinator mode). */
@@ -91,6 +92,13 @@ export function parseArgv(cmd: string, argv: string[], specs: OptSpec[], mode: P
       i++;
       continue;
     }
+    if (spec.kind === 'count') {
+      if (inline !== undefined) throw new UsageError(`${cmd}: option '${name}' takes no value (try --help)`);
+      const before = values.get(spec.key);
+      values.set(spec.key, (typeof before === 'number' ? before : 0) + 1);
+      i++;
+      continue;
+    }
     if (spec.kind === 'flag') {
       if (inline !== undefined) throw new UsageError(`${cmd}: option '${name}' takes no value (try --help)`);
       values.set(spec.key, spec.value ?? true);
@@ -128,7 +136,7 @@ export function renderOptions(specs: OptSpec[]): string {
   const lines: string[] = [];
   for (const s of specs) {
     let head = '  ' + s.names.join(', ');
-    if (s.kind !== 'flag') head += ' ' + (s.metavar ?? (s.kind === 'int' ? 'N' : 'VALUE'));
+    if (s.kind !== 'flag' && s.kind !== 'count') head += ' ' + (s.metavar ?? (s.kind === 'int' ? 'N' : 'VALUE'));
     if (s.env && s.env.length) head += ` (environment variable ${s.env.join(' or ')})`;
     lines.push(head);
     for (const l of s.help.split('\n')) lines.push('      ' + l);

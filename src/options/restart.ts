@@ -5,7 +5,7 @@ import { OptSpec, parseArgv } from './parser';
 import {
   CKPT_DIR_SPEC, CoordMode, flag, HELP_SPEC, HOST_SPEC, INTERVAL_SPEC, MODE_SPECS, optString, PORT_FILE_SPEC,
   PORT_SPEC, resolveAddress, resolveCkptDir, resolveInterval, resolveMode, resolveTmpDir, TMPDIR_SPEC,
-  VERSION_SPEC, ENCODER_SERVICE_SPECS, resolveEncoderService,
+  VERSION_SPEC, ENCODER_SERVICE_SPECS, resolveEncoderService, QUIET_SPEC, resolveQuiet,
 } from './common';
 
 export interface RestartOptions {
@@ -21,6 +21,8 @@ export interface RestartOptions {
   tmpDir: string;
   /** Keep one encoder resident for the restarted computation (default). */
   encoderService: boolean;
+  /** -q/--quiet (DMTCP_QUIET): 1 skips our notes, 2 the agent's warnings too. */
+  quiet: number;
   images: string[];
   help: boolean;
   version: boolean;
@@ -30,7 +32,7 @@ export const RESTART_SPECS: OptSpec[] = [
   HOST_SPEC, PORT_SPEC, PORT_FILE_SPEC, ...MODE_SPECS, INTERVAL_SPEC, CKPT_DIR_SPEC,
   { key: 'restartDir', names: ['-d', '--restartdir'], kind: 'string', metavar: 'PATH',
     help: 'Directory to read the checkpoint images from (relative image names)' },
-  ...ENCODER_SERVICE_SPECS, TMPDIR_SPEC, HELP_SPEC, VERSION_SPEC,
+  ...ENCODER_SERVICE_SPECS, TMPDIR_SPEC, QUIET_SPEC, HELP_SPEC, VERSION_SPEC,
 ];
 
 export function parseRestartArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = 'dmtcp_restart'): RestartOptions {
@@ -51,6 +53,7 @@ export function parseRestartArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = '
     interval: resolveInterval(cmd, r, env),
     tmpDir: resolveTmpDir(r, env),
     encoderService: resolveEncoderService(cmd, r, env),
+    quiet: resolveQuiet(cmd, r, env),
     images: r.rest,
     help,
     version,

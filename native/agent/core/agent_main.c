@@ -49,6 +49,8 @@ static int read_config(struct agent_config *c) {
   const char *solo = getenv("DMTCP_NO_COORDINATOR"), *every = getenv("DMTCP_CHECKPOINT_INTERVAL");
   c->no_coordinator = solo && !strcmp(solo, "1");
   c->interval_s = c->no_coordinator && every && atoi(every) > 0 ? atoi(every) : 0;
+  const char *quiet = getenv("DMTCP_QUIET");
+  c->quiet = quiet ? atoi(quiet) : 0;
   if (dir && *dir) agent_strlcpy(c->ckpt_dir, dir, sizeof c->ckpt_dir);
   else if (!getcwd(c->ckpt_dir, sizeof c->ckpt_dir)) agent_strlcpy(c->ckpt_dir, ".", sizeof c->ckpt_dir);
   agent_strlcpy(c->node_path, node, sizeof c->node_path);
@@ -115,7 +117,7 @@ static void fail(const char *what) {
   e += agent_strlcpy(e, agent.config.coord_host, (size_t)(lim - e));
   e += agent_strlcpy(e, ":", (size_t)(lim - e));
   agent_fmt_u64(e, (uint64_t)agent.config.coord_port, 10);
-  agent_say(msg);
+  agent_say_error(msg);
   _exit(AGENT_FAIL_RC);
 }
 

@@ -13,7 +13,7 @@
 
 static void apply_restart_info(void) {
   char host[256] = "", port[16] = "", dir[PATH_MAX] = "", encoder[sizeof agent.config.encoder_socket] = "";
-  char solo[4] = "", every[24] = "";
+  char solo[4] = "", every[24] = "", quiet[8] = "";
   for (const char *p = agent.restart_info; *p;) {
     const char *eol = strchr(p, '\n');
     size_t len = eol ? (size_t)(eol - p) : strlen(p);
@@ -28,6 +28,7 @@ static void apply_restart_info(void) {
       else if (klen == 14 && !strncmp(p, "encoder_socket", 14)) { dst = encoder; cap = sizeof encoder; }
       else if (klen == 14 && !strncmp(p, "no_coordinator", 14)) { dst = solo; cap = sizeof solo; }
       else if (klen == 8 && !strncmp(p, "interval", 8)) { dst = every; cap = sizeof every; }
+      else if (klen == 5 && !strncmp(p, "quiet", 5)) { dst = quiet; cap = sizeof quiet; }
       if (dst && vlen < cap) { memcpy(dst, eq + 1, vlen); dst[vlen] = 0; }
     }
     p += len + (eol ? 1 : 0);
@@ -40,6 +41,7 @@ static void apply_restart_info(void) {
    * checkpoints itself from now on (solo.c); given a coordinator, it joins it */
   agent.config.no_coordinator = solo[0] == '1';
   if (agent.config.no_coordinator) agent.coord_addr_len = 0;
+  if (quiet[0]) agent.config.quiet = (int)agent_parse_u64(quiet, 10, 0);
   if (every[0]) agent.config.interval_s = (int)agent_parse_u64(every, 10, 0);
   if (host[0] && port[0]) {
     agent.config.coord_port = (int)agent_parse_u64(port, 10, 0);

@@ -355,7 +355,7 @@ static const unsigned long REBORN_FLAGS = CLONE_VM | CLONE_FS | CLONE_FILES | CL
                                           CLONE_CHILD_CLEARTID;
 
 static void reborn_failed(void) {
-  agent_say("restart: cannot re-create a thread");
+  agent_say_error("restart: cannot re-create a thread");
   rsys1(SYS_exit_group, AGENT_FAIL_RC);
 }
 
@@ -371,7 +371,7 @@ void threads_recreate_after_restart(const struct thread_record *leader) {
   reborn_stacks = (void *)rsys6(SYS_mmap, 0, reborn_stacks_len, PROT_READ | PROT_WRITE,
                                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if ((long)reborn_stacks < 0 && (long)reborn_stacks > -4096) {
-    agent_say("restart: cannot allocate thread stacks");
+    agent_say_error("restart: cannot allocate thread stacks");
     rsys1(SYS_exit_group, AGENT_FAIL_RC);
   }
   for (int i = 0; i < agent.nthreads; i++) {

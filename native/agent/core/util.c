@@ -44,7 +44,19 @@ void agent_say_release(void) {
   held_len = 0;
 }
 
+/* -q -q (DMTCP_QUIET=2): the agent's warnings are not written; its errors are. */
+#define QUIET_WARNINGS 2
+
+static void say_line(const char *msg);
+
 void agent_say(const char *msg) {
+  if (agent.config.quiet >= QUIET_WARNINGS) return;
+  say_line(msg);
+}
+
+void agent_say_error(const char *msg) { say_line(msg); }
+
+static void say_line(const char *msg) {
   char line[1024];
   size_t n = agent_strlcpy(line, "dmtcp: ", sizeof line);
   n += agent_strlcpy(line + n, msg, sizeof line - n);

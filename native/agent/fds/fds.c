@@ -193,6 +193,7 @@ static void restore_ckpted_file(const struct fd_record *r) {
     char what[AGENT_FD_PATH_MAX + 128];
     char *e = what + agent_strlcpy(what, r->path, sizeof what);
     agent_strlcpy(e, " changed since the checkpoint; launch with --allow-file-overwrite to write the checkpoint's contents over it", sizeof what - (size_t)(e - what));
+    agent.config.quiet = 0;   /* an error, said even under -q -q: the restart stops here */
     fd_say(r, what);
     rsys1(SYS_exit_group, 99);
   }

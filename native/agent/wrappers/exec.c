@@ -126,7 +126,7 @@ static int is_ours(const char *entry) {
   static const char *const owned[] = {
     IDENTITY_ENV "=", PID_TABLE_ENV "=", ROOT_ENV "=", "DMTCP_COORD_HOST=", "DMTCP_HOST=", "DMTCP_COORD_PORT=",
     "DMTCP_PORT=", "DMTCP_CHECKPOINT_DIR=", "DMTCP_GZIP=", "DMTCP_HBICT=", "DMTCP_FSYNC=", "DMTCP_SIGCKPT=",
-    "DMTCP_CKPT_OPEN_FILES=", "DMTCP_ALLOW_FILE_OVERWRITE=", "DMTCP_NO_COORDINATOR=",
+    "DMTCP_CKPT_OPEN_FILES=", "DMTCP_ALLOW_FILE_OVERWRITE=", "DMTCP_NO_COORDINATOR=", "DMTCP_QUIET=",
     "DMTCP_NODE=", "DMTCP_ENCODER=", "DMTCP_ENCODER_SOCKET=", 0,
   };
   if (strncmp(entry, "DMTCP_", 6)) return 0;   /* most of an environment, at once */
@@ -153,6 +153,8 @@ static void add_settings(struct env_build *b) {
   if (agent.config.ckpt_open_files) add(b, put_text(b, "DMTCP_CKPT_OPEN_FILES=", "1"));
   if (agent.config.allow_file_overwrite) add(b, put_text(b, "DMTCP_ALLOW_FILE_OVERWRITE=", "1"));
   if (agent.config.no_coordinator) add(b, put_text(b, "DMTCP_NO_COORDINATOR=", "1"));
+  num_text(num, agent.config.quiet);
+  add(b, put_text(b, "DMTCP_QUIET=", num));
   num_text(num, agent.config.ckpt_signal);
   add(b, put_text(b, "DMTCP_SIGCKPT=", num));
   add(b, put_text(b, "DMTCP_NODE=", agent.config.node_path));
