@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { BIN, program, Run, session, Session } from './helpers/e2e';
@@ -94,6 +95,22 @@ describe('the rest of dmtcp.h (DMTCP 5\'s surface)', () => {
 });
 
 describe('dmtcpaware.h with libdmtcpaware', () => {
+  it('is found as <dmtcpaware.h> and as <dmtcp/dmtcpaware.h>', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmtcp-aware-'));
+    try {
+      for (const name of ['dmtcpaware.h', 'dmtcp/dmtcpaware.h']) {
+        const src = path.join(dir, 'p.c');
+        fs.writeFileSync(src, `#include <${name}>\nint main(void) { return dmtcpIsEnabled(); }\n`);
+        const out = path.join(dir, 'p');
+        const cc = spawnSync('gcc', ['-I', INCLUDE, '-o', out, src, path.join(RELEASE, 'libdmtcpaware.a')], { encoding: 'utf8' });
+        expect(cc.status, cc.stderr).toBe(0);
+        expect(spawnSync(out).status).toBe(0);   // not under the checkpointer: disabled
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   for (const kind of ['so', 'a'] as const) {
     it(`libdmtcpaware.${kind}: without the checkpointer every call says disabled`, () => {
       const r = spawnSync(awareuser(kind), [], { encoding: 'utf8' });
@@ -211,6 +228,25 @@ describe('plugins (--with-plugin)', () => {
     expect(end.code).toBe(99);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toMatch(/plugin .*missing\.so: cannot be read/);
+  });
+
+  it('a plugin the loader cannot load (a library it needs is gone): one line, exit 99, the program never runs', async () => {
+    s = await session();
+    const dep = path.join(s.dir, 'libgone.so');
+    const plugin = path.join(s.dir, 'needs_gone.so');
+    fs.writeFileSync(path.join(s.dir, 'gone.c'), 'int gone(void) { return 1; }\n');
+    fs.writeFileSync(path.join(s.dir, 'needs.c'), 'int gone(void);\nint uses_gone(void) { return gone(); }\n');
+    for (const [out, src, more] of [[dep, 'gone.c', []], [plugin, 'needs.c', ['-L', s.dir, '-lgone']]] as const) {
+      const r = spawnSync('gcc', ['-shared', '-fPIC', '-o', out, path.join(s.dir, src), ...more], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+    }
+    fs.rmSync(dep);
+    const run = s.launch('/bin/echo', ['RAN'], { launchArgs: ['--with-plugin', plugin] });
+    const end = await run.exited;
+    expect(end.code).toBe(99);
+    expect(run.lines).toEqual([]);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/plugin .*needs_gone\.so: the loader cannot load it: .*libgone\.so/);
   });
 });
 

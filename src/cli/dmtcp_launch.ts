@@ -6,6 +6,7 @@
  * is the command's exit code.
  */
 import * as fs from 'fs';
+import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { preamble } from './preamble';
 import { parseLaunchArgs, LaunchOptions } from '../options/launch';
@@ -29,9 +30,9 @@ export function agentEnvironment(
 ): string[] {
   const env: NodeJS.ProcessEnv = { ...base };
   const preload = (base.LD_PRELOAD ?? '').split(/[ :]/).filter((p) => p && p !== parts.agent);
-  // plugins after the agent: the program's calls reach the agent's wrappers first,
-  // whose calls on reach the plugins' (docs/api.md)
-  env.LD_PRELOAD = [parts.agent, ...opts.plugins.filter((p) => !preload.includes(p)), ...preload].join(':');
+  // plugins before the agent, as DMTCP 5 orders them: a plugin's wrapper sees the
+  // program's call first and calls on (NEXT_FNC) into the agent's (docs/api.md)
+  env.LD_PRELOAD = [...opts.plugins.filter((p) => !preload.includes(p)), parts.agent, ...preload].join(':');
   if (coord) {
     env.DMTCP_COORD_HOST = coord.address;
     env.DMTCP_COORD_PORT = String(coord.port);
@@ -79,8 +80,18 @@ export function pluginProblem(p: string): string | undefined {
     return `plugin ${p}: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
   }
   if (head.readUInt32LE(0) !== ELF_MAGIC || head.readUInt16LE(E_TYPE_AT) !== ET_DYN) return `plugin ${p}: not a shared library (.so)`;
+  // The loader itself must take it (its libraries found, the right ELF class):
+  // asked of a program that does nothing, since it would otherwise warn and go
+  // on without it, or stop the program with 127 on a missing dependency.
+  const probe = spawnSync(LOAD_PROBE, [], { env: { ...process.env, LD_PRELOAD: p }, encoding: 'utf8', timeout: PROBE_TIMEOUT_MS });
+  const said = (probe.stderr ?? '').trim().split('\n')[0];
+  if (probe.status !== 0 || said) return `plugin ${p}: the loader cannot load it${said ? `: ${said.replace(/^.*?: /, '')}` : ''}`;
   return undefined;
 }
+
+/** A program that only exits 0, run with a plugin preloaded to see that it loads. */
+const LOAD_PROBE = '/bin/true';
+const PROBE_TIMEOUT_MS = 10_000;
 
 export async function main(argv: string[], cmd = 'dmtcp_launch'): Promise<number> {
   const pre = preamble(cmd, () => parseLaunchArgs(argv, process.env, cmd), launchHelp);

@@ -4,7 +4,8 @@
  * a thread that returns, one that calls pthread_exit; reads /virtual/data.txt
  * through open, fopen and a reopen (the plugin's path, the file's bytes) and
  * lists /virtual; dup, dup2, fcntl(F_DUPFD); readlink /virtual/link answers
- * /virtual/data.txt; vfork + exec of true. Prints "FD <n>" for the open and
+ * /virtual/data.txt; vfork + exec of true; usleep once (the plugin wraps
+ * it, ahead of the agent). Prints "FD <n>" for the open and
  * "SETUP ok", then "N i" for i = 1..N every 100 ms with a second thread
  * asleep (both resume after each restart). Anything wrong: "CORRUPT <why>", exit 3.
  * Usage: eventuser N */
@@ -67,6 +68,7 @@ int main(int argc, char **argv) {
   if (child == 0) { execl("/bin/true", "true", (char *)0); _exit(9); }
   int status = -1;
   if (child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return corrupt("vfork + exec");
+  if (usleep(1000) != 0) return corrupt("usleep");
   printf("SETUP ok\n");
 
   pthread_create(&c, 0, sleeper, 0);

@@ -26,6 +26,13 @@ static void say(const char *fmt_event, const char *detail) {
   syscall(SYS_close, fd);
 }
 
+/* A wrapper of a call the agent wraps too: the plugin comes first in the
+ * chain (as in DMTCP 5), then the agent's, then libc's. */
+int usleep(useconds_t us) {
+  say("USLEEP", 0);
+  return NEXT_FNC(usleep)(us);
+}
+
 static void translate(char *path, const char *from, const char *to) {
   size_t n = strlen(from);
   if (!to || !*to || strncmp(path, from, n) || (path[n] && path[n] != '/')) return;
