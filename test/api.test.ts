@@ -324,6 +324,10 @@ describe('--checkpoint-open-files', () => {
     expect(c.lines.filter((l) => l.includes('CORRUPT')), c.last.stderr).toEqual([]);
     expect(counted(c.lines, 'F')).toEqual(oneTo(30));
     expect(fs.readFileSync(c.file, 'utf8')).toBe(whole(30));
+    // what was written over is kept beside it, as DMTCP keeps it: <file>-<time>.bk
+    const kept = fs.readdirSync(s!.dir).filter((f) => /^data\.txt-\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d\.bk(\.\d+)?$/.test(f));
+    expect(kept).toHaveLength(2);
+    for (const k of kept) expect(fs.readFileSync(path.join(s!.dir, k), 'utf8')).toMatch(/not the program's\n$/);
   });
 
   it('without it, a file that changed stops the restart with one line naming it, exit 99', async () => {

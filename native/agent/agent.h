@@ -416,6 +416,7 @@ void file_policy_at_checkpoint(struct fd_record *r, const struct stat *st);
 const char *file_policy_path(const struct fd_record *r, char *buf);   /* buf: PATH_MAX */
 int file_policy_restore_bq(const struct fd_record *r);                /* the fd, or -1: not one */
 void file_policy_truncate(const struct fd_record *r, const char *path);
+int file_policy_backup(int fd, const char *path, char *made, size_t size);   /* before writing over it */
 void fds_save(void);
 void fds_restore(void);                   /* the descriptions the restorers did not place */
 void fds_release(void);                   /* saved file and pipe bytes, once used */

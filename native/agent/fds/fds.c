@@ -197,6 +197,14 @@ static void restore_ckpted_file(const struct fd_record *r) {
     fd_say(r, what);
     rsys1(SYS_exit_group, 99);
   }
+  if (fd >= 0) {
+    char kept[AGENT_FD_PATH_MAX + 40];
+    if (file_policy_backup(fd, r->path, kept, sizeof kept) < 0) {
+      fd_say(r, "changed since the checkpoint and no copy of it could be kept; it is left as it is");
+      rsys1(SYS_close, fd);
+      return;
+    }
+  }
   if (fd < 0) fd = (int)rsys3(SYS_open, r->path, O_RDWR | O_CREAT | O_CLOEXEC, r->mode ? r->mode : 0600);
   if (fd < 0) { fd_say(r, "cannot be written again with its contents of the checkpoint"); return; }
   rsys2(SYS_ftruncate, fd, 0);
