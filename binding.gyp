@@ -20,7 +20,10 @@
       "sources": ["<!@(ls -1 native/agent/*/*.c native/agent/*/*.S)"],
       "include_dirs": ["include", "native/agent", "native/common"],
       "cflags": ["-std=gnu11", "-Wall", "-O2", "-fPIC", "-fno-stack-protector", "-fvisibility=hidden", "-D_GNU_SOURCE"],
-      "ldflags": ["-ldl", "-lpthread"]
+      # The agent's calls to functions it defines itself stay its own: a program
+      # that defines gettid() as syscall(SYS_gettid) must not get our syscall()
+      # calling its gettid() back, forever (DMTCP's syscall-tester does that).
+      "ldflags": ["-ldl", "-lpthread", "-Wl,-Bsymbolic-functions"]
     },
     {
       # include/dmtcp/dmtcpaware.h over the agent: a shared and a static library

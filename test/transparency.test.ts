@@ -19,6 +19,22 @@ describe('a program that uses SIGUSR2 itself', () => {
   });
 });
 
+describe('a program that closes every fd it does not know', () => {
+  it('close of 3..1023, close_range, closefrom and syscall(SYS_close_range) leave the agent its fds: checkpoints go on, two restarts', async () => {
+    s = await session();
+    const c = await twoRestarts(s, program('closeall'), ['40'], { ready: (l) => counted(l, 'C').length >= 6, processes: 1 });
+    ranClean(c, 'C', 40);
+  });
+});
+
+describe('a program that defines a function the agent wraps', () => {
+  it('its own gettid() as syscall(SYS_gettid) does not loop through the agent\'s syscall(); two restarts', async () => {
+    s = await session();
+    const c = await twoRestarts(s, program('owngettid'), ['30'], { ready: (l) => counted(l, 'G').length >= 5, processes: 1 });
+    ranClean(c, 'G', 30);
+  });
+});
+
 describe('thread identity inside glibc', () => {
   it('mutexes of every type and a rwlock held across two restarts are still their owner\'s; a timed waiter gets its mutex; CPU-time clocks work', async () => {
     s = await session();

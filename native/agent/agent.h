@@ -391,6 +391,7 @@ void plugins_init(void);
 void plugins_event(int event, int is_restart);   /* the program's dmtcpaware hooks, on the checkpoint thread */
 void plugins_event_with(int event, void *data);  /* a DmtcpEventData_t of the event's own */
 int agent_real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);   /* pthread_events.c: no events */
+int agent_close_range(unsigned first, unsigned last, int flags);   /* fd_events.c: around our fds */
 int plugins_loaded(void);                         /* how many: 0 keeps every wrapper's fast path */
 void plugins_open_fd(int fd, const char *path, int flags, mode_t mode);
 void plugins_reopen_fd(int fd, const char *path, int flags);

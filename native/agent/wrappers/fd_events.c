@@ -8,19 +8,80 @@
  * fcntl; each wrapper names its symbol itself. */
 #include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
 #include "agent.h"
+#include "encoder_service.h"
+#include "raw_syscall.h"
+#include <sys/syscall.h>
 
 static void *next(const char *name) { return dlsym(RTLD_NEXT, name); }
+
+/* The agent's own descriptors (the coordinator link, a dmtcp.h call's
+ * connection, the resident encoder's presence pipe) are not the program's to
+ * close: a program that closes every fd it does not know (a daemon, a
+ * close_range before exec) would cut the process off the computation. It is
+ * told EBADF, as DMTCP 5 tells it. */
+static int ours(unsigned fd) {
+  if (fd > (unsigned)INT_MAX) return 0;   /* "none" (-1) is nobody's fd */
+  return (agent.active && (int)fd == agent.coord_fd) || (int)fd == api_command_fd() ||
+         (fd == ENCODER_PRESENCE_FD && agent.config.encoder_socket[0]);
+}
 
 AGENT_EXPORT int close(int fd) {
   static int (*real)(int);
   if (!real) real = (int (*)(int))next("close");
+  if (fd >= 0 && ours((unsigned)fd)) { errno = EBADF; return -1; }
   if (plugins_loaded()) plugins_close_fd(fd);   /* before: the fd still names what it named */
   return real(fd);
+}
+
+/* close_range(2) (and closefrom, which glibc makes of it) around our fds: the
+ * range is cut into the pieces between them, each passed on with its flags. */
+static int close_range_call(unsigned from, unsigned upto, int flags) {
+  static int (*real)(unsigned, unsigned, int);
+  if (!real) real = (int (*)(unsigned, unsigned, int))next("close_range");
+  if (real) return real(from, upto, flags);
+  long r = rsys3(SYS_close_range, from, upto, flags);   /* a glibc before 2.34 */
+  if (r < 0) { errno = (int)-r; return -1; }
+  return 0;
+}
+
+int agent_close_range(unsigned first, unsigned last, int flags) {
+  const unsigned candidates[] = { (unsigned)agent.coord_fd, (unsigned)api_command_fd(), ENCODER_PRESENCE_FD };
+  unsigned cut[sizeof candidates / sizeof candidates[0]];
+  int n = 0;
+  for (unsigned i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+    unsigned c = candidates[i];
+    if (!ours(c) || c < first || c > last) continue;
+    int seen = 0;
+    for (int k = 0; k < n; k++) seen |= cut[k] == c;
+    if (seen) continue;
+    int at = n++;   /* kept in order: a few entries, insertion */
+    while (at > 0 && cut[at - 1] > c) { cut[at] = cut[at - 1]; at--; }
+    cut[at] = c;
+  }
+  unsigned from = first;
+  for (int i = 0; i < n; i++) {   /* our fds are far below ~0U: cut[i] + 1 does not wrap */
+    if (cut[i] > from && close_range_call(from, cut[i] - 1, flags) < 0) return -1;
+    from = cut[i] + 1;
+  }
+  if (from <= last && close_range_call(from, last, flags) < 0) return -1;
+  return 0;
+}
+
+AGENT_EXPORT int close_range(unsigned first, unsigned last, int flags) {
+  if (first > last) { errno = EINVAL; return -1; }
+  return agent_close_range(first, last, flags);
+}
+
+AGENT_EXPORT void closefrom(int lowfd) {
+  if (lowfd < 0) lowfd = 0;
+  agent_close_range((unsigned)lowfd, ~0U, 0);
 }
 
 AGENT_EXPORT int fclose(FILE *f) {

@@ -176,6 +176,7 @@ AGENT_EXPORT long syscall(long number, ...) {
   long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
   va_end(ap);
   switch (number) {
+    case SYS_close_range: return agent_close_range((unsigned)a, (unsigned)b, (int)c);   /* not our fds (fd_events.c) */
     case SYS_getpid: return getpid();
     case SYS_getppid: return getppid();
     case SYS_gettid: return gettid();
