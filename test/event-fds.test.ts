@@ -27,6 +27,12 @@ describe('timers survive two restarts', () => {
     const c = await twoRestarts(s, program('timers', { flags: ['-lrt'] }), ['60'], { launchArgs, ready: (l) => counted(l, 'T').length >= 10 });
     ranClean(c, 'T', 60);
   });
+
+  it('glibc\'s SIGEV_THREAD timers tick on, and new ones are made, armed and deleted after each restart', async () => {
+    s = await session();
+    const c = await twoRestarts(s, program('sigevthread', { flags: ['-lrt'] }), ['24'], { ready: (l) => counted(l, 'T').length >= 4, processes: 1 });
+    ranClean(c, 'T', 24);
+  });
 });
 
 describe('event descriptors survive two restarts', () => {

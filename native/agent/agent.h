@@ -493,7 +493,12 @@ void sysv_after_barrier(void);               /* every process attached: removals
 
 /* timers.c: POSIX timers and interval timers (setitimer, alarm) */
 void timers_save(void);       /* at checkpoint */
-void timers_restore(void);    /* restart: once the threads exist again */
+void timers_restore(void);
+/* timer_threads.c: glibc's SIGEV_THREAD timers after a restart */
+int timer_threads_is_glibc(uint64_t value, int id);
+int timer_threads_helper(void);   /* our helper's tid, started on first need; -1 */
+struct sigevent;
+int timer_threads_create(clockid_t clock, const struct sigevent *ev, timer_t *timer, int *result);
 
 /* capture.c */
 int capture_write_image(const char *final_path, char *why, size_t why_size);

@@ -8,9 +8,9 @@
  * again with its old id (PR_TIMER_CREATE_RESTORE_IDS; on kernels without it,
  * by taking the ids in order), armed for the time that was left: the time the
  * computation was down does not count, as for timerfd (docs/event-fds.md).
- * A program's timer_t keeps working, being the kernel's id. glibc's
- * SIGEV_THREAD timers need glibc's helper thread, which is not carried yet
- * (docs/event-fds.md). */
+ * A program's timer_t keeps working, being the kernel's id (or glibc's
+ * record of it). glibc's SIGEV_THREAD timers signal a helper thread of glibc's
+ * that never comes back: one of ours takes its place (timer_threads.c). */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -32,6 +32,7 @@
 #define NOTIFY_NONE 1        /* SIGEV_NONE */
 #define NOTIFY_THREAD_ID 4   /* SIGEV_THREAD_ID */
 #define ID_SEARCH_MAX 4096   /* without the prctl: ids taken in order up to this */
+#define GLIBC_SIGTIMER 32    /* the signal of glibc's SIGEV_THREAD timers */
 
 /* The kernel's struct sigevent (64 bytes). */
 struct kernel_sigevent { uint64_t value; int signo, notify; int tid; int pad[11]; };
@@ -56,7 +57,11 @@ static void save_posix_timers(void) {
     t->signo = (int)agent_parse_u64(sig + 8, 10, &e);
     if (*e == '/') t->value = agent_parse_u64(e + 1, 16, 0);
     notify += 8;
-    t->notify = !strncmp(notify, "thread", 6) ? NOTIFY_THREAD_ID : !strncmp(notify, "none", 4) ? NOTIFY_NONE : NOTIFY_SIGNAL;
+    /* "signal/pid.N", "none/pid.N", or "signal/tid.N" for SIGEV_THREAD_ID (the
+     * kernel prints the kind, then whom: a thread's tid or the process's pid) */
+    const char *eol = strchr(notify, '\n'), *whom = strchr(notify, '/');
+    int to_thread = whom && (!eol || whom < eol) && !strncmp(whom, "/tid.", 5);
+    t->notify = to_thread ? NOTIFY_THREAD_ID : !strncmp(notify, "none", 4) ? NOTIFY_NONE : NOTIFY_SIGNAL;
     const char *dot = strchr(notify, '.');
     if (t->notify == NOTIFY_THREAD_ID && dot) t->thread_virt = threads_virt_of_real((int)agent_parse_u64(dot + 1, 10, 0));
     t->clock = (int)agent_parse_u64(clock + 9, 10, 0);
@@ -86,6 +91,12 @@ static long create(const struct timer_record *t, int *id) {
   ev.signo = t->signo;
   ev.notify = t->notify;
   if (t->notify == NOTIFY_THREAD_ID) ev.tid = threads_real_of_virt(t->thread_virt);
+  /* glibc's SIGEV_THREAD timer: its helper thread does not come back, ours
+   * takes the signal (timer_threads.c) */
+  if (t->notify == NOTIFY_THREAD_ID && t->signo == GLIBC_SIGTIMER && timer_threads_is_glibc(t->value, t->id)) {
+    int helper = timer_threads_helper();
+    if (helper > 0) ev.tid = helper;
+  }
   return rsys3(SYS_timer_create, agent_clock_now(t->clock), &ev, id);   /* a CPU-time clock names its thread by tid */
 }
 

@@ -78,5 +78,7 @@ typedef int (*timer_create_fn)(clockid_t, struct sigevent *, timer_t *);
 AGENT_EXPORT int timer_create(clockid_t clock, struct sigevent *ev, timer_t *timer) {
   static timer_create_fn real;
   if (!real) real = (timer_create_fn)next("timer_create");
+  int made;
+  if (timer_threads_create(clock, ev, timer, &made)) return made;   /* SIGEV_THREAD after a restart */
   return real(clock_now(clock), ev, timer);
 }
