@@ -65,6 +65,28 @@ describe('POSIX message queues between processes of the tree', () => {
   });
 });
 
+describe('SEM_UNDO', () => {
+  it('a child\'s adjustment comes back with it: the value is given back when it ends, after two restarts', async () => {
+    s = await session();
+    const c = await twoRestarts(s, program('semundo'), ['30'], { ready: (l) => counted(l, 'C').length >= 5, processes: 2 });
+    expect(c.lines.filter((l) => l.includes('CORRUPT'))).toEqual([]);
+    expect(c.lines).toContain('UNDONE 5');
+    expect(c.lines.at(-1)).toBe('DONE 30');
+    expect(c.end).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe('mq_notify', () => {
+  it('a registration for a signal with its value comes back with the process, twice', async () => {
+    s = await session();
+    const name = `/dmtcp-test-mqn-${process.pid}`;
+    const c = await twoRestarts(s, program('mqnotify', { flags: ['-lrt'] }), [name, '30'], { ready: (l) => counted(l, 'M').length >= 5, processes: 1 });
+    expect(c.lines.filter((l) => l.includes('CORRUPT'))).toEqual([]);
+    expect(counted(c.lines, 'M')).toEqual(oneTo(30));
+    expect(c.lines.at(-1)).toBe('DONE 30');
+  });
+});
+
 describe('System V IPC between processes of the tree', () => {
   for (const [mode, launchArgs] of MODES) {
     it(`a segment, semaphores and a message queue keep their ids, contents, values and messages across two restarts (${mode})`, async () => {

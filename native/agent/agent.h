@@ -123,9 +123,10 @@ struct fd_record {
   int ev_saved;               /* the state below was read at checkpoint */
   uint64_t ev_count;          /* eventfd: its counter; timerfd: expirations not read yet; mqueue: maxmsg */
   uint64_t ev_mask;           /* signalfd: the signals it reads; mqueue: msgsize */
-  int ev_flags;               /* eventfd: EFD_SEMAPHORE; timerfd: TFD_TIMER_ABSTIME */
-  int ev_clock;               /* timerfd: its clock */
-  int64_t ev_value_ns;        /* timerfd: time to the next expiry (an absolute REALTIME deadline under ABSTIME); 0: disarmed */
+  int ev_flags;               /* eventfd: EFD_SEMAPHORE; timerfd: TFD_TIMER_ABSTIME; mqueue: our mq_notify (kind + 1; 0: none) */
+  int ev_clock;               /* timerfd: its clock; mqueue: mq_notify's signal */
+  int64_t ev_value_ns;        /* timerfd: time to the next expiry (an absolute REALTIME deadline under ABSTIME); 0: disarmed;
+                               * mqueue: mq_notify's sigev_value */
   int64_t ev_interval_ns;     /* timerfd: its period */
   char path[AGENT_FD_PATH_MAX];
 };
@@ -489,6 +490,7 @@ void sysv_save(void);         /* at checkpoint */
 void sysv_drain(void);        /* DRAIN: message queues, by one holder */
 void sysv_release(void);      /* after the image */
 void sysv_after_restart(const void *tree);   /* the kernel's new ids, from the restart tree */
+void sysv_undo_forget(void);                 /* fork: SEM_UNDO adjustments are not inherited */
 void sysv_after_barrier(void);               /* every process attached: removals marked before */
 
 /* timers.c: POSIX timers and interval timers (setitimer, alarm) */

@@ -9,12 +9,24 @@
  * process's image. Restore: the root restorer makes the queue again with its
  * attributes and messages before any process runs (native/restorer/mqueue.c,
  * planned by src/restart/mqueue.ts); each holder then opens it by name.
- * Not carried: a process's mq_notify registration (docs/event-fds.md). */
+ *
+ * mq_notify: the kernel keeps one registration per queue, for one process,
+ * and shows only whose it is (the queue file's NOTIFY_PID). The wrapper below
+ * remembers what the program registered; a checkpoint keeps it if the
+ * registration is still this process's (it ends when it fires), and a restart
+ * registers it again on the reopened queue. SIGEV_SIGNAL and SIGEV_NONE;
+ * glibc's SIGEV_THREAD runs on a netlink socket and a helper thread of its
+ * own, which do not come back (said at the checkpoint, docs/event-fds.md). */
+#include <dlfcn.h>
 #include <errno.h>
+#include <mqueue.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/statfs.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include "agent.h"
 #include "image/meta_json.h"
@@ -31,12 +43,80 @@ static int mqueue_claims(int fd) {
   return rsys2(SYS_fstatfs, fd, &sf) == 0 && sf.f_type == MQUEUE_MAGIC;
 }
 
+/* ---- mq_notify ---- */
+
+#define MAX_NOTIFY 64
+#define SIGEV_THREAD_KIND 2   /* SIGEV_THREAD */
+
+/* What the program asked for, by descriptor (kind + 1; 0: nothing). */
+static struct { int fd, kind, signo; uint64_t value; } asked[MAX_NOTIFY];
+
+/* The kernel's struct sigevent. */
+struct kernel_sigevent { uint64_t value; int signo, notify; int pad[12]; };
+
+AGENT_EXPORT int mq_notify(mqd_t q, const struct sigevent *ev) {
+  typedef int (*notify_fn)(mqd_t, const struct sigevent *);
+  static notify_fn real;
+  if (!real) real = (notify_fn)dlsym(RTLD_NEXT, "mq_notify");
+  int r = real(q, ev);
+  if (r != 0) return r;
+  int slot = -1;
+  for (int i = 0; i < MAX_NOTIFY; i++) {
+    if (asked[i].kind && asked[i].fd == (int)q) { slot = i; break; }
+    if (!asked[i].kind && slot < 0) slot = i;
+  }
+  if (slot < 0) return r;
+  asked[slot].fd = (int)q;
+  asked[slot].kind = ev ? ev->sigev_notify + 1 : 0;   /* NULL: the program let it go */
+  asked[slot].signo = ev ? ev->sigev_signo : 0;
+  asked[slot].value = ev ? (uint64_t)(uintptr_t)ev->sigev_value.sival_ptr : 0;
+  return r;
+}
+
+/* Whether the queue's registration is this process's: "NOTIFY_PID:<pid>" in
+ * what reading the queue file says. */
+static int registered_here(int fd) {
+  char text[256];
+  long n = rsys4(SYS_pread64, fd, text, sizeof text - 1, 0);
+  if (n <= 0) return 0;
+  text[n] = 0;
+  const char *p = strstr(text, "NOTIFY_PID:");
+  return p && (pid_t)agent_parse_u64(p + 11, 10, 0) == agent.real_pid;
+}
+
+static void save_notify(struct fd_record *r) {
+  r->ev_flags = 0;
+  for (int i = 0; i < MAX_NOTIFY; i++) {
+    if (!asked[i].kind || asked[i].fd != r->fd) continue;
+    if (!registered_here(r->fd)) return;   /* fired, or let go */
+    if (asked[i].kind == SIGEV_THREAD_KIND + 1) {
+      fd_say(r, "has an mq_notify(SIGEV_THREAD) registration, which a restart does not bring back");
+      return;
+    }
+    r->ev_flags = asked[i].kind;
+    r->ev_clock = asked[i].signo;
+    r->ev_value_ns = (int64_t)asked[i].value;
+  }
+}
+
+/* Restart, the fd in place: the registration made again, on this fd. */
+static void mqueue_link_up(const struct fd_record *r) {
+  if (!r->ev_flags) return;
+  struct kernel_sigevent ev;
+  memset(&ev, 0, sizeof ev);
+  ev.notify = r->ev_flags - 1;
+  ev.signo = r->ev_clock;
+  ev.value = (uint64_t)r->ev_value_ns;
+  if (rsys2(SYS_mq_notify, r->fd, &ev) < 0) fd_say(r, "its mq_notify registration could not be made again");
+}
+
 static void mqueue_save(struct fd_record *r) {
   struct kernel_mq_attr a;
   if (rsys3(SYS_mq_getsetattr, r->fd, 0, &a) < 0) return;
   r->ev_count = (uint64_t)a.maxmsg;
   r->ev_mask = (uint64_t)a.msgsize;
   r->drained = 0;
+  save_notify(r);
   r->ev_saved = 1;
 }
 
@@ -102,6 +182,7 @@ static void mqueue_describe(struct jbuf *b, const struct fd_record *r) {
   json_member(b, "maxmsg"); json_num(b, (int64_t)r->ev_count);
   json_member(b, "msgsize"); json_num(b, (int64_t)r->ev_mask);
   json_member(b, "drained"); json_bool(b, r->drained);
+  if (r->ev_flags) { json_member(b, "notifySignal"); json_num(b, r->ev_clock); }
   if (r->drained && r->saved_data) {
     uint32_t count;
     memcpy(&count, (const void *)r->saved_data, 4);
@@ -114,4 +195,5 @@ static void mqueue_describe(struct jbuf *b, const struct fd_record *r) {
 const struct fd_kind_ops mqueue_kind = {
   .kind = FD_MQUEUE, .name = "mqueue", .claims = mqueue_claims,
   .save = mqueue_save, .restore = mqueue_restore, .describe = mqueue_describe, .drain = mqueue_drain,
+  .link_up = mqueue_link_up,
 };

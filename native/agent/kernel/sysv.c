@@ -13,8 +13,14 @@
  * root restorer makes every object again with its key, mode, size, values
  * and messages (native/restorer/sysv.c, planned by src/restart/sysv.ts), an
  * object of that key left by the killed computation removed first; every
- * holder attaches the new segment where its old one was. Not carried: a
- * semaphore's SEM_UNDO adjustments. */
+ * holder attaches the new segment where its old one was.
+ *
+ * SEM_UNDO: the kernel keeps, per process, what to undo on each semaphore
+ * when the process ends (semadj), and shows it to no one. The semop wrapper
+ * adds up what each successful SEM_UNDO operation left to undo (semctl's
+ * SETVAL, SETALL and IPC_RMID clear it, as the kernel does; a forked child
+ * starts with none); a restart gives the kernel the same adjustments with a
+ * pair of operations that leave the value as it is (sysv_undo_restore). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -78,12 +84,54 @@ AGENT_EXPORT int semget(key_t key, int n, int flags) { return got(SYSV_SEM, rsys
  * real id is looked up again each time: a restart gives new ones. */
 #define CHECKPOINT_EINTR(r, stops) ((r) == -EINTR && agent_thread_stops != (stops))
 
+/* ---- SEM_UNDO adjustments ---- */
+
+#define MAX_UNDO 256
+static struct { int virt; unsigned short num; int adj; } undo[MAX_UNDO];
+static int nundo;
+static int undo_said;
+
+static void undo_add(int virt, unsigned short num, int adj) {
+  for (int i = 0; i < nundo; i++)
+    if (undo[i].virt == virt && undo[i].num == num) { undo[i].adj += adj; return; }
+  if (nundo < MAX_UNDO) { undo[nundo].virt = virt; undo[nundo].num = num; undo[nundo].adj = adj; nundo++; }
+  else if (!undo_said++) agent_say("too many SEM_UNDO semaphores to follow; a restart undoes some of them no more");
+}
+
+/* num < 0: every semaphore of the set. */
+static void undo_clear(int virt, int num) {
+  for (int i = 0; i < nundo; i++)
+    if (undo[i].virt == virt && (num < 0 || undo[i].num == num)) undo[i].adj = 0;
+}
+
+void sysv_undo_forget(void) { nundo = 0; }   /* fork: the child's semadj list starts empty */
+
+/* The kernel's semadj for each semaphore set again, the value left as it is:
+ * an operation of -adj with SEM_UNDO makes the adjustment adj, and one of
+ * +adj without it puts the value back; the increase goes first. */
+static void sysv_undo_restore(void) {
+  for (int i = 0; i < nundo; i++) {
+    int a = undo[i].adj;
+    if (!a) continue;
+    struct sembuf up = { undo[i].num, (short)(a > 0 ? a : -a), IPC_NOWAIT }, down = up;
+    down.sem_op = (short)-up.sem_op;
+    if (a > 0) down.sem_flg |= SEM_UNDO;   /* -a with SEM_UNDO: adj = a */
+    else up.sem_flg |= SEM_UNDO;           /* +|a| with SEM_UNDO: adj = a */
+    struct sembuf ops[2] = { up, down };
+    if (rsys4(SYS_semtimedop, real_of(SYSV_SEM, undo[i].virt), ops, 2, 0) < 0)
+      agent_say("a semaphore's SEM_UNDO adjustment could not be made again");
+  }
+}
+
 AGENT_EXPORT int semtimedop(int id, struct sembuf *ops, size_t n, const struct timespec *t) {
   int64_t end = t ? agent_mono_ns() + (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec : 0, lost = agent.lost_ns;
   struct timespec left;
   for (;;) {
     unsigned stops = agent_thread_stops;
     long r = rsys4(SYS_semtimedop, real_of(SYSV_SEM, id), ops, n, t);
+    if (r == 0) {   /* all done at once: what each SEM_UNDO operation leaves to undo */
+      for (size_t k = 0; k < n; k++) if (ops[k].sem_flg & SEM_UNDO) undo_add(id, ops[k].sem_num, -ops[k].sem_op);
+    }
     if (!CHECKPOINT_EINTR(r, stops)) return (int)set_errno(r);
     if (t) {
       int64_t ns = end + (agent.lost_ns - lost) - agent_mono_ns();
@@ -99,7 +147,11 @@ AGENT_EXPORT int semctl(int id, int num, int cmd, ...) {
   va_start(ap, cmd);
   unsigned long arg = va_arg(ap, unsigned long);   /* union semun, passed as a word */
   va_end(ap);
-  return (int)set_errno(rsys4(SYS_semctl, real_of(SYSV_SEM, id), num, cmd, arg));
+  long r = rsys4(SYS_semctl, real_of(SYSV_SEM, id), num, cmd, arg);
+  /* the kernel clears the adjustments these set or remove, every process's */
+  if (r >= 0 && cmd == SETVAL) undo_clear(id, num);
+  if (r >= 0 && (cmd == SETALL || cmd == IPC_RMID)) undo_clear(id, -1);
+  return (int)set_errno(r);
 }
 AGENT_EXPORT int msgget(key_t key, int flags) { return got(SYSV_MSG, rsys2(SYS_msgget, key, flags), key); }
 AGENT_EXPORT int msgsnd(int id, const void *msg, size_t len, int flags) {
@@ -205,7 +257,7 @@ void sysv_release(void) {
 /* The root restorer wrote each object's new kernel id into its tree object. */
 void sysv_after_restart(const void *tree) {
   const struct tree_header *h = (const struct tree_header *)tree;
-  if (!h) return;
+  if (!h) { sysv_undo_restore(); return; }
   const struct tree_object *o = (const struct tree_object *)((const char *)h + h->objects_offset);
   for (uint32_t k = 0; k < h->nobjects; k++) {
     if (o[k].kind != TREE_OBJ_SYSV || o[k].pos < 0) continue;
@@ -218,6 +270,7 @@ void sysv_after_restart(const void *tree) {
     }
     if (r) r->real = real;
   }
+  sysv_undo_restore();
 }
 
 void sysv_after_barrier(void) {

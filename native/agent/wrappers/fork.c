@@ -72,6 +72,7 @@ void fork_child_join(void) {
   agent.nthreads = 0;
   agent.gate_in_flight = 0;
   agent.gate_closed = 0;
+  sysv_undo_forget();
   gate_child_reset();
   if (pid_table_conflicts(agent.real_pid) && join_pipe >= 0) {
     tell_parent(CHILD_CONFLICT);
