@@ -11,34 +11,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawnSync } from 'child_process';
-import { program, Run, session, Session, waitUntil } from './helpers/e2e';
+import { plugin, program, Run, session, Session, waitUntil } from './helpers/e2e';
 import { counted, oneTo } from './helpers/tree';
 
 let s: Session | undefined;
 afterEach(async () => { await s?.close(); s = undefined; });
 
-const INCLUDE = path.join(__dirname, '..', 'include');
-
-function buildPlugin(): string {
-  const out = path.join(__dirname, 'bin', 'file_hooks_plugin.so');
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
-  const r = spawnSync('gcc', ['-shared', '-fPIC', '-O1', '-I', INCLUDE, '-o', tmp, path.join(__dirname, 'programs', 'file_hooks_plugin.c')], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`gcc file_hooks_plugin.c failed:\n${r.stderr}`);
-  fs.renameSync(tmp, out);
-  return out;
-}
-
 describe('files at a restart', () => {
   it('a log open for writing is cut back to its checkpoint size; the plugin hooks keep one, carry one, find one moved; twice', async () => {
     s = await session();
-    const plugin = buildPlugin();
+    const so = plugin('file_hooks_plugin');
     const file = (name: string): string => path.join(s!.dir, name);
     fs.writeFileSync(file('must.txt'), 'must data\n');
     fs.writeFileSync(file('moved-from.txt'), 'moved\n');
     const N = 40;
-    let run: Run = s.launch(program('filehooks'), [String(N)], { launchArgs: ['--with-plugin', plugin] });
+    let run: Run = s.launch(program('filehooks'), [String(N)], { launchArgs: ['--with-plugin', so] });
     const all: string[][] = [];
     for (let cycle = 1; cycle <= 2; cycle++) {
       const current = run;

@@ -8,36 +8,23 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawnSync } from 'child_process';
-import { program, session, Session } from './helpers/e2e';
+import { plugin, program, session, Session } from './helpers/e2e';
 import { counted, oneTo, twoRestarts } from './helpers/tree';
 
 let s: Session | undefined;
 afterEach(async () => { await s?.close(); s = undefined; });
 
-const INCLUDE = path.join(__dirname, '..', 'include');
-
-function buildPlugin(): string {
-  const out = path.join(__dirname, 'bin', 'plugin_events.so');
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
-  const r = spawnSync('gcc', ['-shared', '-fPIC', '-O1', '-I', INCLUDE, '-o', tmp, path.join(__dirname, 'programs', 'plugin_events.c')], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`gcc plugin_events.c failed:\n${r.stderr}`);
-  fs.renameSync(tmp, out);
-  return out;
-}
-
 describe('plugin events of threads, forks, descriptors and paths', () => {
   it('each is told once, paths are mapped both ways, THREAD_RESUME comes to both threads after each of two restarts', async () => {
     s = await session();
-    const plugin = buildPlugin();
+    const so = plugin('plugin_events');
     const real = path.join(s.dir, 'real');
     fs.mkdirSync(real);
     fs.writeFileSync(path.join(real, 'data.txt'), 'virtual data\n');
     fs.symlinkSync(path.join(real, 'data.txt'), path.join(real, 'link'));
     const log = path.join(s.dir, 'events.log');
     const c = await twoRestarts(s, program('eventuser'), ['30'], {
-      launchArgs: ['--with-plugin', plugin], env: { ...process.env, PLUGIN_EVENTS_LOG: log, PLUGIN_REAL_DIR: real },
+      launchArgs: ['--with-plugin', so], env: { ...process.env, PLUGIN_EVENTS_LOG: log, PLUGIN_REAL_DIR: real },
       ready: (l) => counted(l, 'N').length >= 5, processes: 1,
     });
     expect(c.lines.filter((l) => l.includes('CORRUPT')), c.runs[0].stderr).toEqual([]);

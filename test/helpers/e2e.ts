@@ -30,6 +30,20 @@ export function program(name: string, build: { flags?: string[]; as?: string } =
   return out;
 }
 
+/** test/programs/<name>.c built as a plugin (a shared library) against include/, into test/bin/<name>.so. */
+export function plugin(name: string): string {
+  const src = path.join(PROGRAMS, `${name}.c`);
+  const out = path.join(BUILT, `${name}.so`);
+  fs.mkdirSync(BUILT, { recursive: true });
+  if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(src).mtimeMs) {
+    const tmp = `${out}.${process.pid}.tmp`;
+    const r = spawnSync('gcc', ['-shared', '-fPIC', '-O1', '-I', path.join(ROOT, 'include'), '-o', tmp, src], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`gcc ${name}.c (plugin) failed:\n${r.stderr}`);
+    fs.renameSync(tmp, out);
+  }
+  return out;
+}
+
 export class Run {
   readonly lines: string[] = [];
   stderr = '';
