@@ -101,6 +101,29 @@ describe('--no-coordinator', () => {
     expect(last).toEqual(oneTo(60).slice(last[0] - 1));
   });
 
+  it('a restarted shell that execs keeps its pid in the new program (its identity crosses the exec), twice', async () => {
+    const dir = tempDir('solo-exec'); dirs.push(dir);
+    const script = 'echo PID $$; i=0; while [ $i -lt 30 ]; do i=$((i+1)); echo $i; sleep 0.1; done; ' +
+      'exec /usr/bin/python3 -c "import os; print(\'NOW\', os.getpid(), flush=True)"';
+    let run = start('dmtcp_launch', ['--no-coordinator', '/bin/bash', '-c', script], dir);
+    await waitUntil(() => numbers(run).length >= 5);
+    const pid = run.lines.find((l) => l.startsWith('PID '))!.slice(4);
+    for (let gen = 1; gen <= 2; gen++) {
+      const seen = numbers(run).length;
+      await waitUntil(() => numbers(run).length >= seen + 2);
+      process.kill(run.child.pid!, 'SIGUSR2');
+      const image = await imageOf(dir, gen);
+      run.kill();
+      await run.exited;
+      run = start('dmtcp_restart', [image], dir);
+      await waitUntil(() => numbers(run).length >= 1);
+    }
+    const end = await run.exited;
+    expect(run.stderr).toBe('');
+    expect(end).toEqual({ code: 0, signal: null });
+    expect(run.lines.at(-1)).toBe(`NOW ${pid}`);
+  });
+
   it('dmtcp_checkpoint() and a critical section work without a coordinator; the restarted process sees DMTCP_AFTER_RESTART', async () => {
     const dir = tempDir('solo-api'); dirs.push(dir);
     const apiuser = program('apiuser', { flags: ['-I', INCLUDE] });

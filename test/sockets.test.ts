@@ -44,6 +44,12 @@ describe('TCP inside the computation', () => {
     expect(c.runs.map((r) => r.stderr).join('')).not.toMatch(/cannot have its old name/);
     ranClean(c, 'tick', 30);
   });
+  it('...and a program it execs with that listener reads SO_REUSEADDR 0 too, twice', async () => {
+    s = await session();
+    const c = await twoRestarts(s, program('tcpreuse'), ['30', 'exec'], { ready: (l) => counted(l, 'tick').length >= 5, processes: 1 });
+    expect(c.lines).toContain('EXECED');
+    ranClean(c, 'tick', 30);
+  });
 });
 
 // Reading a send queue needs TCP_REPAIR (CAP_NET_ADMIN); without it the bytes are counted and said lost.

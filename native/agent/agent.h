@@ -540,6 +540,10 @@ void checkpoint_thread_start(void);
 /* tcp_reuse.c: TCP listeners keep SO_REUSEADDR in the kernel, the program sees its own */
 int tcp_reuse_answer(int fd, int level, int name, void *value, socklen_t *len);
 void tcp_reuse_after_restart(void);
+#define TCP_REUSE_ENV "DMTCP_TCP_REUSE"
+#define TCP_REUSE_TEXT_MAX 8192
+int tcp_reuse_export(char *out, size_t size);   /* exec: the program's SO_REUSEADDR view, as text */
+void tcp_reuse_adopt(const char *text);        /* ...read back by the new program's agent */
 
 /* lazy_thread.c: the checkpoint thread starts when the coordinator first writes */
 void checkpoint_thread_arm(void);            /* a new process, or one that exec'd */

@@ -4,7 +4,10 @@
  * server accepts, closes first, the client closes; the program checks that
  * its listener is still at its first port and accepts there, and that
  * getsockopt(SO_REUSEADDR) says 0, as the program left it, on the listener and
- * on what it accepts. Prints "tick i", CORRUPT on anything wrong, DONE n. */
+ * on what it accepts. Prints "tick i", CORRUPT on anything wrong, DONE n.
+ * Usage: tcpreuse N [exec]: with exec, the program makes its listener, then
+ * execs itself with it ("tcpreuse N fd <fd>"), and the new program goes on
+ * with that listener (its SO_REUSEADDR must still read 0). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -31,9 +34,22 @@ static int port_of(int fd) {
 int main(int argc, char **argv) {
   int n = argc > 1 ? atoi(argv[1]) : 30;
   setvbuf(stdout, 0, _IOLBF, 0);
-  int l = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-  if (bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 8) != 0) { printf("CORRUPT cannot listen\n"); return 1; }
+  int l;
+  if (argc > 3 && !strcmp(argv[2], "fd")) {
+    l = atoi(argv[3]);   /* the listener the program before the exec made */
+    printf("EXECED\n");
+  } else {
+    l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    if (bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 8) != 0) { printf("CORRUPT cannot listen\n"); return 1; }
+    if (argc > 2 && !strcmp(argv[2], "exec")) {
+      char fd[16];
+      snprintf(fd, sizeof fd, "%d", l);
+      execl("/proc/self/exe", argv[0], argv[1], "fd", fd, (char *)0);
+      printf("CORRUPT exec failed\n");
+      return 1;
+    }
+  }
   int port = port_of(l);
   for (int i = 1; i <= n; i++) {
     if (port_of(l) != port) printf("CORRUPT the listener moved from port %d to %d\n", port, port_of(l));

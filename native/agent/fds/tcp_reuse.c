@@ -13,7 +13,9 @@
  *
  * The program's view is kept per descriptor, with the socket's inode to tell
  * a descriptor number used again; the inodes are read again after a restart
- * (the restored sockets are new ones, at the same numbers). */
+ * (the restored sockets are new ones, at the same numbers), and carried
+ * across exec in the environment (TCP_REUSE_ENV: "fd:inode,..."), which the
+ * new program's agent reads back. */
 #include <dlfcn.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -124,5 +126,32 @@ void tcp_reuse_after_restart(void) {
     ino_t ino = inode_of(hidden[i].fd);
     if (ino) hidden[i].ino = ino;
     else hidden[i--] = hidden[--nhidden];
+  }
+}
+
+/* "fd:inode,fd:inode": what exec carries; 0 when there is nothing to carry. */
+int tcp_reuse_export(char *out, size_t size) {
+  char *e = out, *lim = out + size;
+  *e = 0;
+  for (int i = 0; i < nhidden && lim - e > 48; i++) {
+    if (e != out) *e++ = ',';
+    e = agent_fmt_u64(e, (uint64_t)hidden[i].fd, 10);
+    *e++ = ':';
+    e = agent_fmt_u64(e, (uint64_t)hidden[i].ino, 10);
+    *e = 0;
+  }
+  return e != out;
+}
+
+void tcp_reuse_adopt(const char *text) {
+  nhidden = 0;
+  for (const char *p = text; *p && nhidden < HIDDEN_MAX;) {
+    const char *e;
+    int fd = (int)agent_parse_u64(p, 10, &e);
+    if (*e != ':') break;
+    ino_t ino = (ino_t)agent_parse_u64(e + 1, 10, &e);
+    if (inode_of(fd) == ino) { hidden[nhidden].fd = fd; hidden[nhidden].ino = ino; nhidden++; }   /* still open across the exec */
+    if (*e != ',') break;
+    p = e + 1;
   }
 }

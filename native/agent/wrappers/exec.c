@@ -124,7 +124,7 @@ static void add(struct env_build *b, char *entry) {
 
 static int is_ours(const char *entry) {
   static const char *const owned[] = {
-    IDENTITY_ENV "=", PID_TABLE_ENV "=", ROOT_ENV "=", "DMTCP_COORD_HOST=", "DMTCP_HOST=", "DMTCP_COORD_PORT=",
+    IDENTITY_ENV "=", PID_TABLE_ENV "=", ROOT_ENV "=", TCP_REUSE_ENV "=", "DMTCP_COORD_HOST=", "DMTCP_HOST=", "DMTCP_COORD_PORT=",
     "DMTCP_PORT=", "DMTCP_CHECKPOINT_DIR=", "DMTCP_GZIP=", "DMTCP_HBICT=", "DMTCP_FSYNC=", "DMTCP_SIGCKPT=",
     "DMTCP_CKPT_OPEN_FILES=", "DMTCP_ALLOW_FILE_OVERWRITE=", "DMTCP_NO_COORDINATOR=", "DMTCP_QUIET=",
     "DMTCP_NODE=", "DMTCP_ENCODER=", "DMTCP_ENCODER_SOCKET=", 0,
@@ -217,6 +217,9 @@ static char **build_env(struct env_build *b, char *const *envp) {
   add_preload(b, envp);
   add_settings(b);
   add_identity(b);
+  /* listeners whose SO_REUSEADDR the program believes 0 (tcp_reuse.c) */
+  char reuse[TCP_REUSE_TEXT_MAX];
+  if (tcp_reuse_export(reuse, sizeof reuse)) add(b, put_text(b, TCP_REUSE_ENV "=", reuse));
   b->list[b->n] = 0;
   return b->list;
 }
@@ -408,7 +411,8 @@ int exec_adopt_identity(void) {
   if (table) pid_table_parse(table);
   int fd = (int)agent_parse_u64(f[0], 10, 0);
   struct stat st;
-  int usable = f[1][0] && rsys2(SYS_fstat, fd, &st) == 0 && S_ISSOCK(st.st_mode);
+  /* the coordinator link, or under --no-coordinator the request eventfd (solo.c) */
+  int usable = f[1][0] && rsys2(SYS_fstat, fd, &st) == 0 && (S_ISSOCK(st.st_mode) || agent.config.no_coordinator);
   if (usable) {
     agent.coord_fd = fd;
     rsys3(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
@@ -420,7 +424,10 @@ int exec_adopt_identity(void) {
     agent.restarted = f[6][0] == '1';
     agent.is_root = f[7][0] == '1';
   }
+  const char *reuse = getenv(TCP_REUSE_ENV);
+  if (usable && reuse) tcp_reuse_adopt(reuse);
   unsetenv(IDENTITY_ENV);
   unsetenv(PID_TABLE_ENV);
+  unsetenv(TCP_REUSE_ENV);
   return usable;
 }
