@@ -74,6 +74,21 @@ describe('event descriptors survive two restarts', () => {
   }
 });
 
+describe('an eventfd shared across fork (and dup)', () => {
+  it.each(MODES)('is one eventfd again after each of two restarts: what the child adds, the parent reads (%s)', async (_mode, launchArgs) => {
+    s = await session();
+    const c = await twoRestarts(s, program('eventshare'), ['30'], { launchArgs, ready: (l) => counted(l, 'W').length >= 5, processes: 2 });
+    expect(c.lines.filter((l) => l.includes('CORRUPT'))).toEqual([]);
+    expect(counted(c.lines, 'W')).toEqual(oneTo(30));
+    expect(c.lines.at(-1)).toBe('DONE 30');
+    expect(c.end).toEqual({ code: 0, signal: null });
+    // the images name it by the kernel's id, the same in both processes
+    const ids = c.images[0].flatMap((i) => fdsOf({ ...c, images: [[i]] }, 0).filter((f) => f.kind === 'eventfd').map((f) => f.state?.id));
+    expect(new Set(ids).size).toBe(1);
+    expect(ids.length).toBeGreaterThanOrEqual(2);
+  });
+});
+
 describe('inotify', () => {
   it.each(MODES)('watches come back by path with their wd numbers (a removed one left out), two restarts (%s)', async (_mode, launchArgs) => {
     s = await session();

@@ -126,7 +126,7 @@ struct fd_record {
   int ev_flags;               /* eventfd: EFD_SEMAPHORE; timerfd: TFD_TIMER_ABSTIME; mqueue: our mq_notify (kind + 1; 0: none) */
   int ev_clock;               /* timerfd: its clock; mqueue: mq_notify's signal */
   int64_t ev_value_ns;        /* timerfd: time to the next expiry (an absolute REALTIME deadline under ABSTIME); 0: disarmed;
-                               * mqueue: mq_notify's sigev_value */
+                               * mqueue: mq_notify's sigev_value; eventfd: the kernel's id for it (eventfd-id) */
   int64_t ev_interval_ns;     /* timerfd: its period */
   char path[AGENT_FD_PATH_MAX];
 };

@@ -79,6 +79,8 @@ struct tree_header {
                                  * u32 maxmsg, u32 msgsize, u32 mode, u32 name length, the name
                                  * (no leading '/'), u32 count, then per message u32 length,
                                  * u32 priority and its bytes */
+#define TREE_OBJ_EVENTFD 11     /* an eventfd several fds (or processes) held: pos: its counter;
+                                 * flags: F_SETFL flags, flags2: EFD_SEMAPHORE or 0 */
 #define TREE_OBJ_SYSV 10        /* a System V object (src/restart/sysv.ts): flags: its kind (1 shm,
                                  * 2 sem, 3 msg), flags2: the id the program knows, pos: its kernel
                                  * id at the checkpoint (removed when it lingers); the root

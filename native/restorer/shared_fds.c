@@ -20,6 +20,7 @@
 #define NR_fcntl 72
 #define NR_lseek 8
 #define NR_memfd_create 319
+#define NR_eventfd2 290
 #define NR_ftruncate 77
 #define F_DUPFD 0
 #define F_SETFL 4
@@ -220,6 +221,15 @@ void shared_fds_make(const struct tree_header *h) {
       case TREE_OBJ_MQUEUE:
         mqueue_make(path_of(h, o));
         break;
+      case TREE_OBJ_EVENTFD: {
+        /* No EFD_CLOEXEC: the slots go through every restorer's exec. */
+        long e = sys2(NR_eventfd2, 0, o->flags2);
+        to_slot(e, slot, "cannot make an eventfd for the tree; errno");
+        uint64_t count = (uint64_t)o->pos;
+        if (count) sys3(NR_write, slot, &count, sizeof count);
+        set_flags(slot, o->flags);
+        break;
+      }
       case TREE_OBJ_STDIO:
         /* The restart's own stdin/stdout/stderr (the root's are still ours). */
         if (sys3(NR_dup3, o->flags2, slot, 0) < 0) sys3(NR_dup3, sys3(NR_open, "/dev/null", O_RDWR, 0), slot, 0);

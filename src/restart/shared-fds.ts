@@ -13,14 +13,16 @@
  *  - pipes and FIFOs inside the tree are made again, both ends, whichever
  *    processes hold them (an end nobody holds is closed: as if its holders
  *    outside the computation had gone);
- *  - files, terminals and devices held more than once are reopened once.
+ *  - files, terminals and devices held more than once are reopened once;
+ *  - an eventfd held more than once (dup'd, or across fork) is made once.
  * Everything else each process reopens alone (native/agent/fds/fds.c).
  */
 import type { TreeEntry } from './tree';
 import { AF_UNIX, namedUnixInodes, planSockets, queueHolder, restoredHere } from './sockets';
 import { planMessageQueues } from './mqueue';
 
-export const OBJ = { PIPE: 1, FIFO: 2, FILE: 3, STDIO: 4, PTY: 5, SOCKETPAIR: 6, SOCKET: 7, SHM: 8, MQUEUE: 9, SYSV: 10 } as const;
+export const OBJ = { PIPE: 1, FIFO: 2, FILE: 3, STDIO: 4, PTY: 5, SOCKETPAIR: 6, SOCKET: 7, SHM: 8, MQUEUE: 9, SYSV: 10, EVENTFD: 11 } as const;
+const EFD_SEMAPHORE = 1;
 /** Placement fd meaning "this session's controlling terminal" (tree_format.h). */
 export const FD_CTTY = -1;
 const TERMIOS_SIZE = 36;
@@ -53,6 +55,8 @@ export interface FdRecord {
   fd: number; kind?: string; path?: string; flags?: number; cloexec?: boolean; offset?: number; deleted?: boolean;
   dev?: number; ino?: number; rdev?: number; share?: string; owner?: number; ownerFd?: number; pipeSize?: number;
   pty?: number; termios?: string; winsize?: number[]; ptyQueued?: number; ptyQueuedAt?: string;
+  /** A descriptor kind's own state (readdmtcp --fds): an eventfd's count, mode and kernel id. */
+  state?: { count?: number; semaphore?: boolean; id?: number };
   socket?: {
     domain?: number; type?: number; protocol?: number; unnamed?: boolean; passcred?: boolean; peer?: number; queued?: number; queuedAt?: string;
     listening?: boolean; backlog?: number; shutdown?: number; records?: boolean; tcpState?: number; opts?: number; rcvbuf?: number; sndbuf?: number; unsent?: number; unsentAt?: string;
@@ -79,6 +83,8 @@ const KEY_FLAGS = O_ACCMODE | O_APPEND | O_NONBLOCK;
 
 /** The description's name across the computation, or undefined: not shareable. */
 function keyOf(r: FdRecord): string | undefined {
+  // every eventfd has the same anonymous inode: the kernel's id for it names it
+  if (r.kind === 'eventfd') return typeof r.state?.id === 'number' && r.state.id > 0 ? `eventfd:${r.state.id}` : undefined;
   switch (r.share) {
     case 'tag': return `tag:${r.owner}:${r.ownerFd}`;
     case 'owner': return `own:${r.owner}:${r.dev}:${r.ino}:${(r.flags ?? 0) & KEY_FLAGS}`;
@@ -217,6 +223,17 @@ export function planSharedFds(entries: TreeEntry[], readSaved?: ReadSaved): { ob
     const k = objects.length - 1;
     if (p.read) place(p.read, k, 0);
     if (p.write) place(p.write, k, 1);
+  }
+
+  // Eventfds held at more than one place: made once, with their counter.
+  for (const [key, holders] of byKey) {
+    if (done.has(key) || holders.length < 2 || !key.startsWith('eventfd:')) continue;
+    const rec = holders[0].rec;
+    objects.push({
+      kind: OBJ.EVENTFD, flags: rec.flags ?? 0, flags2: rec.state?.semaphore ? EFD_SEMAPHORE : 0, path: '',
+      pos: typeof rec.state?.count === 'number' ? rec.state.count : 0, pipeSize: 0,
+    });
+    place(key, objects.length - 1, 0);
   }
 
   // Files, terminals, devices: held at more than one place, reopened once.

@@ -1,7 +1,10 @@
 /* eventfd: a 64-bit counter (libuv's and many servers' wake-up call).
- * Capture: the counter and the semaphore mode from fdinfo (nothing is read
- * out of it, so a checkpoint it resumes from finds it untouched). Restore: a
- * new eventfd, its counter written back in one write. */
+ * Capture: the counter, the semaphore mode and the kernel's id for it from
+ * fdinfo (nothing is read out of it, so a checkpoint it resumes from finds it
+ * untouched). Restore: a new eventfd, its counter written back in one write.
+ * One held at several fds or by several processes (a parent and the children
+ * it forked) is made once for all of them by the restorers, by that id
+ * (src/restart/shared-fds.ts); the holders find it placed. */
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
@@ -15,6 +18,9 @@ static void eventfd_save(struct fd_record *r) {
   r->ev_count = fdinfo_u64(info, "eventfd-count:", 16, 0);
   /* Kernels before 6.4 do not show the mode: such an eventfd comes back counting. */
   r->ev_flags = fdinfo_u64(info, "eventfd-semaphore:", 10, 0) ? EFD_SEMAPHORE : 0;
+  /* every eventfd has the same anonymous inode; the id (Linux 6.0+, 0
+   * before) names the description across the computation */
+  r->ev_value_ns = (int64_t)fdinfo_u64(info, "eventfd-id:", 10, 0);
   r->ev_saved = 1;
 }
 
@@ -29,6 +35,7 @@ static int eventfd_restore(const struct fd_record *r) {
 static void eventfd_describe(struct jbuf *b, const struct fd_record *r) {
   json_member(b, "count"); json_num(b, (int64_t)r->ev_count);
   json_member(b, "semaphore"); json_bool(b, r->ev_flags & EFD_SEMAPHORE);
+  if (r->ev_value_ns) { json_member(b, "id"); json_num(b, r->ev_value_ns); }
 }
 
 const struct fd_kind_ops eventfd_kind = {
