@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as path from 'path';
+import { spawnSync } from 'child_process';
 import { program, Run, session, waitUntil } from './helpers/e2e';
 import { startCli, tempDir } from './helpers/cli';
 import { oneTo } from './helpers/tree';
@@ -141,6 +142,19 @@ describe('--no-coordinator', () => {
     const end = await back.exited;
     expect(back.lines, back.stderr).toEqual(['RESTARTED']);
     expect(end).toEqual({ code: 0, signal: null });
+  });
+
+  it('dmtcp_global_barrier returns at once, with nothing said: the computation is this process', async () => {
+    const dir = tempDir('solo-barrier'); dirs.push(dir);
+    const src = path.join(dir, 'b.c');
+    fs.writeFileSync(src, '#include <stdio.h>\n#include <dmtcp.h>\nint main(void) { dmtcp_global_barrier("x"); printf("PAST %d\\n", dmtcp_is_enabled()); return 0; }\n');
+    const bin = path.join(dir, 'b');
+    const cc = spawnSync('gcc', ['-I', INCLUDE, '-o', bin, src], { encoding: 'utf8' });
+    expect(cc.status, cc.stderr).toBe(0);
+    const run = start('dmtcp_launch', ['--no-coordinator', bin], dir);
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    expect(run.lines).toEqual(['PAST 1']);
+    expect(run.stderr).toBe('');
   });
 
   it('--interval checkpoints on the process\'s own timer (DMTCP_NO_COORDINATOR=1 is the same switch)', async () => {

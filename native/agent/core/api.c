@@ -305,6 +305,7 @@ AGENT_EXPORT int dmtcp_kvdb_request(int op, const char *id, const void *key, siz
 
 AGENT_EXPORT void dmtcp_global_barrier(const char *barrier) {
   if (!barrier || !barrier[0] || strlen(barrier) > 200) return;
+  if (agent.config.no_coordinator) return;   /* a computation of one: everyone is here (solo.c) */
   char cmd[340], *e = cmd + agent_strlcpy(cmd, "barrier barrier=", sizeof cmd);
   /* a name is one word of the protocol: spaces and '=' would split it */
   for (const char *p = barrier; *p && e < cmd + sizeof cmd - 1; p++) *e++ = (*p == ' ' || *p == '=' || *p == '\n') ? '_' : *p;
