@@ -130,7 +130,15 @@ void timers_restore(void) {
     const struct timer_record *t = &agent.timers[i];
     int id = t->id;
     long r = by_id ? create(t, &id) : create_in_order(t);
-    if (r < 0 || id != t->id) { say_timer(t, ": could not be made again with its id; the program's timer_t no longer works"); continue; }
+    if (r < 0 || id != t->id) {
+      /* with the errno (EBUSY: the id is taken already) and the way it was made, for a report */
+      char why[128], *e = why + agent_strlcpy(why, ": could not be made again with its id (errno ", sizeof why);
+      e = agent_fmt_u64(e, (uint64_t)(r < 0 ? -r : 0), 10);
+      agent_strlcpy(e, by_id ? ", by id); the program's timer_t no longer works" : ", in order); the program's timer_t no longer works",
+                    sizeof why - (size_t)(e - why));
+      say_timer(t, why);
+      continue;
+    }
     if (!t->value_ns) continue;   /* disarmed */
     struct kernel_itimerspec spec = { ts_of(t->interval_ns), ts_of(t->value_ns) };
     if (rsys4(SYS_timer_settime, id, 0, &spec, 0) < 0) say_timer(t, ": could not be armed again");
