@@ -49,6 +49,22 @@ function environ(pid: number): string[] {
   return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
 }
 
+/** Two cycles of: (once the run printed `more` numbers since) SIGUSR2, its image,
+ * kill, dmtcp_restart of that image with no coordinator option; the last run. */
+async function twoSignalRestarts(dir: string, run: Run, more = 0): Promise<Run> {
+  for (let gen = 1; gen <= 2; gen++) {
+    const seen = numbers(run).length;
+    await waitUntil(() => numbers(run).length >= seen + more);
+    process.kill(run.child.pid!, 'SIGUSR2');
+    const image = await imageOf(dir, gen);
+    run.kill();
+    await run.exited;
+    run = start('dmtcp_restart', [image], dir);
+    await waitUntil(() => numbers(run).length >= 1);
+  }
+  return run;
+}
+
 describe('--no-coordinator', () => {
   it('kill -USR2 checkpoints the process; it restarts without a coordinator and counts on, twice', async () => {
     const dir = tempDir('solo'); dirs.push(dir);
@@ -84,16 +100,9 @@ describe('--no-coordinator', () => {
     const dir = tempDir('solo-py'); dirs.push(dir);
     // its state: the count and a running sum that must agree
     const script = 'import time\ntotal = 0\nfor i in range(1, 61):\n    total += i\n    assert total == i * (i + 1) // 2\n    print(i, flush=True)\n    time.sleep(0.05)\nprint("SUM", total, flush=True)\n';
-    let run = start('dmtcp_launch', ['--no-coordinator', '/usr/bin/python3', '-c', script], dir);
-    await waitUntil(() => numbers(run).length >= 5);
-    for (let gen = 1; gen <= 2; gen++) {
-      process.kill(run.child.pid!, 'SIGUSR2');
-      const image = await imageOf(dir, gen);
-      run.kill();
-      await run.exited;
-      run = start('dmtcp_restart', [image], dir);
-      await waitUntil(() => numbers(run).length >= 3);
-    }
+    const first = start('dmtcp_launch', ['--no-coordinator', '/usr/bin/python3', '-c', script], dir);
+    await waitUntil(() => numbers(first).length >= 5);
+    const run = await twoSignalRestarts(dir, first);
     const end = await run.exited;
     expect(run.stderr).toBe('');
     expect(end).toEqual({ code: 0, signal: null });
@@ -106,19 +115,10 @@ describe('--no-coordinator', () => {
     const dir = tempDir('solo-exec'); dirs.push(dir);
     const script = 'echo PID $$; i=0; while [ $i -lt 30 ]; do i=$((i+1)); echo $i; sleep 0.1; done; ' +
       'exec /usr/bin/python3 -c "import os; print(\'NOW\', os.getpid(), flush=True)"';
-    let run = start('dmtcp_launch', ['--no-coordinator', '/bin/bash', '-c', script], dir);
-    await waitUntil(() => numbers(run).length >= 5);
-    const pid = run.lines.find((l) => l.startsWith('PID '))!.slice(4);
-    for (let gen = 1; gen <= 2; gen++) {
-      const seen = numbers(run).length;
-      await waitUntil(() => numbers(run).length >= seen + 2);
-      process.kill(run.child.pid!, 'SIGUSR2');
-      const image = await imageOf(dir, gen);
-      run.kill();
-      await run.exited;
-      run = start('dmtcp_restart', [image], dir);
-      await waitUntil(() => numbers(run).length >= 1);
-    }
+    const first = start('dmtcp_launch', ['--no-coordinator', '/bin/bash', '-c', script], dir);
+    await waitUntil(() => numbers(first).length >= 5);
+    const pid = first.lines.find((l) => l.startsWith('PID '))!.slice(4);
+    const run = await twoSignalRestarts(dir, first, 2);
     const end = await run.exited;
     expect(run.stderr).toBe('');
     expect(end).toEqual({ code: 0, signal: null });
