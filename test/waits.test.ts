@@ -90,4 +90,22 @@ describe('waits across checkpoints and restarts', () => {
     for (const call of ['poll', 'epoll']) expect(waitsOf(lines, call), call).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     expect(lines.at(-1)).toBe('DONE');
   }, 60_000);
+
+  it('pause and sigsuspend end on every signal of the program\'s, also one that comes as a checkpoint stops or resumes the thread', async () => {
+    s = await session();
+    const run = s.launch(program('pausehits', { flags: ['-pthread'] }), ['12']);
+    await run.waitFor((l) => l === 'READY');
+    // checkpoints back to back while each waiter gets a signal every few ms
+    const deadline = Date.now() + 9_000;
+    let checkpoints = 0;
+    while (Date.now() < deadline && run.lines.every((l) => !l.startsWith('DONE'))) { await s.checkpoint(); checkpoints++; }
+    expect(checkpoints).toBeGreaterThan(5);
+    const end = await run.exited;
+    expect(run.lines.filter((l) => l.startsWith('MISSED') || l.startsWith('CORRUPT')), run.stderr).toEqual([]);
+    expect(end).toEqual({ code: 0, signal: null });
+    const done = run.lines.at(-1)?.split(' ') ?? [];
+    expect(done[0]).toBe('DONE');
+    expect(Number(done[1])).toBeGreaterThan(100);   // both waits really were woken again and again
+    expect(Number(done[2])).toBeGreaterThan(100);
+  }, 60_000);
 });

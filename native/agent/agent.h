@@ -337,13 +337,23 @@ int threads_install_handler(void);
  * sees it move during a call knows an EINTR was the checkpoint's (waits.c).
  * Initial-exec TLS: read in the handler, no allocation, no lock. */
 extern __thread volatile unsigned agent_thread_stops __attribute__((tls_model("initial-exec")));
-/* While a thread waits in our pause/sigsuspend (waits.c): the mask it waits
- * with. Our handler then resumes it with every signal but ours blocked
- * (agent_suspend_held), so that a signal of the program's that comes as the
- * checkpoint ends waits for the wait to begin again instead of running its
- * handler just before it, and the wait would miss it. */
-extern __thread const void *volatile agent_suspend_mask __attribute__((tls_model("initial-exec")));
-extern __thread volatile int agent_suspend_held __attribute__((tls_model("initial-exec")));
+/* How many handlers of the program's ran on this thread (sigwrap.c counts
+ * them in the trampoline it installs in their place). */
+extern __thread volatile unsigned agent_program_handlers_run __attribute__((tls_model("initial-exec")));
+/* What a wrapper reads before a call the checkpoint may end (waits.c): our
+ * stops and the program's handlers on this thread. The call was cut by a
+ * checkpoint, to be made again, when we stopped the thread as the call ended
+ * and no handler of the program's ran meanwhile (whose EINTR is the
+ * program's, even if a checkpoint came too). */
+static inline uint64_t agent_call_mark(void) {
+  return ((uint64_t)agent_thread_stops << 32) | agent_program_handlers_run;
+}
+static inline int agent_cut_by_checkpoint(uint64_t mark) {
+  uint64_t now = agent_call_mark();
+  return (uint32_t)now == (uint32_t)mark && (now >> 32) != (mark >> 32);
+}
+/* The handler sigwrap.c installs for the program's (runs_a_handler in threads.c). */
+void agent_program_handler_trampoline(int sig, siginfo_t *info, void *uctx);
 int64_t agent_mono_ns(void);   /* CLOCK_MONOTONIC (waits.c) */
 #include <time.h>
 clockid_t agent_clock_now(clockid_t clock);   /* a CPU-time clock id with the tid or pid of now (cpu_clocks.c) */

@@ -240,7 +240,6 @@ int checkpoint_thread_lazy_signal(const siginfo_t *info, void *uctx) {
   int asked = solo_is_request(info);   /* --no-coordinator: `kill -USR2 <pid>` (solo.c) */
   if (!from_link && !from_timer && !asked) return 0;
   if (asked) solo_request();
-  agent_thread_stops++;           /* an EINTR it caused is ours (waits.c) */
   if (thread_started) return 1;   /* one more that was on its way */
   if (interrupted_safely((const ucontext_t *)uctx) || ++retries > RETRY_LIMIT) start_now();
   else arm_retry_timer();

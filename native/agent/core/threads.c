@@ -90,8 +90,6 @@ void threads_register_rseq(uint64_t fs_base) {
 /* ---- the handler, run by every user thread ---- */
 
 __thread volatile unsigned agent_thread_stops __attribute__((tls_model("initial-exec")));
-__thread const void *volatile agent_suspend_mask __attribute__((tls_model("initial-exec")));
-__thread volatile int agent_suspend_held __attribute__((tls_model("initial-exec")));
 
 /* The signals whose action now is to be ignored: SIG_IGN, or SIG_DFL where
  * the kernel's default is to ignore. */
@@ -114,26 +112,61 @@ static void unblock_ignored_signals(void) {
   rsys4(SYS_rt_sigprocmask, SIG_SETMASK, &mask, 0, 8);
 }
 
-/* Whether one of these pending signals runs a handler of the program's: only
- * a handler makes the kernel end the interrupted wait with EINTR. A signal
- * ignored by default or by choice (above all the SIGCHLD of a child that ended
- * while the tree was stopped or restarting) does not, and must not make our
- * EINTR look like the program's. */
-static int runs_a_handler(uint64_t signals) {
+/* Whether one of these pending signals runs a handler of the program's that
+ * sigwrap.c does not count: only a handler makes the kernel end the
+ * interrupted wait with EINTR. A signal ignored by default or by choice
+ * (above all the SIGCHLD of a child that ended while the tree was stopped or
+ * restarting) does not, and must not make our EINTR look like the program's. */
+static int runs_an_uncounted_handler(uint64_t signals) {
   for (int s = 1; signals && s <= 64; s++) {
     uint64_t bit = 1ULL << (s - 1);
     if (!(signals & bit)) continue;
     signals &= ~bit;
     struct kernel_sigaction now;
-    if (rsys4(SYS_rt_sigaction, s, 0, &now, 8) == 0 && now.handler != SIG_DFL && now.handler != SIG_IGN) return 1;
+    if (rsys4(SYS_rt_sigaction, s, 0, &now, 8) != 0) continue;
+    if (now.handler != SIG_DFL && now.handler != SIG_IGN && now.handler != (void *)agent_program_handler_trampoline) return 1;
   }
   return 0;
+}
+
+/* Whether our signal came as the thread left a system call: the pc is just
+ * past a `syscall` instruction, so the call ended as we came (EINTR, a part
+ * of a write) and its wrapper may call again (waits.c). Anywhere else (the
+ * wrapper's code before its call, a handler of the program's that ended the
+ * call) the call's end is the program's: counting our stop there made pause
+ * wait again for a signal whose handler had already run. A pc at the start
+ * of a page is counted as a call end: the byte before it is not read. */
+#define SYSCALL_INSN_0 0x0f
+#define SYSCALL_INSN_1 0x05
+#define PAGE_MASK_LOW 4095u
+static int came_as_a_call_ended(const void *uctx) {
+  uintptr_t pc = (uintptr_t)((const ucontext_t *)uctx)->uc_mcontext.gregs[REG_RIP];
+  if ((pc & PAGE_MASK_LOW) < 2) return 1;
+  const unsigned char *p = (const unsigned char *)pc;
+  return p[-2] == SYSCALL_INSN_0 && p[-1] == SYSCALL_INSN_1;
+}
+
+/* Our handler is about to return to the thread it stopped (a checkpoint, or
+ * only the coordinator's nudge). A signal of the program's that came while
+ * we held it is delivered as soon as we return, and its handler ends the
+ * interrupted call with EINTR too: that EINTR is the program's. A handler
+ * installed through sigaction or signal is counted as it runs (sigwrap.c);
+ * one the program set by other means (sigset, a raw rt_sigaction) is not, so
+ * for it our stop is taken back here. */
+static void before_return(int sig, void *uctx, int counted) {
+  uint64_t pending = 0, interrupted_mask;
+  memcpy(&interrupted_mask, &((ucontext_t *)uctx)->uc_sigmask, sizeof interrupted_mask);
+  rsys2(SYS_rt_sigpending, &pending, 8);
+  if (counted && runs_an_uncounted_handler(pending & ~interrupted_mask & ~(1ULL << (sig - 1)))) agent_thread_stops--;
 }
 
 static void checkpoint_signal_handler(int sig, siginfo_t *info, void *uctx) {
   int saved_errno = errno;
   unblock_ignored_signals();
   if (checkpoint_thread_lazy_signal(info, uctx)) {   /* the coordinator wrote: start the thread */
+    int counted = came_as_a_call_ended(uctx);
+    if (counted) agent_thread_stops++;   /* an EINTR it caused is ours */
+    before_return(sig, uctx, counted);
     errno = saved_errno;
     return;
   }
@@ -147,7 +180,8 @@ static void checkpoint_signal_handler(int sig, siginfo_t *info, void *uctx) {
     return;
   }
   volatile int seq = agent.resume_seq;
-  agent_thread_stops++;   /* before the save: a reborn thread sees it too */
+  int counted = came_as_a_call_ended(uctx);
+  if (counted) agent_thread_stops++;   /* before the save: a reborn thread sees it too */
   t->fs_base = agent_get_fs_base();
   t->cpu_at_stop_ns = agent_cpu_ns(CLOCK_THREAD_CPUTIME_ID);
   if (agent_ctx_save(&t->ctx) == 0) {
@@ -166,22 +200,7 @@ static void checkpoint_signal_handler(int sig, siginfo_t *info, void *uctx) {
   while (agent.resume_seq == seq) agent_futex_wait(&agent.resume_seq, seq, -1);
   /* each thread of the program as it goes on, in itself (DMTCP 5's THREAD_RESUME) */
   if (plugins_loaded()) plugins_event(DMTCP_EVENT_THREAD_RESUME, t->state == THREAD_REBORN);
-  /* A signal of the program's that came while we held the thread is
-   * delivered as soon as we return, and its handler ends the interrupted
-   * call with EINTR too: that EINTR is the program's, so the wrappers must
-   * not take it for ours (waits.c). */
-  uint64_t pending = 0, interrupted_mask;
-  memcpy(&interrupted_mask, &((ucontext_t *)uctx)->uc_sigmask, sizeof interrupted_mask);
-  rsys2(SYS_rt_sigpending, &pending, 8);
-  if (agent_suspend_mask) {
-    /* in pause/sigsuspend: back into the wait with the program's signals held
-     * (sigsuspend then takes them atomically), the mask put back after it */
-    uint64_t held = ~0ULL & ~(1ULL << (agent.config.ckpt_signal - 1));
-    memcpy(&((ucontext_t *)uctx)->uc_sigmask, &held, sizeof held);
-    agent_suspend_held = 1;
-  } else if (runs_a_handler(pending & ~interrupted_mask & ~(1ULL << (sig - 1)))) {
-    agent_thread_stops--;
-  }
+  before_return(sig, uctx, counted);
   errno = saved_errno;
 }
 

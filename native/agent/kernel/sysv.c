@@ -82,7 +82,7 @@ AGENT_EXPORT int semget(key_t key, int n, int flags) { return got(SYSV_SEM, rsys
  * checkpoint's too: called again when a checkpoint stopped the thread during
  * the call (see wrappers/waits.c), a timeout with what is left of it. The
  * real id is looked up again each time: a restart gives new ones. */
-#define CHECKPOINT_EINTR(r, stops) ((r) == -EINTR && agent_thread_stops != (stops))
+#define CHECKPOINT_EINTR(r, mark) ((r) == -EINTR && agent_cut_by_checkpoint(mark))
 
 /* ---- SEM_UNDO adjustments ---- */
 
@@ -127,12 +127,12 @@ AGENT_EXPORT int semtimedop(int id, struct sembuf *ops, size_t n, const struct t
   int64_t end = t ? agent_mono_ns() + (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec : 0, lost = agent.lost_ns;
   struct timespec left;
   for (;;) {
-    unsigned stops = agent_thread_stops;
+    uint64_t mark = agent_call_mark();
     long r = rsys4(SYS_semtimedop, real_of(SYSV_SEM, id), ops, n, t);
     if (r == 0) {   /* all done at once: what each SEM_UNDO operation leaves to undo */
       for (size_t k = 0; k < n; k++) if (ops[k].sem_flg & SEM_UNDO) undo_add(id, ops[k].sem_num, -ops[k].sem_op);
     }
-    if (!CHECKPOINT_EINTR(r, stops)) return (int)set_errno(r);
+    if (!CHECKPOINT_EINTR(r, mark)) return (int)set_errno(r);
     if (t) {
       int64_t ns = end + (agent.lost_ns - lost) - agent_mono_ns();
       if (ns < 0) ns = 0;
@@ -156,16 +156,16 @@ AGENT_EXPORT int semctl(int id, int num, int cmd, ...) {
 AGENT_EXPORT int msgget(key_t key, int flags) { return got(SYSV_MSG, rsys2(SYS_msgget, key, flags), key); }
 AGENT_EXPORT int msgsnd(int id, const void *msg, size_t len, int flags) {
   for (;;) {
-    unsigned stops = agent_thread_stops;
+    uint64_t mark = agent_call_mark();
     long r = rsys4(SYS_msgsnd, real_of(SYSV_MSG, id), msg, len, flags);
-    if (!CHECKPOINT_EINTR(r, stops)) return (int)set_errno(r);
+    if (!CHECKPOINT_EINTR(r, mark)) return (int)set_errno(r);
   }
 }
 AGENT_EXPORT ssize_t msgrcv(int id, void *msg, size_t len, long type, int flags) {
   for (;;) {
-    unsigned stops = agent_thread_stops;
+    uint64_t mark = agent_call_mark();
     long r = rsys5(SYS_msgrcv, real_of(SYSV_MSG, id), msg, len, type, flags);
-    if (!CHECKPOINT_EINTR(r, stops)) return set_errno(r);
+    if (!CHECKPOINT_EINTR(r, mark)) return set_errno(r);
   }
 }
 AGENT_EXPORT int msgctl(int id, int cmd, struct msqid_ds *buf) { return (int)set_errno(rsys3(SYS_msgctl, real_of(SYSV_MSG, id), cmd, buf)); }

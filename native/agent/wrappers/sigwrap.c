@@ -16,7 +16,6 @@
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 typedef int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
-typedef sighandler_t (*signal_fn)(int, sighandler_t);
 
 static struct sigaction program_wish;   /* what the program asked for our signal */
 
@@ -43,29 +42,85 @@ static void note_program_handler(int sig, void (*handler)(int), int flags) {
   else program_handled &= ~bit;
 }
 
-AGENT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
-  if (!is_ours(sig)) {
+/* The program's handlers run through a trampoline of ours that counts them
+ * on their thread (agent_program_handlers_run): a wait our checkpoint ended
+ * is made again only if no handler of the program's ran during it (waits.c).
+ * Only the kernel's word tells it apart otherwise, and it cannot: pause()
+ * resumed after its handler looks to our signal exactly like a pause() our
+ * signal cut short, when the thread was not on a CPU as its handler returned.
+ * The program is told its own handler back (sigaction's old action). */
+__thread volatile unsigned agent_program_handlers_run __attribute__((tls_model("initial-exec")));
+#define MAX_SIGNAL 64
+static struct sigaction program_actions[MAX_SIGNAL + 1];
+static uint64_t trampolined;   /* the signals whose kernel handler is the trampoline */
+
+void agent_program_handler_trampoline(int sig, siginfo_t *info, void *uctx) {
+  agent_program_handlers_run++;
+  if (sig < 1 || sig > MAX_SIGNAL) return;
+  struct sigaction a = program_actions[sig];
+  if (a.sa_flags & SA_RESETHAND) {
+    /* the kernel has put SIG_DFL back already: so does what we tell */
+    __atomic_and_fetch(&trampolined, ~(1ULL << (sig - 1)), __ATOMIC_SEQ_CST);
+  }
+  if (a.sa_flags & SA_SIGINFO) a.sa_sigaction(sig, info, uctx);
+  else if (a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN) a.sa_handler(sig);
+}
+
+static int catches(const struct sigaction *act) {
+  return act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN;
+}
+
+static int program_sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+  if (sig < 1 || sig > MAX_SIGNAL || !agent.active) {
     int r = agent_real_sigaction(sig, act, old);
     if (r == 0 && act) note_program_handler(sig, act->sa_handler, act->sa_flags);
     return r;
   }
+  uint64_t bit = 1ULL << (sig - 1);
+  struct sigaction was = program_actions[sig], installed, kernel_old;
+  const struct sigaction *give = act;
+  if (act && catches(act)) {
+    program_actions[sig] = *act;   /* before the kernel can call the trampoline for it */
+    installed = *act;
+    installed.sa_sigaction = agent_program_handler_trampoline;
+    installed.sa_flags |= SA_SIGINFO;
+    give = &installed;
+  }
+  int r = agent_real_sigaction(sig, give, &kernel_old);
+  if (r != 0) { program_actions[sig] = was; return r; }
+  if (old) *old = kernel_old.sa_sigaction == agent_program_handler_trampoline ? was : kernel_old;
+  if (act) {
+    if (give == &installed) __atomic_or_fetch(&trampolined, bit, __ATOMIC_SEQ_CST);
+    else __atomic_and_fetch(&trampolined, ~bit, __ATOMIC_SEQ_CST);
+    note_program_handler(sig, act->sa_handler, act->sa_flags);
+  }
+  return 0;
+}
+
+AGENT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+  if (!is_ours(sig)) return program_sigaction(sig, act, old);
   if (old) *old = program_wish;
   if (act) program_wish = *act;
   return 0;
 }
 
-AGENT_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
-  static signal_fn real;
-  if (!real) real = (signal_fn)next_symbol("signal");
-  if (!is_ours(sig)) {
-    sighandler_t r = real(sig, handler);
-    if (r != SIG_ERR) note_program_handler(sig, handler, 0);
-    return r;
-  }
-  sighandler_t previous = program_wish.sa_handler;
-  program_wish.sa_handler = handler;
-  return previous;
+/* signal() as glibc makes it (BSD semantics): the signal blocked during its
+ * handler, calls restarted; sysv_signal: one shot, not blocked, not restarted. */
+static sighandler_t via_sigaction(int sig, sighandler_t handler, int flags) {
+  struct sigaction act, old;
+  memset(&act, 0, sizeof act);
+  act.sa_handler = handler;
+  sigemptyset(&act.sa_mask);
+  if (!(flags & SA_NODEFER) && sig >= 1 && sig <= MAX_SIGNAL) sigaddset(&act.sa_mask, sig);
+  act.sa_flags = flags;
+  if (sigaction(sig, &act, &old) != 0) return SIG_ERR;
+  return old.sa_handler;
 }
+
+AGENT_EXPORT sighandler_t signal(int sig, sighandler_t handler) { return via_sigaction(sig, handler, SA_RESTART); }
+AGENT_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler) { return via_sigaction(sig, handler, SA_RESTART); }
+AGENT_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler) { return via_sigaction(sig, handler, SA_RESETHAND | SA_NODEFER); }
+AGENT_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t handler) { return via_sigaction(sig, handler, SA_RESETHAND | SA_NODEFER); }
 
 /* Per thread: whether the program's mask blocks our signal, and a send of
  * the program's that waits for it to unblock (TLS: read in the handler). */

@@ -62,11 +62,11 @@ static int64_t timespec_ns(const struct timespec *t) { return (int64_t)t->tv_sec
 static struct timespec ns_timespec(int64_t ns) { return (struct timespec){ ns / NS_PER_SEC, ns % NS_PER_SEC }; }
 static int ms_left(const struct deadline *d) { return (int)((ns_left(d) + NS_PER_MS - 1) / NS_PER_MS); }
 
-/* A failed call whose EINTR a checkpoint caused: `stops` and errno were read
- * before it. errno is then put back: the program never sees that EINTR,
- * not even in errno after the call again succeeds. */
-static int by_checkpoint(long r, unsigned stops, int errno_before) {
-  if (r != -1 || errno != EINTR || agent_thread_stops == stops) return 0;
+/* A failed call whose EINTR a checkpoint caused: its mark (agent.h) and
+ * errno were read before it. errno is then put back: the program never sees
+ * that EINTR, not even in errno after the call again succeeds. */
+static int by_checkpoint(long r, uint64_t mark, int errno_before) {
+  if (r != -1 || errno != EINTR || !agent_cut_by_checkpoint(mark)) return 0;
   errno = errno_before;
   return 1;
 }
@@ -79,10 +79,10 @@ AGENT_EXPORT int poll(struct pollfd *fds, nfds_t n, int ms) {
   if (!real) real = (poll_fn)next("poll");
   struct deadline d = deadline_after((int64_t)ms * NS_PER_MS);
   for (;;) {
-    unsigned stops = agent_thread_stops;
+    uint64_t mark = agent_call_mark();
     int errno_before = errno;
     int r = real(fds, n, ms);
-    if (!by_checkpoint(r, stops, errno_before)) return r;
+    if (!by_checkpoint(r, mark, errno_before)) return r;
     if (ms > 0) ms = ms_left(&d);
   }
 }
@@ -101,10 +101,10 @@ AGENT_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *time
   struct deadline d = deadline_after(timeout ? timespec_ns(timeout) : 0);
   struct timespec left;
   for (;;) {
-    unsigned stops = agent_thread_stops;
+    uint64_t mark = agent_call_mark();
     int errno_before = errno;
     int r = real(fds, n, timeout, mask);
-    if (!by_checkpoint(r, stops, errno_before)) return r;
+    if (!by_checkpoint(r, mark, errno_before)) return r;
     if (timeout) { left = ns_timespec(ns_left(&d)); timeout = &left; }
   }
 }
@@ -121,10 +121,10 @@ AGENT_EXPORT int select(int n, fd_set *rd, fd_set *wr, fd_set *ex, struct timeva
   if (!real) real = (select_fn)next("select");
   struct deadline d = deadline_after(timeout ? (int64_t)timeout->tv_sec * NS_PER_SEC + timeout->tv_usec * NS_PER_US : 0);
   for (;;) {
-    unsigned stops = agent_thread_stops;
+    uint64_t mark = agent_call_mark();
     int errno_before = errno;
     int r = real(n, rd, wr, ex, timeout);
-    if (!by_checkpoint(r, stops, errno_before)) return r;
+    if (!by_checkpoint(r, mark, errno_before)) return r;
     if (timeout) {
       int64_t left = ns_left(&d);
       timeout->tv_sec = left / NS_PER_SEC;
@@ -140,10 +140,10 @@ AGENT_EXPORT int pselect(int n, fd_set *rd, fd_set *wr, fd_set *ex, const struct
   struct deadline d = deadline_after(timeout ? timespec_ns(timeout) : 0);
   struct timespec left;
   for (;;) {
-    unsigned stops = agent_thread_stops;
+    uint64_t mark = agent_call_mark();
     int errno_before = errno;
     int r = real(n, rd, wr, ex, timeout, mask);
-    if (!by_checkpoint(r, stops, errno_before)) return r;
+    if (!by_checkpoint(r, mark, errno_before)) return r;
     if (timeout) { left = ns_timespec(ns_left(&d)); timeout = &left; }
   }
 }
@@ -154,10 +154,10 @@ AGENT_EXPORT int epoll_wait(int ep, struct epoll_event *events, int max, int ms)
   if (!real) real = (epoll_wait_fn)next("epoll_wait");
   struct deadline d = deadline_after((int64_t)ms * NS_PER_MS);
   for (;;) {
-    unsigned stops = agent_thread_stops;
+    uint64_t mark = agent_call_mark();
     int errno_before = errno;
     int r = real(ep, events, max, ms);
-    if (!by_checkpoint(r, stops, errno_before)) return r;
+    if (!by_checkpoint(r, mark, errno_before)) return r;
     if (ms > 0) ms = ms_left(&d);
   }
 }
@@ -168,10 +168,10 @@ AGENT_EXPORT int epoll_pwait(int ep, struct epoll_event *events, int max, int ms
   if (!real) real = (epoll_pwait_fn)next("epoll_pwait");
   struct deadline d = deadline_after((int64_t)ms * NS_PER_MS);
   for (;;) {
-    unsigned stops = agent_thread_stops;
+    uint64_t mark = agent_call_mark();
     int errno_before = errno;
     int r = real(ep, events, max, ms, mask);
-    if (!by_checkpoint(r, stops, errno_before)) return r;
+    if (!by_checkpoint(r, mark, errno_before)) return r;
     if (ms > 0) ms = ms_left(&d);
   }
 }
@@ -183,10 +183,10 @@ AGENT_EXPORT int epoll_pwait2(int ep, struct epoll_event *events, int max, const
   struct deadline d = deadline_after(timeout ? timespec_ns(timeout) : 0);
   struct timespec left;
   for (;;) {
-    unsigned stops = agent_thread_stops;
+    uint64_t mark = agent_call_mark();
     int errno_before = errno;
     int r = real(ep, events, max, timeout, mask);
-    if (!by_checkpoint(r, stops, errno_before)) return r;
+    if (!by_checkpoint(r, mark, errno_before)) return r;
     if (timeout) { left = ns_timespec(ns_left(&d)); timeout = &left; }
   }
 }
@@ -217,16 +217,16 @@ static ssize_t write_once(enum write_kind kind, int fd, const char *p, size_t n,
 static ssize_t write_whole(enum write_kind kind, int fd, const void *buf, size_t n, int flags, const struct sockaddr *to, socklen_t len) {
   size_t done = 0;
   for (;;) {
-    unsigned stops = agent_thread_stops;
+    uint64_t mark = agent_call_mark();
     int errno_before = errno;
     ssize_t r = write_once(kind, fd, (const char *)buf + done, n - done, flags, to, len);
     if (r < 0) {
-      if (by_checkpoint(r, stops, errno_before)) continue;
+      if (by_checkpoint(r, mark, errno_before)) continue;
       if (done) { errno = errno_before; return (ssize_t)done; }
       return r;
     }
     done += (size_t)r;
-    if (done >= n || agent_thread_stops == stops) return (ssize_t)done;
+    if (done >= n || !agent_cut_by_checkpoint(mark)) return (ssize_t)done;
   }
 }
 
@@ -234,11 +234,12 @@ AGENT_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
   /* the hot path: one call, no checkpoint during it */
   static write_fn real;
   if (!real) real = (write_fn)next("write");
-  unsigned stops = agent_thread_stops;
+  uint64_t mark = agent_call_mark();
   int errno_before = errno;
   ssize_t r = real(fd, buf, n);
-  if (__builtin_expect(agent_thread_stops == stops, 1)) return r;
-  if (r < 0 && !by_checkpoint(r, stops, errno_before)) return r;
+  if (__builtin_expect(agent_call_mark() == mark, 1)) return r;
+  if (!agent_cut_by_checkpoint(mark)) return r;   /* a handler of the program's ran: its call's end is its own */
+  if (r < 0 && !by_checkpoint(r, mark, errno_before)) return r;
   if (r >= (ssize_t)n) return r;
   ssize_t rest = write_whole(WRITE, fd, (const char *)buf + (r > 0 ? r : 0), n - (size_t)(r > 0 ? r : 0), 0, 0, 0);
   if (r <= 0) return rest;
@@ -272,17 +273,17 @@ static int connect_outcome(int fd, int errno_before) {
 AGENT_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
   static connect_fn real;
   if (!real) real = (connect_fn)next("connect");
-  unsigned stops = agent_thread_stops;
+  uint64_t mark = agent_call_mark();
   int errno_before = errno;
   int r = real(fd, addr, len);
-  if (!by_checkpoint(r, stops, errno_before)) return r;
+  if (!by_checkpoint(r, mark, errno_before)) return r;
   for (;;) {
-    stops = agent_thread_stops;
+    mark = agent_call_mark();
     r = real(fd, addr, len);
     if (r == 0) return 0;
     if (errno == EISCONN) { errno = errno_before; return 0; }
     if (errno == EALREADY) return connect_outcome(fd, errno_before);
-    if (!by_checkpoint(r, stops, errno_before)) return r;
+    if (!by_checkpoint(r, mark, errno_before)) return r;
   }
 }
 
@@ -304,9 +305,9 @@ AGENT_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timesp
   struct deadline d = deadline_after(timespec_ns(req));
   struct timespec left, kernel_rem;
   for (;;) {
-    unsigned stops = agent_thread_stops;
+    uint64_t mark = agent_call_mark();
     int r = real_clock_nanosleep()(agent_clock_now(clock), flags, req, rem ? rem : &kernel_rem);
-    if (r != EINTR || agent_thread_stops == stops) return r;
+    if (r != EINTR || !agent_cut_by_checkpoint(mark)) return r;
     if (flags & TIMER_ABSTIME) continue;
     left = cpu_clock ? (rem ? *rem : kernel_rem) : ns_timespec(ns_left(&d));
     req = &left;
@@ -339,41 +340,32 @@ AGENT_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct
   struct deadline d = deadline_after(timeout ? timespec_ns(timeout) : 0);
   struct timespec left;
   for (;;) {
-    unsigned stops = agent_thread_stops;
+    uint64_t mark = agent_call_mark();
     int errno_before = errno;
     int r = real(set, info, timeout);
-    if (!by_checkpoint(r, stops, errno_before)) return r;
+    if (!by_checkpoint(r, mark, errno_before)) return r;
     if (timeout) { left = ns_timespec(ns_left(&d)); timeout = &left; }
   }
 }
 
 AGENT_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info) { return sigtimedwait(set, info, 0); }
 
-/* pause and sigsuspend end when a handler ran: not when only ours did. Both
- * wait in the kernel's sigsuspend with `mask`; a checkpoint that ends the
- * wait resumes the thread with the program's signals held (threads.c), so
- * the one that comes just then is taken by the next wait, not missed before
- * it; the mask the thread had before the call is put back after it. */
+/* pause and sigsuspend end when a handler of the program's ran, not when
+ * only ours did: by_checkpoint says a stop of ours ended the wait and no
+ * handler of the program's ran during it (sigwrap.c counts them). A signal
+ * of the program's that came while we held the thread runs its handler as
+ * we return, or, if the mask blocks it outside the wait, as the wait begins
+ * again: either way the call then ends, as it must. */
 typedef int (*sigsuspend_fn)(const sigset_t *);
 static int suspend_until_handler(const sigset_t *mask) {
   static sigsuspend_fn real;
   if (!real) real = (sigsuspend_fn)next("sigsuspend");
-  uint64_t before = 0;
-  rsys4(SYS_rt_sigprocmask, SIG_BLOCK, 0, &before, 8);
-  agent_suspend_mask = mask;
-  int r;
   for (;;) {
-    unsigned stops = agent_thread_stops;
+    uint64_t mark = agent_call_mark();
     int errno_before = errno;
-    r = real(mask);
-    if (!by_checkpoint(r, stops, errno_before)) break;
+    int r = real(mask);
+    if (!by_checkpoint(r, mark, errno_before)) return r;
   }
-  agent_suspend_mask = 0;
-  if (agent_suspend_held) {
-    agent_suspend_held = 0;
-    rsys4(SYS_rt_sigprocmask, SIG_SETMASK, &before, 0, 8);
-  }
-  return r;
 }
 
 AGENT_EXPORT int sigsuspend(const sigset_t *mask) { return suspend_until_handler(mask); }
@@ -389,10 +381,10 @@ AGENT_EXPORT int pause(void) {
 
 #define AGAIN_WHILE_CHECKPOINTED(type, call) do {        \
     for (;;) {                                           \
-      unsigned stops = agent_thread_stops;               \
+      uint64_t mark = agent_call_mark();               \
       int errno_before = errno;                          \
       type r = (call);                                   \
-      if (!by_checkpoint((long)r, stops, errno_before)) return r; \
+      if (!by_checkpoint((long)r, mark, errno_before)) return r; \
     }                                                    \
   } while (0)
 
