@@ -16,7 +16,7 @@ let s: Session | undefined;
 afterEach(async () => { await s?.close(); s = undefined; });
 
 
-type Fd = { fd: number; kind?: string; state?: Record<string, unknown> };
+type Fd = { fd: number; kind?: string; share?: string; owner?: number; ownerFd?: number; state?: Record<string, unknown> };
 const fdsOf = (c: Cycle, gen: number): Fd[] => c.images[gen].flatMap((i) => (readImageMeta(i).fds ?? []) as Fd[]);
 
 
@@ -119,5 +119,23 @@ describe('a descriptor no checkpoint carries', () => {
     for (const l of said) expect(l).toMatch(/^dmtcp: fd \d+ \(other\) of process \d+: anon_inode:\[pidfd\] cannot be carried; it comes back as \/dev\/null at a restart$/);
     expect(counted(lines, 'P')).toEqual(oneTo(100));
     expect(lines.filter((l) => !l.startsWith('dmtcp: ') && !/^P \d+$/.test(l))).toEqual(['DONE 100']);
+  });
+});
+
+describe('an epoll set, a signalfd and a timerfd shared across fork', () => {
+  it.each(MODES)('are one each again after each of two restarts: what the child changes in them, the parent sees (%s)', async (_mode, launchArgs) => {
+    s = await session();
+    const c = await twoRestarts(s, program('anonshare'), ['40'], { launchArgs, ready: (l) => counted(l, 'T').length >= 5, processes: 2 });
+    expect(c.lines.filter((l) => l.includes('CORRUPT')), c.runs.map((r) => r.stderr).join('\n')).toEqual([]);
+    expect(counted(c.lines, 'T')).toEqual(oneTo(40));
+    expect(c.lines.at(-1)).toBe('DONE 40');
+    expect(c.end).toEqual({ code: 0, signal: null });
+    // both holders name each one the same: its owner and the owner's fd for it
+    for (const kind of ['epoll', 'signalfd', 'timerfd']) {
+      const held = fdsOf(c, 0).filter((f) => f.kind === kind);
+      expect(held, kind).toHaveLength(2);
+      expect(held.every((f) => f.share === 'anon'), kind).toBe(true);
+      expect(new Set(held.map((f) => `${f.owner}:${f.ownerFd}`)).size, kind).toBe(1);
+    }
   });
 });

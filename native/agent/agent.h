@@ -74,6 +74,7 @@ enum fd_share {
   SHARE_TAG,        /* a seekable file: owner_virt/owner_fd from the offset tag */
   SHARE_OWNER,      /* anything else with an owner from F_SETOWN: owner_virt */
   SHARE_PIPE,       /* a pipe or FIFO end: dev/ino and the access mode */
+  SHARE_ANON,       /* an epoll set, signalfd or timerfd: owner_virt from F_SETOWN, owner_fd by kcmp */
 };
 
 struct fd_record {
@@ -93,7 +94,7 @@ struct fd_record {
   uint64_t dev, ino, rdev;    /* fstat */
   int share;                  /* enum fd_share */
   pid_t owner_virt;           /* the process the election chose for this description */
-  int owner_fd;               /* SHARE_TAG: its fd number for it */
+  int owner_fd;               /* SHARE_TAG, SHARE_ANON: its fd number for it */
   int orig_owner;             /* F_GETOWN before the election, put back after it */
   int drained;                /* we drained this pipe: saved_data holds its bytes */
   int pipe_size;              /* F_GETPIPE_SZ */
@@ -460,6 +461,10 @@ struct fd_kind_ops {
   void (*link_up)(const struct fd_record *r); /* restart, once every fd is in place (epoll's watches); may be 0 */
   void (*describe)(struct jbuf *b, const struct fd_record *r);   /* its state as JSON members */
   void (*drain)(struct fd_record *r);         /* DRAIN: what it holds, copied (may be 0) */
+  /* restart: the restorers made this description once for all its holders
+   * and placed it at r->fd: give it its state there (every holder does; the
+   * same state twice changes nothing). 0: a kind they never share. */
+  int (*adopt)(const struct fd_record *r);
 };
 const struct fd_kind_ops *fd_kind_ops(int kind);   /* 0 for kinds fds.c handles itself */
 int fd_kind_of(int fd, const char *link);          /* an enum fd_kind of the table, or 0 */

@@ -81,6 +81,12 @@ struct tree_header {
                                  * u32 priority and its bytes */
 #define TREE_OBJ_EVENTFD 11     /* an eventfd several fds (or processes) held: pos: its counter;
                                  * flags: F_SETFL flags, flags2: EFD_SEMAPHORE or 0 */
+#define TREE_OBJ_ANON 12        /* an epoll set, signalfd or timerfd several fds (or processes) held,
+                                 * made empty for its holders' agents to give it its state:
+                                 * flags2: which (TREE_ANON_*), flags: F_SETFL flags, pos: a timerfd's clock */
+#define TREE_ANON_EPOLL 1
+#define TREE_ANON_SIGNALFD 2
+#define TREE_ANON_TIMERFD 3
 #define TREE_OBJ_SYSV 10        /* a System V object (src/restart/sysv.ts): flags: its kind (1 shm,
                                  * 2 sem, 3 msg), flags2: the id the program knows, pos: its kernel
                                  * id at the checkpoint (removed when it lingers); the root

@@ -21,6 +21,10 @@
 #define NR_lseek 8
 #define NR_memfd_create 319
 #define NR_eventfd2 290
+#define NR_epoll_create1 291
+#define NR_signalfd4 289
+#define NR_timerfd_create 283
+#define ANON_KIND_UNKNOWN 22   /* EINVAL */
 #define NR_ftruncate 77
 #define F_DUPFD 0
 #define F_SETFL 4
@@ -227,6 +231,16 @@ void shared_fds_make(const struct tree_header *h) {
         to_slot(e, slot, "cannot make an eventfd for the tree; errno");
         uint64_t count = (uint64_t)o->pos;
         if (count) sys3(NR_write, slot, &count, sizeof count);
+        set_flags(slot, o->flags);
+        break;
+      }
+      case TREE_OBJ_ANON: {
+        /* the kind only; the holders' agents give it its watches, mask or time */
+        uint64_t no_signals = 0;
+        long f = o->flags2 == TREE_ANON_EPOLL ? sys1(NR_epoll_create1, 0)
+               : o->flags2 == TREE_ANON_SIGNALFD ? sys4(NR_signalfd4, -1, &no_signals, sizeof no_signals, 0)
+               : o->flags2 == TREE_ANON_TIMERFD ? sys2(NR_timerfd_create, o->pos, 0) : -ANON_KIND_UNKNOWN;
+        to_slot(f, slot, "cannot make an epoll set, signalfd or timerfd for the tree; errno");
         set_flags(slot, o->flags);
         break;
       }

@@ -14,14 +14,17 @@
  *    processes hold them (an end nobody holds is closed: as if its holders
  *    outside the computation had gone);
  *  - files, terminals and devices held more than once are reopened once;
- *  - an eventfd held more than once (dup'd, or across fork) is made once.
+ *  - an eventfd held more than once (dup'd, or across fork) is made once;
+ *  - so is an epoll set, signalfd or timerfd (named by its owner's fd for it).
  * Everything else each process reopens alone (native/agent/fds/fds.c).
  */
 import type { TreeEntry } from './tree';
 import { AF_UNIX, namedUnixInodes, planSockets, queueHolder, restoredHere } from './sockets';
 import { planMessageQueues } from './mqueue';
 
-export const OBJ = { PIPE: 1, FIFO: 2, FILE: 3, STDIO: 4, PTY: 5, SOCKETPAIR: 6, SOCKET: 7, SHM: 8, MQUEUE: 9, SYSV: 10, EVENTFD: 11 } as const;
+export const OBJ = { PIPE: 1, FIFO: 2, FILE: 3, STDIO: 4, PTY: 5, SOCKETPAIR: 6, SOCKET: 7, SHM: 8, MQUEUE: 9, SYSV: 10, EVENTFD: 11, ANON: 12 } as const;
+/** TREE_ANON_*: which kind of description an OBJ.ANON is (tree_format.h). */
+const ANON_KINDS: Record<string, number> = { epoll: 1, signalfd: 2, timerfd: 3 };
 const EFD_SEMAPHORE = 1;
 /** Placement fd meaning "this session's controlling terminal" (tree_format.h). */
 export const FD_CTTY = -1;
@@ -56,7 +59,7 @@ export interface FdRecord {
   dev?: number; ino?: number; rdev?: number; share?: string; owner?: number; ownerFd?: number; pipeSize?: number;
   pty?: number; termios?: string; winsize?: number[]; ptyQueued?: number; ptyQueuedAt?: string;
   /** A descriptor kind's own state (readdmtcp --fds): an eventfd's count, mode and kernel id. */
-  state?: { count?: number; semaphore?: boolean; id?: number };
+  state?: { count?: number; semaphore?: boolean; id?: number; clock?: number };
   socket?: {
     domain?: number; type?: number; protocol?: number; unnamed?: boolean; passcred?: boolean; peer?: number; queued?: number; queuedAt?: string;
     listening?: boolean; backlog?: number; shutdown?: number; records?: boolean; tcpState?: number; opts?: number; rcvbuf?: number; sndbuf?: number; unsent?: number; unsentAt?: string;
@@ -89,6 +92,7 @@ function keyOf(r: FdRecord): string | undefined {
     case 'tag': return `tag:${r.owner}:${r.ownerFd}`;
     case 'owner': return `own:${r.owner}:${r.dev}:${r.ino}:${(r.flags ?? 0) & KEY_FLAGS}`;
     case 'pipe': return `pipe:${r.dev}:${r.ino}:${(r.flags ?? 0) & O_ACCMODE}`;
+    case 'anon': return r.kind && ANON_KINDS[r.kind] ? `anon:${r.kind}:${r.owner}:${r.ownerFd}` : undefined;
     default: return undefined;
   }
 }
@@ -232,6 +236,18 @@ export function planSharedFds(entries: TreeEntry[], readSaved?: ReadSaved): { ob
     objects.push({
       kind: OBJ.EVENTFD, flags: rec.flags ?? 0, flags2: rec.state?.semaphore ? EFD_SEMAPHORE : 0, path: '',
       pos: typeof rec.state?.count === 'number' ? rec.state.count : 0, pipeSize: 0,
+    });
+    place(key, objects.length - 1, 0);
+  }
+
+  // Epoll sets, signalfds and timerfds held at more than one place: made
+  // once, empty; each holder's agent gives it its watches, mask or time.
+  for (const [key, holders] of byKey) {
+    if (done.has(key) || holders.length < 2 || !key.startsWith('anon:')) continue;
+    const rec = holders[0].rec;
+    objects.push({
+      kind: OBJ.ANON, flags: rec.flags ?? 0, flags2: ANON_KINDS[rec.kind!], path: '',
+      pos: rec.kind === 'timerfd' && typeof rec.state?.clock === 'number' ? rec.state.clock : 0, pipeSize: 0,
     });
     place(key, objects.length - 1, 0);
   }

@@ -5,7 +5,11 @@
  * fd of the process is in place (files, pipes, sockets, other epolls: nested
  * sets), the watches are added again. A level-triggered watch on a ready fd
  * reports at once, as before; an edge-triggered one reports the readiness
- * once more, which a program that reads until EAGAIN already expects. */
+ * once more, which a program that reads until EAGAIN already expects.
+ * A set several processes hold (made before a fork) is made once by the
+ * restorers and placed in each (fd_share.c names it); each holder then adds
+ * the watches it saw, which are the set's: the second finds them there. */
+#include <errno.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -74,7 +78,9 @@ static void epoll_link_up(const struct fd_record *r) {
   const struct epoll_watch *w = watches(r, &n);
   for (size_t i = 0; i < n; i++) {
     struct epoll_event ev = { .events = w[i].events, .data = { .u64 = w[i].data } };
-    if (rsys4(SYS_epoll_ctl, r->fd, EPOLL_CTL_ADD, w[i].fd, &ev) < 0) {
+    long added = rsys4(SYS_epoll_ctl, r->fd, EPOLL_CTL_ADD, w[i].fd, &ev);
+    if (added == -EEXIST && r->placed) continue;   /* another holder of the set added it */
+    if (added < 0) {
       char what[96], *e = what + agent_strlcpy(what, "could not watch fd ", sizeof what);
       e = agent_fmt_u64(e, (uint64_t)w[i].fd, 10);
       agent_strlcpy(e, " again (it did not come back as it was)", sizeof what - (size_t)(e - what));
@@ -97,7 +103,10 @@ static void epoll_describe(struct jbuf *b, const struct fd_record *r) {
   json_raw(b, "]");
 }
 
+/* a shared set: empty, as made; the watches come at link_up */
+static int epoll_adopt(const struct fd_record *r) { (void)r; return 0; }
+
 const struct fd_kind_ops epoll_kind = {
   .kind = FD_EPOLL, .name = "epoll", .link = "anon_inode:[eventpoll]",
-  .save = epoll_save, .restore = epoll_restore, .link_up = epoll_link_up, .describe = epoll_describe,
+  .save = epoll_save, .restore = epoll_restore, .link_up = epoll_link_up, .describe = epoll_describe, .adopt = epoll_adopt,
 };

@@ -5,10 +5,11 @@
  * state, put at the old number by fds.c) side by side. Kinds without a path
  * are known by what /proc/self/fd/N links to ("anon_inode:[eventfd]").
  *
- * Such a description is restored by each holder alone: every anonymous inode
- * has the same dev/ino, so the election (fd_share.c) cannot name one across
- * processes; a parent and child sharing one eventfd get one each
- * (docs/event-fds.md). */
+ * Every anonymous inode has the same dev/ino, so a description held by several
+ * processes is named otherwise: an eventfd by its kernel id, an epoll set,
+ * signalfd or timerfd by its elected owner's fd for it (fd_share.c, kinds
+ * with `adopt`); the restorers make it once and each holder adopts it. The
+ * rest (inotify, mqueue) each holder restores alone (docs/event-fds.md). */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>

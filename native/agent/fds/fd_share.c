@@ -11,12 +11,18 @@
  * DRAIN barrier: every process reads who won: that is the description's name
  * across the computation (owner's virtual pid, and fd for files). Pipes are
  * named by their inode, and the owner of a read end drains it (pipes.c).
+ * An epoll set, signalfd or timerfd has no inode or id of its own (every
+ * anonymous inode is the same one): its owner's fd for it is found by asking
+ * the kernel whether the owner's fds are the same description (kcmp, allowed
+ * between processes of one user), the lowest one naming it.
  * CHECKPOINT barrier: offsets and owners go back as they were (every holder
  * writes the same saved value, so the order does not matter); the barrier in
  * between keeps anyone from undoing before all have read.
  * dmtcp_restart groups the holders by these names and the restorers make each
  * shared description once (docs/restart-tree.md). */
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -39,7 +45,13 @@ void fd_share_elect(void) {
   if (!agent.fds_saved) return;   /* saved at SUSPEND: the offsets before anyone tagged */
   for (int i = 0; i < agent.nfds; i++) {
     struct fd_record *r = &agent.fds[i];
-    if (fd_kind_ops(r->kind)) continue;   /* restored by each holder alone (fd_kinds.c) */
+    const struct fd_kind_ops *k = fd_kind_ops(r->kind);
+    if (k && !(k->adopt && r->ev_saved)) continue;   /* restored by each holder alone (fd_kinds.c) */
+    if (k) {
+      r->orig_owner = (int)rsys2(SYS_fcntl, r->fd, F_GETOWN);
+      r->share = rsys3(SYS_fcntl, r->fd, F_SETOWN, agent.real_pid) < 0 ? SHARE_NONE : SHARE_ANON;
+      continue;
+    }
     if (taggable(r)) {
       r->share = rsys3(SYS_lseek, r->fd, tag_of(r->fd), SEEK_SET) == tag_of(r->fd) ? SHARE_TAG : SHARE_NONE;
       continue;
@@ -49,6 +61,39 @@ void fd_share_elect(void) {
     r->share = r->kind == FD_PIPE ? SHARE_PIPE : SHARE_OWNER;
     if (r->kind == FD_PIPE) r->pipe_size = (int)rsys2(SYS_fcntl, r->fd, F_GETPIPE_SZ);
   }
+}
+
+/* The lowest fd of process `owner` (real pid) that is the same description
+ * as our `fd`, or -1. */
+static int owner_fd_of(int fd, int kind, long owner) {
+  int best = -1;
+  if (owner == agent.real_pid) {
+    for (int i = 0; i < agent.nfds; i++) {
+      const struct fd_record *o = &agent.fds[i];
+      if (o->kind == kind && (best < 0 || o->fd < best) &&
+          (o->fd == fd || rsys5(SYS_kcmp, agent.real_pid, agent.real_pid, KCMP_FILE, fd, o->fd) == 0)) best = o->fd;
+    }
+    return best;
+  }
+  char path[40], buf[4096];
+  char *e = path + agent_strlcpy(path, "/proc/", sizeof path);
+  e = agent_fmt_u64(e, (uint64_t)owner, 10);
+  agent_strlcpy(e, "/fd", sizeof path - (size_t)(e - path));
+  int dir = (int)rsys3(SYS_open, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (dir < 0) return -1;
+  for (;;) {
+    long got = rsys3(SYS_getdents64, dir, buf, sizeof buf);
+    if (got <= 0) break;
+    for (long off = 0; off < got;) {
+      struct dirent64 *d = (struct dirent64 *)(buf + off);
+      off += d->d_reclen;
+      if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+      int n = (int)agent_parse_u64(d->d_name, 10, 0);
+      if ((best < 0 || n < best) && rsys5(SYS_kcmp, agent.real_pid, owner, KCMP_FILE, fd, n) == 0) best = n;
+    }
+  }
+  rsys1(SYS_close, dir);
+  return best;
 }
 
 void fd_share_read(void) {
@@ -63,6 +108,11 @@ void fd_share_read(void) {
       long owner = rsys2(SYS_fcntl, r->fd, F_GETOWN);
       r->owner_virt = owner > 0 ? pid_virt_of_real((pid_t)owner) : 0;
       if (!r->owner_virt && r->share == SHARE_OWNER) r->share = SHARE_NONE;
+    } else if (r->share == SHARE_ANON) {
+      long owner = rsys2(SYS_fcntl, r->fd, F_GETOWN);
+      r->owner_virt = owner > 0 ? pid_virt_of_real((pid_t)owner) : 0;
+      r->owner_fd = owner > 0 ? owner_fd_of(r->fd, r->kind, owner) : -1;
+      if (!r->owner_virt || r->owner_fd < 0) r->share = SHARE_NONE;   /* made again by this holder alone */
     }
   }
   pipes_drain();
@@ -75,6 +125,6 @@ void fd_share_undo(void) {
   for (int i = 0; i < agent.nfds; i++) {
     struct fd_record *r = &agent.fds[i];
     if (r->share == SHARE_TAG) rsys3(SYS_lseek, r->fd, r->offset, SEEK_SET);
-    else if (r->share == SHARE_OWNER || r->share == SHARE_PIPE) rsys3(SYS_fcntl, r->fd, F_SETOWN, r->orig_owner);
+    else if (r->share == SHARE_OWNER || r->share == SHARE_PIPE || r->share == SHARE_ANON) rsys3(SYS_fcntl, r->fd, F_SETOWN, r->orig_owner);
   }
 }

@@ -240,13 +240,16 @@ void fds_restore(void) {
     const char *path = file_policy_path(r, moved);
     if (r->ckpted && r->bq_type < 0 && !restart_stdio) restore_ckpted_file(r);
     if (!restart_stdio) file_policy_truncate(r, path);
-    if (r->placed) continue;   /* the restorers re-created this shared description */
+    const struct fd_kind_ops *k = fd_kind_ops(r->kind);
+    if (r->placed) {   /* the restorers re-created this shared description */
+      if (k && k->adopt && r->ev_saved && k->adopt(r) < 0) fd_say(r, "could not be given its state again");
+      continue;
+    }
     /* The root's stdin/stdout/stderr are the restart's own (inherited through
      * exec): the restarted tree talks to the terminal or files of whoever
      * restarted it. */
     if (r->fd <= 2 && agent.is_root) continue;
     int src = -1;
-    const struct fd_kind_ops *k = fd_kind_ops(r->kind);
     if (k && r->ev_saved) {
       src = k->restore(r);
       if (src < 0) fd_say(r, "could not be made again; it is /dev/null now");
@@ -266,6 +269,6 @@ void fds_restore(void) {
   for (int i = 0; i < agent.nfds; i++) {
     const struct fd_record *r = &agent.fds[i];
     const struct fd_kind_ops *k = fd_kind_ops(r->kind);
-    if (k && k->link_up && r->ev_saved && !r->placed) k->link_up(r);
+    if (k && k->link_up && r->ev_saved && (!r->placed || k->adopt)) k->link_up(r);
   }
 }

@@ -1,6 +1,8 @@
 /* signalfd: reads the signals of its mask. Capture: the mask from fdinfo.
  * Restore: a new signalfd with that mask. The signals themselves are pending
- * on the process or its threads and come back with them (process_state.c). */
+ * on the process or its threads and come back with them (process_state.c).
+ * One that several processes hold is made once by the restorers; each holder
+ * gives it the mask (signalfd4 on an fd it already is sets the mask). */
 #include <fcntl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -22,11 +24,16 @@ static int signalfd_restore(const struct fd_record *r) {
   return (int)rsys4(SYS_signalfd4, -1, &r->ev_mask, KERNEL_SIGSET_SIZE, flags);
 }
 
+static int signalfd_adopt(const struct fd_record *r) {
+  long fd = rsys4(SYS_signalfd4, r->fd, &r->ev_mask, KERNEL_SIGSET_SIZE, 0);
+  return fd < 0 ? (int)fd : 0;
+}
+
 static void signalfd_describe(struct jbuf *b, const struct fd_record *r) {
   json_member(b, "mask"); json_hex(b, r->ev_mask);
 }
 
 const struct fd_kind_ops signalfd_kind = {
   .kind = FD_SIGNALFD, .name = "signalfd", .link = "anon_inode:[signalfd]",
-  .save = signalfd_save, .restore = signalfd_restore, .describe = signalfd_describe,
+  .save = signalfd_save, .restore = signalfd_restore, .describe = signalfd_describe, .adopt = signalfd_adopt,
 };

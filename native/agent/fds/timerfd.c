@@ -4,7 +4,8 @@
  * put back (TFD_IOC_SET_TICKS), armed for the time that was left: the gap
  * while the computation was down does not count, as for the program's other
  * timers, except for an absolute CLOCK_REALTIME deadline, which names a time
- * of day and is kept. */
+ * of day and is kept. One that several processes hold is made once by the
+ * restorers on its clock; each holder then gives it the same state. */
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -38,19 +39,27 @@ static void timerfd_save(struct fd_record *r) {
   r->ev_saved = 1;
 }
 
+/* the expirations and the time left, on a timer of the right clock */
+static int timerfd_set(int fd, const struct fd_record *r) {
+  int64_t value = r->ev_value_ns;
+  if (r->ev_count && rsys3(SYS_ioctl, fd, TFD_IOC_SET_TICKS_REQ, &r->ev_count) < 0 && !value)
+    value = 1;   /* a kernel without it: at least one expiry is waiting, as before */
+  if (!value) return 0;   /* disarmed */
+  int abs = (r->ev_flags & TFD_TIMER_ABSTIME) && wall_clock(r->ev_clock);
+  struct itimerspec spec = { ts_of(r->ev_interval_ns), ts_of(value) };
+  if (rsys4(SYS_timerfd_settime, fd, abs ? TFD_TIMER_ABSTIME : 0, &spec, 0) < 0) fd_say(r, "could not arm the timer again");
+  return 0;
+}
+
 static int timerfd_restore(const struct fd_record *r) {
   int flags = TFD_CLOEXEC | ((r->status_flags & O_NONBLOCK) ? TFD_NONBLOCK : 0);
   int fd = (int)rsys2(SYS_timerfd_create, r->ev_clock, flags);
   if (fd < 0) return fd;
-  int64_t value = r->ev_value_ns;
-  if (r->ev_count && rsys3(SYS_ioctl, fd, TFD_IOC_SET_TICKS_REQ, &r->ev_count) < 0 && !value)
-    value = 1;   /* a kernel without it: at least one expiry is waiting, as before */
-  if (!value) return fd;   /* disarmed */
-  int abs = (r->ev_flags & TFD_TIMER_ABSTIME) && wall_clock(r->ev_clock);
-  struct itimerspec spec = { ts_of(r->ev_interval_ns), ts_of(value) };
-  if (rsys4(SYS_timerfd_settime, fd, abs ? TFD_TIMER_ABSTIME : 0, &spec, 0) < 0) fd_say(r, "could not arm the timer again");
+  timerfd_set(fd, r);
   return fd;
 }
+
+static int timerfd_adopt(const struct fd_record *r) { return timerfd_set(r->fd, r); }
 
 static void timerfd_describe(struct jbuf *b, const struct fd_record *r) {
   json_member(b, "clock"); json_num(b, r->ev_clock);
@@ -62,5 +71,5 @@ static void timerfd_describe(struct jbuf *b, const struct fd_record *r) {
 
 const struct fd_kind_ops timerfd_kind = {
   .kind = FD_TIMERFD, .name = "timerfd", .link = "anon_inode:[timerfd]",
-  .save = timerfd_save, .restore = timerfd_restore, .describe = timerfd_describe,
+  .save = timerfd_save, .restore = timerfd_restore, .describe = timerfd_describe, .adopt = timerfd_adopt,
 };

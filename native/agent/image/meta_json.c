@@ -105,6 +105,7 @@ static const char *share_name(int share) {
     case SHARE_TAG: return "tag";
     case SHARE_OWNER: return "owner";
     case SHARE_PIPE: return "pipe";
+    case SHARE_ANON: return "anon";
     default: return "none";
   }
 }
@@ -256,7 +257,7 @@ const char *meta_json_build(size_t *len) {
     put(&b, ",\"rdev\":"); put_num(&b, (int64_t)f->rdev);
     put(&b, ",\"share\":"); put_cstr(&b, share_name(f->share));
     if (f->share != SHARE_NONE) { put(&b, ",\"owner\":"); put_num(&b, f->owner_virt); }
-    if (f->share == SHARE_TAG) { put(&b, ",\"ownerFd\":"); put_num(&b, f->owner_fd); }
+    if (f->share == SHARE_TAG || f->share == SHARE_ANON) { put(&b, ",\"ownerFd\":"); put_num(&b, f->owner_fd); }
     if (f->pty >= 0) { put(&b, ",\"pty\":"); put_num(&b, f->pty); }
     if (f->kind == FD_PTMX && f->drained && f->saved_data) {
       put(&b, ",\"ptyQueued\":"); put_num(&b, (int64_t)f->saved_len);
