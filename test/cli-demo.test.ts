@@ -18,7 +18,7 @@ describe('npm run demo', () => {
     let err = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
     child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; });
-    const timer = setTimeout(() => killGroup(child.pid!), 40_000);
+    const timer = setTimeout(() => killGroup(child), 40_000);
     const code = await new Promise<number | null>((r) => child.on('close', r));
     clearTimeout(timer);
     expect(code, `${out}\n${err}`).toBe(0);

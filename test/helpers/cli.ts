@@ -8,7 +8,9 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { BIN, Run } from './e2e';
+import { BIN, killGroup, Run } from './e2e';
+
+export { killGroup };
 
 export interface CliResult {
   code: number | null;
@@ -45,7 +47,7 @@ export function runCli(cmd: string, args: string[], opts: CliOptions = {}): Prom
   const timeoutMs = opts.timeoutMs ?? 20_000;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      killGroup(child.pid!);
+      killGroup(child);
       reject(new Error(`${cmd} ${args.join(' ')} timed out; stdout:\n${stdout}\nstderr:\n${stderr}`));
     }, timeoutMs);
     child.on('error', (e) => { clearTimeout(timer); reject(e); });
@@ -69,9 +71,6 @@ export function lines(text: string): string[] {
   return text.split('\n').filter((l) => l.trim() !== '');
 }
 
-export function killGroup(pgid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
-  try { process.kill(-pgid, signal); } catch { /* already gone */ }
-}
 
 /** Pids still alive (not zombies) in process group `pgid`. */
 export function aliveInGroup(pgid: number): number[] {

@@ -85,9 +85,23 @@ export class Run {
     }
   }
 
-  kill(): void {
-    try { process.kill(-this.child.pid!, 'SIGKILL'); } catch { /* already gone */ }
-  }
+  kill(): void { killGroup(this.child); }
+}
+
+/**
+ * Ends the process group of `leader`, a process we spawned with `detached`.
+ * Once the leader has exited and been reaped, a live process with its pid is
+ * somebody else's: pids come round within one test run here (pid_max 32768),
+ * and a stale kill of the group would end another test's processes. A group
+ * whose leader is gone keeps its id while any member lives (the kernel hands
+ * out no pid that names a live group), so then the kill is still ours.
+ */
+export function killGroup(leader: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
+  const pgid = leader.pid;
+  if (!pgid) return;
+  const exited = leader.exitCode !== null || leader.signalCode !== null;
+  if (exited && fs.existsSync(`/proc/${pgid}`)) return;
+  try { process.kill(-pgid, signal); } catch { /* already gone */ }
 }
 
 export interface Session {
