@@ -111,6 +111,7 @@ struct fd_record {
   int sock_tcp_state;         /* TCP: tcpi_state (1 ESTABLISHED, 10 LISTEN, ...); 0: not TCP */
   uint32_t sock_opts;         /* SOCK_OPT_* of tree_format.h: the options a restart sets again */
   int sock_rcvbuf, sock_sndbuf;   /* as getsockopt reports them (twice what was asked) */
+  int sock_widened;           /* TCP: its receive buffer widened for this checkpoint (sockets_open_windows) */
   uint32_t sock_unsent;       /* TCP: bytes written and not sent yet (SIOCOUTQNSD) */
   uint64_t sock_unsent_data;  /* ...their copy, when the kernel let us read the send queue */
   uint32_t sock_local_len, sock_remote_len;
@@ -485,7 +486,12 @@ uint64_t fdinfo_u64(const char *info, const char *key, int base, uint64_t dflt);
 /* sockets.c: Unix socketpairs inside the computation */
 void sockets_save_fd(struct fd_record *r);    /* at fds_save */
 void sockets_peek(void);                      /* DRAIN: the bytes waiting, copied */
-void sockets_push(void);                      /* ELECT: TCP sends what Nagle or a cork holds back */
+void sockets_push(void);                      /* ELECT: TCP sends what Nagle or a cork holds back, full windows opened */
+void sockets_count_unsent(void);              /* CHECKPOINT: bytes TCP still holds back, after every DRAIN */
+/* tcp_window.c: full windows opened at ELECT, waited for at DRAIN, narrowed after */
+void tcp_window_open(struct fd_record *r);
+void tcp_window_settle(const struct fd_record *r);
+void tcp_windows_narrow(void);                /* CHECKPOINT: receive buffers widened at ELECT as they were */
 void sockets_reset_before_exit(void);         /* KILL: connections end without TIME_WAIT */
 void sockets_release_unsent(void);            /* after the image: the send queues' copies */
 

@@ -39,6 +39,11 @@
 #define NR_newfstatat 262
 #define NR_dup3 292
 #define NR_nanosleep 35
+#define NR_recvfrom 45
+#define EAGAIN 11
+#define MSG_PEEK 0x2
+#define WINDOW_WAIT_NS 200000L   /* after a window is announced, before sending again */
+#define WINDOW_TRIES 500         /* announcements without progress before bytes are said lost */
 #define EADDRINUSE 98
 #define EADDRNOTAVAIL 99
 #define CONNECT_TRIES 30          /* 3 s: TIME_WAIT reuse waits for the next second */
@@ -110,10 +115,21 @@ static void resend_records(int from, const char *data, uint32_t len) {
   for (uint32_t i = 0; i < count && next_record(&m, data + len, &r); i++) send_record(from, &r, 0, 0);
 }
 
-/* The bytes that waited at an end, sent again from its peer `from`: before any
- * process runs, so they come first. Never blocking: what does not fit in the
- * new socket's buffer is said and dropped. Returns what follows them. */
-static const char *resend_typed(int from, const char *blob, int type) {
+/* A peek of one byte at the receiving end `to`: its kernel tells the sender
+ * the window it has now (a new connection's grows only as bytes come). */
+static void announce_window(int to) {
+  char one;
+  sys6(NR_recvfrom, to, &one, 1, MSG_PEEK | MSG_DONTWAIT, 0, 0);
+  struct { long s, ns; } nap = { 0, WINDOW_WAIT_NS };
+  sys2(NR_nanosleep, &nap, 0);
+}
+
+/* The bytes that waited at an end `to`, sent again from its peer `from`:
+ * before any process runs, so they come first. Never blocking: when the
+ * sender's buffer is full, `to` announces its window (if it is a socket of
+ * ours, else -1) and the rest goes as it opens; what still does not fit is
+ * said and dropped. Returns what follows them. */
+static const char *resend_typed(int from, int to, const char *blob, int type) {
   uint32_t len;
   r_memcpy(&len, blob, 4);
   if (type != SOCK_STREAM) { resend_records(from, blob + 4, len); return blob + 4 + len; }
@@ -121,6 +137,10 @@ static const char *resend_typed(int from, const char *blob, int type) {
   uint32_t done = 0;
   while (done < len) {
     long n = sys6(NR_sendto, from, data + done, len - done, MSG_DONTWAIT, 0, 0);
+    for (int tries = 0; n == -EAGAIN && to >= 0 && tries < WINDOW_TRIES; tries++) {
+      announce_window(to);
+      n = sys6(NR_sendto, from, data + done, len - done, MSG_DONTWAIT, 0, 0);
+    }
     if (n <= 0) { r_say("a socket took back less than it held; bytes lost:", 0, len - done, 1); break; }
     done += (uint32_t)n;
   }
@@ -129,6 +149,11 @@ static const char *resend_typed(int from, const char *blob, int type) {
 
 
 static void set_int(long fd, int level, int name, int v) { sys5(NR_setsockopt, fd, level, name, &v, sizeof v); }
+/* A buffer of `size`: forced when privileged, else as much as
+ * net.core.[rw]mem_max lets anyone have. */
+static void make_room(long fd, int forced, int plain, int size) {
+  if (sys5(NR_setsockopt, fd, SOL_SOCKET, forced, &size, sizeof size) < 0) set_int(fd, SOL_SOCKET, plain, size);
+}
 static int get_int(long fd, int level, int name) {
   int v = 0;
   uint32_t len = sizeof v;
@@ -149,7 +174,7 @@ static const char *resend_widened(int from, const char *blob, int type) {
     int want = (int)len + ROOM_SLACK;
     if (sys5(NR_setsockopt, from, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) < 0) set_int(from, SOL_SOCKET, SO_SNDBUF, want);
   }
-  const char *next = resend_typed(from, blob, type);
+  const char *next = resend_typed(from, -1, blob, type);
   if (len && before > 0) set_int(from, SOL_SOCKET, SO_SNDBUF, before / 2);
   return next;
 }
@@ -307,15 +332,23 @@ static long make_connection(const struct tree_socket *t, const char *waiting, in
   place(c, slot0);
   place(a, slot1);
   c = a = -1;
-  /* Room for what was in flight: the new sockets start with small buffers
-   * (autotuning grows them later); a privileged restart may ask for more. */
+  /* Room for what was in flight: the new sockets start with small buffers.
+   * The sender's buffer is widened while the bytes go (forced when
+   * privileged, else up to net.core.wmem_max), then set back: what the
+   * receiver's window does not take waits in the sender's queue, as it did
+   * before the checkpoint, and goes as the program reads. Widening the
+   * receiver instead would leave a queue no later checkpoint could widen
+   * further, and the bytes the sender then adds would be held back for good. */
+  int snd0 = get_int(slot0, SOL_SOCKET, SO_SNDBUF), snd1 = get_int(slot1, SOL_SOCKET, SO_SNDBUF);
   uint32_t len0, len1;
   r_memcpy(&len0, waiting, 4);
   r_memcpy(&len1, waiting + 4 + len0, 4);
-  if (len0) { set_int(slot0, SOL_SOCKET, SO_RCVBUFFORCE, (int)len0 + ROOM_SLACK); set_int(slot1, SOL_SOCKET, SO_SNDBUFFORCE, (int)len0 + ROOM_SLACK); }
-  if (len1) { set_int(slot1, SOL_SOCKET, SO_RCVBUFFORCE, (int)len1 + ROOM_SLACK); set_int(slot0, SOL_SOCKET, SO_SNDBUFFORCE, (int)len1 + ROOM_SLACK); }
-  waiting = resend_typed(slot1, waiting, t->type);   /* what waited at end 0 */
-  resend_typed(slot0, waiting, t->type);             /* what waited at end 1 */
+  if (len0) make_room(slot1, SO_SNDBUFFORCE, SO_SNDBUF, (int)len0 + ROOM_SLACK);
+  if (len1) make_room(slot0, SO_SNDBUFFORCE, SO_SNDBUF, (int)len1 + ROOM_SLACK);
+  waiting = resend_typed(slot1, slot0, waiting, t->type);   /* what waited at end 0 */
+  resend_typed(slot0, slot1, waiting, t->type);             /* what waited at end 1 */
+  if (len0) set_int(slot1, SOL_SOCKET, SO_SNDBUF, snd1 / 2);   /* the kernel doubles what is asked */
+  if (len1) set_int(slot0, SOL_SOCKET, SO_SNDBUF, snd0 / 2);
   r = 0;
 out:
   sys1(NR_close, l);

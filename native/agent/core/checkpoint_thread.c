@@ -192,6 +192,8 @@ static void *checkpoint_thread_main(void *unused) {
       } else if (!strcmp(name, "CHECKPOINT")) {
         char gen[24];
         if (agent.share_marked) { fd_share_undo(); agent.share_marked = 0; }
+        if (agent.fds_saved) sockets_count_unsent();   /* every receiver copied its queue at DRAIN */
+        tcp_windows_narrow();
         agent_say_release();
         first_this_checkpoint_done();   /* every process is past DRAIN */
         if (!coord_field(line, "comp", agent.comp_id, sizeof agent.comp_id)) agent.comp_id[0] = 0;
@@ -203,6 +205,7 @@ static void *checkpoint_thread_main(void *unused) {
         if (agent.suspended) {
           /* A checkpoint that failed half-way: offsets, owners and pipes as they were. */
           if (agent.share_marked) { fd_share_undo(); agent.share_marked = 0; }
+        tcp_windows_narrow();
           agent_say_release();
           first_this_checkpoint_done();
           pipes_refill();

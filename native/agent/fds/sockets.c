@@ -31,7 +31,7 @@
 #include "raw_syscall.h"
 #include "tree_format.h"
 
-#define PEEK_MAX (4UL << 20)   /* bytes of a receive queue we keep at most */
+#define PEEK_MAX (4UL << 20)   /* a record socket's copy at most; a stream's takes its whole queue */
 #define PAGE 4096UL
 #define TCP_LISTEN_STATE 10    /* the kernel's TCP_LISTEN: Unix listeners report it too */
 
@@ -138,11 +138,19 @@ static int not_sent(int fd) {
 
 static void set_int_opt(int fd, int level, int name, int v) { rsys5(SYS_setsockopt, fd, level, name, &v, sizeof v); }
 
+static int queued_bytes(int fd) {
+  int n = 0;
+  return rsys3(SYS_ioctl, fd, SIOCINQ, &n) == 0 ? n : 0;
+}
+
 /* Setting TCP_NODELAY sends what Nagle's algorithm holds back; lifting
  * TCP_CORK sends what the cork holds. Both go back as they were: what is
- * sent stays sent. Only a peer's full window still holds bytes back: those
- * are counted (sock_unsent) and a restart loses them. */
+ * sent stays sent. A peer's full window is opened (tcp_window.c). What
+ * still stays back (more than the widest buffer takes) is counted
+ * (sock_unsent) and read in repair mode, or said lost at a restart. */
 void sockets_push(void) {
+  for (int i = 0; i < agent.nfds; i++)
+    if (tcp(&agent.fds[i]) && !agent.fds[i].sock_listening) tcp_window_open(&agent.fds[i]);
   for (int i = 0; i < agent.nfds; i++) {
     struct fd_record *r = &agent.fds[i];
     if (!tcp(r) || r->sock_listening || !not_sent(r->fd)) continue;
@@ -162,6 +170,7 @@ void sockets_save_fd(struct fd_record *r) {
   r->sock_backlog = -1;
   r->sock_shutdown = 0;
   r->sock_opts = r->sock_unsent = 0;
+  r->sock_widened = 0;
   r->sock_unsent_data = 0;
   r->sock_local_len = r->sock_remote_len = 0;
   if (r->kind != FD_SOCKET) return;
@@ -278,11 +287,21 @@ void sockets_release_unsent(void) {
   }
 }
 
+/* CHECKPOINT: what our TCP sockets still hold back, once every receiver has
+ * copied its queue at DRAIN with its window opened (sockets_push): counted
+ * earlier, bytes still on their way to a receiver would be counted here and
+ * copied there too. */
+void sockets_count_unsent(void) {
+  for (int i = 0; i < agent.nfds; i++) {
+    struct fd_record *r = &agent.fds[i];
+    if (tcp(r) && !r->sock_listening) { r->sock_unsent = (uint32_t)not_sent(r->fd); copy_unsent(r); }
+  }
+}
+
 /* DRAIN, for the ends we own: copy (not take) what waits to be read. */
 void sockets_peek(void) {
   for (int i = 0; i < agent.nfds; i++) {
     struct fd_record *r = &agent.fds[i];
-    if (tcp(r) && !r->sock_listening) { r->sock_unsent = (uint32_t)not_sent(r->fd); copy_unsent(r); }
     if (record_socket(r)) {
       if (r->share == SHARE_OWNER && r->owner_virt == agent.virt_pid && !peeked_already(r)) peek_records(r);
       continue;
@@ -290,13 +309,17 @@ void sockets_peek(void) {
     if (!peekable(r)) continue;
     if (r->share != SHARE_OWNER || r->owner_virt != agent.virt_pid || peeked_already(r)) continue;
     r->drained = 1;
-    long mem = rsys6(SYS_mmap, 0, PEEK_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r->sock_widened) tcp_window_settle(r);
+    /* the whole queue: as large as the widest buffer, beyond PEEK_MAX */
+    int queued = queued_bytes(r->fd);
+    uint64_t room = queued > (int)PEEK_MAX ? ((uint64_t)queued + PAGE - 1) & ~(PAGE - 1) : PEEK_MAX;
+    long mem = rsys6(SYS_mmap, 0, room, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mem < 0 && mem > -4096) continue;
     long n;
-    do { n = rsys6(SYS_recvfrom, r->fd, mem, PEEK_MAX, MSG_PEEK | MSG_DONTWAIT, 0, 0); } while (n == -EINTR);
-    if (n <= 0) { rsys2(SYS_munmap, mem, PEEK_MAX); continue; }
+    do { n = rsys6(SYS_recvfrom, r->fd, mem, room, MSG_PEEK | MSG_DONTWAIT, 0, 0); } while (n == -EINTR);
+    if (n <= 0) { rsys2(SYS_munmap, mem, room); continue; }
     uint64_t keep = ((uint64_t)n + PAGE - 1) & ~(PAGE - 1);
-    if (keep < PEEK_MAX) rsys2(SYS_munmap, mem + (long)keep, PEEK_MAX - keep);
+    if (keep < room) rsys2(SYS_munmap, mem + (long)keep, room - keep);
     r->saved_data = (uint64_t)mem;
     r->saved_len = (uint64_t)n;
   }
