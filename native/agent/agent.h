@@ -490,7 +490,7 @@ void sockets_push(void);                      /* ELECT: TCP sends what Nagle or 
 void sockets_count_unsent(void);              /* CHECKPOINT: bytes TCP still holds back, after every DRAIN */
 /* tcp_window.c: full windows opened at ELECT, waited for at DRAIN, narrowed after */
 void tcp_window_open(struct fd_record *r);
-void tcp_window_settle(const struct fd_record *r);
+void tcp_windows_settle(int (*ours)(const struct fd_record *r));   /* DRAIN: before the copies of the ends `ours` says */
 void tcp_windows_narrow(void);                /* CHECKPOINT: receive buffers widened at ELECT as they were */
 void sockets_reset_before_exit(void);         /* KILL: connections end without TIME_WAIT */
 void sockets_release_unsent(void);            /* after the image: the send queues' copies */

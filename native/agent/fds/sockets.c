@@ -298,8 +298,13 @@ void sockets_count_unsent(void) {
   }
 }
 
+static int stream_we_copy(const struct fd_record *r) {
+  return peekable(r) && r->share == SHARE_OWNER && r->owner_virt == agent.virt_pid;
+}
+
 /* DRAIN, for the ends we own: copy (not take) what waits to be read. */
 void sockets_peek(void) {
+  tcp_windows_settle(stream_we_copy);   /* full windows opened at ELECT: all of it here first */
   for (int i = 0; i < agent.nfds; i++) {
     struct fd_record *r = &agent.fds[i];
     if (record_socket(r)) {
@@ -309,7 +314,6 @@ void sockets_peek(void) {
     if (!peekable(r)) continue;
     if (r->share != SHARE_OWNER || r->owner_virt != agent.virt_pid || peeked_already(r)) continue;
     r->drained = 1;
-    if (r->sock_widened) tcp_window_settle(r);
     /* the whole queue: as large as the widest buffer, beyond PEEK_MAX */
     int queued = queued_bytes(r->fd);
     uint64_t room = queued > (int)PEEK_MAX ? ((uint64_t)queued + PAGE - 1) & ~(PAGE - 1) : PEEK_MAX;

@@ -82,7 +82,9 @@ static int peer_request(const struct fd_record *r, int family, struct inet_diag_
   return 0;
 }
 
-static long ask_family(int nl, const struct fd_record *r, int family) {
+struct peer_state { long notsent, unacked; };   /* write_seq - snd_nxt, write_seq - snd_una */
+
+static long ask_family(int nl, const struct fd_record *r, int family, struct peer_state *st) {
   struct { struct nlmsghdr nlh; struct inet_diag_req_v2 req; } msg;
   if (peer_request(r, family, &msg.req) < 0) return NOT_FOUND;
   msg.nlh = (struct nlmsghdr){ .nlmsg_len = sizeof msg, .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST };
@@ -93,6 +95,7 @@ static long ask_family(int nl, const struct fd_record *r, int family) {
   const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
   if (n < (long)sizeof *h || h->nlmsg_type != SOCK_DIAG_BY_FAMILY || (long)h->nlmsg_len > n) return NOT_FOUND;
   const struct inet_diag_msg *m = NLMSG_DATA(h);
+  st->unacked = m->idiag_wqueue;
   const struct rtattr *a = (const struct rtattr *)(m + 1);
   long left = (long)h->nlmsg_len - (long)NLMSG_LENGTH(sizeof *m);
   for (; left >= (long)sizeof *a && a->rta_len >= sizeof *a && a->rta_len <= left;
@@ -103,21 +106,22 @@ static long ask_family(int nl, const struct fd_record *r, int family) {
     size_t len = a->rta_len - RTA_LENGTH(0) < sizeof info ? a->rta_len - RTA_LENGTH(0) : sizeof info;
     memcpy(&info, RTA_DATA(a), len);
     if (len < offsetof(struct tcp_info, tcpi_notsent_bytes) + sizeof info.tcpi_notsent_bytes) return NOT_FOUND;
-    return info.tcpi_notsent_bytes;
+    st->notsent = info.tcpi_notsent_bytes;
+    return 0;
   }
   return NOT_FOUND;
 }
 
-/* Bytes the peer's socket holds back unsent, or NOT_FOUND (a peer on
- * another host, a kernel that says nothing). */
-static long peer_unsent(const struct fd_record *r) {
+/* What the peer's socket holds back and has not had acknowledged; 0, or
+ * NOT_FOUND (a peer on another host, a kernel that says nothing). */
+static long peer_state(const struct fd_record *r, struct peer_state *st) {
   if (r->sock_remote_len < sizeof(struct sockaddr_in) || r->sock_local_len < sizeof(struct sockaddr_in)) return NOT_FOUND;
   int nl = (int)rsys3(SYS_socket, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
   if (nl < 0) return NOT_FOUND;
-  long unsent = ask_family(nl, r, r->sock_domain);
-  if (unsent == NOT_FOUND && r->sock_domain == AF_INET6) unsent = ask_family(nl, r, AF_INET);
+  long found = ask_family(nl, r, r->sock_domain, st);
+  if (found == NOT_FOUND && r->sock_domain == AF_INET6) found = ask_family(nl, r, AF_INET, st);
   rsys1(SYS_close, nl);
-  return unsent;
+  return found;
 }
 
 void tcp_window_open(struct fd_record *r) {
@@ -129,18 +133,32 @@ void tcp_window_open(struct fd_record *r) {
   r->sock_widened = 1;
 }
 
-void tcp_window_settle(const struct fd_record *r) {
-  int last = -1, still = 0;
+/* One look at a widened queue; 1 once it is complete. */
+static int settled(const struct fd_record *r, int *last, int *still) {
+  announce_window(r->fd);
+  int now = queued_bytes(r->fd);
+  struct peer_state st = { -1, -1 };
+  long found = peer_state(r, &st);
+  *still = now == *last ? *still + 1 : 0;
+  int same = now == *last;
+  *last = now;
+  if (found != NOT_FOUND && st.unacked == 0) return 1;          /* all sent, acknowledged: all of it here */
+  if (found != NOT_FOUND && st.notsent == 0 && same) return 1;  /* all sent, and nothing more came */
+  if (found == NOT_FOUND && *still >= 2) return 1;              /* no word from the peer: until it stops growing */
+  return *still >= STILL_LOOKS;                                 /* the widest buffer is full */
+}
+
+/* DRAIN, before the copies: every widened queue we own, looked at together
+ * (one nap per round for all of them, none when all are complete at once). */
+void tcp_windows_settle(int (*ours)(const struct fd_record *r)) {
+  static int last[AGENT_MAX_FDS], still[AGENT_MAX_FDS];
+  static unsigned char done[AGENT_MAX_FDS];
+  for (int i = 0; i < agent.nfds; i++) { last[i] = -1; still[i] = 0; done[i] = !agent.fds[i].sock_widened || !ours(&agent.fds[i]); }
   for (int look = 0; look < LOOKS_MAX; look++) {
-    announce_window(r->fd);
-    int now = queued_bytes(r->fd);
-    long held = peer_unsent(r);
-    if (now == last) still++;
-    else still = 0;
-    if (held == 0 && now == last) return;           /* all sent, and all of it here */
-    if (held == NOT_FOUND && still >= 2) return;     /* no word from the peer: until it stops growing */
-    if (still >= STILL_LOOKS) return;               /* the widest buffer is full */
-    last = now;
+    int pending = 0;
+    for (int i = 0; i < agent.nfds; i++)
+      if (!done[i] && !(done[i] = (unsigned char)settled(&agent.fds[i], &last[i], &still[i]))) pending++;
+    if (!pending) return;
     struct timespec nap = { 0, LOOK_NS };
     rsys2(SYS_nanosleep, &nap, 0);
   }
