@@ -68,6 +68,14 @@ describe('TCP with full windows both ways', () => {
     expect(ends.some((f) => (f.socket!.queued ?? 0) > 0)).toBe(true);
     expect(ends.filter((f) => (f.socket!.unsent ?? 0) > 0)).toEqual([]);
   });
+  it('...and a program that goes on from four checkpoints in a row loses and repeats nothing either', async () => {
+    s = await session();
+    const run = s.launch(program('sockpair'), ['60', 'tcp']);
+    await run.waitFor((l) => (counted([l], 'R')[0] ?? 0) >= 5, 30_000);
+    for (let i = 0; i < 4; i++) { await s.checkpoint(); await new Promise((r) => setTimeout(r, 200)); }
+    const end = await run.exited;
+    ranClean({ runs: [run], images: [], lines: run.lines, end }, 'R', 60);
+  });
 });
 
 describe('an epoll server with 32 clients', () => {
