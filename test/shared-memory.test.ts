@@ -85,6 +85,15 @@ describe('mq_notify', () => {
     expect(counted(c.lines, 'M')).toEqual(oneTo(30));
     expect(c.lines.at(-1)).toBe('DONE 30');
   });
+  it('a SIGEV_THREAD registration comes back too: each message runs the function in a new thread, twice', async () => {
+    s = await session();
+    const name = `/dmtcp-test-mqt-${process.pid}`;
+    const c = await twoRestarts(s, program('mqnotify', { flags: ['-lrt', '-pthread'] }), [name, '30', 'thread'], { ready: (l) => counted(l, 'M').length >= 5, processes: 1 });
+    expect(c.lines.filter((l) => l.includes('CORRUPT')), c.runs.map((r) => r.stderr).join('\n')).toEqual([]);
+    expect(counted(c.lines, 'M')).toEqual(oneTo(30));
+    expect(c.lines.at(-1)).toBe('DONE 30');
+    expect(c.end).toEqual({ code: 0, signal: null });
+  });
 });
 
 describe('System V IPC between processes of the tree', () => {

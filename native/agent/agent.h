@@ -396,6 +396,11 @@ const char *agent_program_path(void);   /* agent.exe_path, read once (util.c) */
 int api_header_words(void);           /* dmtcp_add_to_ckpt_header's words (api_more.c) */
 const char *api_header_key(int i);
 const char *api_header_value(int i);
+/* mq_threads.c: mq_notify(SIGEV_THREAD) made by the agent */
+int mq_threads_register(int mq, const struct sigevent *ev);   /* the record's slot, or -1 (errno) */
+void mq_threads_forget(int mq);                               /* the program registered otherwise, or let go */
+int mq_threads_again(int mq, int slot);                       /* restart: 0 or -errno */
+int mq_threads_fd(void);                                      /* our netlink socket in this life; -1: none */
 int api_command_fd(void);    /* the connection a dmtcp.h call has open to the coordinator; -1: none */
 enum api_hook { API_HOOK_PRE_CHECKPOINT, API_HOOK_POST_CHECKPOINT, API_HOOK_RESTART, API_HOOK_MOMENTS };
 void api_run_hooks(enum api_hook moment);

@@ -143,7 +143,7 @@ void fds_save(void) {
       int fd = (int)agent_parse_u64(d->d_name, 10, 0);
       /* ours: the coordinator socket, the resident encoder's presence pipe and a
        * dmtcp.h call's connection (dmtcp_checkpoint waits on it during the checkpoint) */
-      if (fd == dir || fd == agent.coord_fd || fd == ENCODER_PRESENCE_FD || fd == api_command_fd()) continue;
+      if (fd == dir || fd == agent.coord_fd || fd == ENCODER_PRESENCE_FD || fd == api_command_fd() || fd == mq_threads_fd()) continue;
       save_one_fd(fd);
     }
   }

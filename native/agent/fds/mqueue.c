@@ -14,9 +14,9 @@
  * and shows only whose it is (the queue file's NOTIFY_PID). The wrapper below
  * remembers what the program registered; a checkpoint keeps it if the
  * registration is still this process's (it ends when it fires), and a restart
- * registers it again on the reopened queue. SIGEV_SIGNAL and SIGEV_NONE;
- * glibc's SIGEV_THREAD runs on a netlink socket and a helper thread of its
- * own, which do not come back (said at the checkpoint, docs/event-fds.md). */
+ * registers it again on the reopened queue: SIGEV_SIGNAL, SIGEV_NONE and
+ * SIGEV_THREAD, which the agent makes itself (mq_threads.c: glibc's netlink
+ * socket and helper thread would not come back). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <mqueue.h>
@@ -58,7 +58,14 @@ AGENT_EXPORT int mq_notify(mqd_t q, const struct sigevent *ev) {
   typedef int (*notify_fn)(mqd_t, const struct sigevent *);
   static notify_fn real;
   if (!real) real = (notify_fn)dlsym(RTLD_NEXT, "mq_notify");
-  int r = real(q, ev);
+  int thread_slot = -1, r;
+  if (ev && ev->sigev_notify == SIGEV_THREAD) {
+    thread_slot = mq_threads_register((int)q, ev);
+    r = thread_slot < 0 ? -1 : 0;
+  } else {
+    r = real(q, ev);
+    if (r == 0) mq_threads_forget((int)q);
+  }
   if (r != 0) return r;
   int slot = -1;
   for (int i = 0; i < MAX_NOTIFY; i++) {
@@ -69,7 +76,7 @@ AGENT_EXPORT int mq_notify(mqd_t q, const struct sigevent *ev) {
   asked[slot].fd = (int)q;
   asked[slot].kind = ev ? ev->sigev_notify + 1 : 0;   /* NULL: the program let it go */
   asked[slot].signo = ev ? ev->sigev_signo : 0;
-  asked[slot].value = ev ? (uint64_t)(uintptr_t)ev->sigev_value.sival_ptr : 0;
+  asked[slot].value = thread_slot >= 0 ? (uint64_t)thread_slot : ev ? (uint64_t)(uintptr_t)ev->sigev_value.sival_ptr : 0;
   return r;
 }
 
@@ -89,10 +96,6 @@ static void save_notify(struct fd_record *r) {
   for (int i = 0; i < MAX_NOTIFY; i++) {
     if (!asked[i].kind || asked[i].fd != r->fd) continue;
     if (!registered_here(r->fd)) return;   /* fired, or let go */
-    if (asked[i].kind == SIGEV_THREAD_KIND + 1) {
-      fd_say(r, "has an mq_notify(SIGEV_THREAD) registration, which a restart does not bring back");
-      return;
-    }
     r->ev_flags = asked[i].kind;
     r->ev_clock = asked[i].signo;
     r->ev_value_ns = (int64_t)asked[i].value;
@@ -102,6 +105,10 @@ static void save_notify(struct fd_record *r) {
 /* Restart, the fd in place: the registration made again, on this fd. */
 static void mqueue_link_up(const struct fd_record *r) {
   if (!r->ev_flags) return;
+  if (r->ev_flags == SIGEV_THREAD_KIND + 1) {   /* our record, registered again from a new socket and helper */
+    if (mq_threads_again(r->fd, (int)r->ev_value_ns) < 0) fd_say(r, "its mq_notify(SIGEV_THREAD) registration could not be made again");
+    return;
+  }
   struct kernel_sigevent ev;
   memset(&ev, 0, sizeof ev);
   ev.notify = r->ev_flags - 1;

@@ -29,7 +29,7 @@ static void *next(const char *name) { return dlsym(RTLD_NEXT, name); }
 static int ours(unsigned fd) {
   if (fd > (unsigned)INT_MAX) return 0;   /* "none" (-1) is nobody's fd */
   return (agent.active && (int)fd == agent.coord_fd) || (int)fd == api_command_fd() ||
-         (fd == ENCODER_PRESENCE_FD && agent.config.encoder_socket[0]);
+         (fd == ENCODER_PRESENCE_FD && agent.config.encoder_socket[0]) || (int)fd == mq_threads_fd();
 }
 
 AGENT_EXPORT int close(int fd) {
@@ -52,7 +52,7 @@ static int close_range_call(unsigned from, unsigned upto, int flags) {
 }
 
 int agent_close_range(unsigned first, unsigned last, int flags) {
-  const unsigned candidates[] = { (unsigned)agent.coord_fd, (unsigned)api_command_fd(), ENCODER_PRESENCE_FD };
+  const unsigned candidates[] = { (unsigned)agent.coord_fd, (unsigned)api_command_fd(), ENCODER_PRESENCE_FD, (unsigned)mq_threads_fd() };
   unsigned cut[sizeof candidates / sizeof candidates[0]];
   int n = 0;
   for (unsigned i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
