@@ -318,6 +318,9 @@ void agent_say_release(void);                       /* then they are written */
 size_t agent_strlcpy(char *dst, const char *src, size_t size);
 char *agent_fmt_u64(char *dst, uint64_t v, int base);  /* returns end, NUL-terminated */
 uint64_t agent_parse_u64(const char *s, int base, const char **end);
+/* Calls each(n, dir fd, ctx) for every entry of a /proc folder named by a
+ * number (fds, tasks); 0, or -errno when the folder cannot be opened. */
+int agent_each_numbered(const char *dir_path, void (*each)(int n, int dir, void *ctx), void *ctx);
 uint64_t agent_get_fs_base(void);
 void agent_set_fs_base(uint64_t base);
 void agent_futex_wait(volatile int *addr, int expected, long timeout_ms);

@@ -2,6 +2,7 @@
  * frozen wherever it was, possibly inside malloc or stdio holding their locks, so
  * nothing here allocates, locks, or touches errno through libc. */
 #include <link.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -195,4 +196,21 @@ const char *agent_program_path(void) {
     agent.exe_path[n > 0 ? n : 0] = 0;
   }
   return agent.exe_path;
+}
+
+int agent_each_numbered(const char *dir_path, void (*each)(int n, int dir, void *ctx), void *ctx) {
+  char buf[4096];
+  int dir = (int)rsys3(SYS_open, dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (dir < 0) return dir;
+  for (;;) {
+    long got = rsys3(SYS_getdents64, dir, buf, sizeof buf);
+    if (got <= 0) break;
+    for (long off = 0; off < got;) {
+      struct dirent64 *d = (struct dirent64 *)(buf + off);
+      off += d->d_reclen;
+      if (d->d_name[0] >= '0' && d->d_name[0] <= '9') each((int)agent_parse_u64(d->d_name, 10, 0), dir, ctx);
+    }
+  }
+  rsys1(SYS_close, dir);
+  return 0;
 }

@@ -20,7 +20,6 @@
  * between keeps anyone from undoing before all have read.
  * dmtcp_restart groups the holders by these names and the restorers make each
  * shared description once (docs/restart-tree.md). */
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
 #include <string.h>
@@ -63,6 +62,14 @@ void fd_share_elect(void) {
   }
 }
 
+struct same_search { int fd; long owner; int best; };
+
+static void lowest_same(int n, int dir, void *ctx) {
+  (void)dir;
+  struct same_search *s = ctx;
+  if ((s->best < 0 || n < s->best) && rsys5(SYS_kcmp, agent.real_pid, s->owner, KCMP_FILE, s->fd, n) == 0) s->best = n;
+}
+
 /* The lowest fd of process `owner` (real pid) that is the same description
  * as our `fd`, or -1. */
 static int owner_fd_of(int fd, int kind, long owner) {
@@ -75,25 +82,13 @@ static int owner_fd_of(int fd, int kind, long owner) {
     }
     return best;
   }
-  char path[40], buf[4096];
+  char path[40];
   char *e = path + agent_strlcpy(path, "/proc/", sizeof path);
   e = agent_fmt_u64(e, (uint64_t)owner, 10);
   agent_strlcpy(e, "/fd", sizeof path - (size_t)(e - path));
-  int dir = (int)rsys3(SYS_open, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-  if (dir < 0) return -1;
-  for (;;) {
-    long got = rsys3(SYS_getdents64, dir, buf, sizeof buf);
-    if (got <= 0) break;
-    for (long off = 0; off < got;) {
-      struct dirent64 *d = (struct dirent64 *)(buf + off);
-      off += d->d_reclen;
-      if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
-      int n = (int)agent_parse_u64(d->d_name, 10, 0);
-      if ((best < 0 || n < best) && rsys5(SYS_kcmp, agent.real_pid, owner, KCMP_FILE, fd, n) == 0) best = n;
-    }
-  }
-  rsys1(SYS_close, dir);
-  return best;
+  struct same_search s = { fd, owner, -1 };
+  agent_each_numbered(path, lowest_same, &s);
+  return s.best;
 }
 
 void fd_share_read(void) {

@@ -5,7 +5,6 @@
  * (docs/restart-tree.md, "shared fds"); the ones they placed are `placed`
  * here and left alone. The rest are reopened by path, one by one.
  * Raw system calls only (see util.c for why). */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -127,27 +126,19 @@ static void save_one_fd(int fd) {
   agent.nfds++;
 }
 
+static void save_unless_ours(int fd, int dir, void *unused) {
+  (void)unused;
+  /* ours: the coordinator socket, the resident encoder's presence pipe, a
+   * dmtcp.h call's connection (dmtcp_checkpoint waits on it during the
+   * checkpoint) and mq_notify(SIGEV_THREAD)'s netlink socket */
+  if (fd == dir || fd == agent.coord_fd || fd == ENCODER_PRESENCE_FD || fd == api_command_fd() || fd == mq_threads_fd()) return;
+  save_one_fd(fd);
+}
+
 void fds_save(void) {
-  char buf[4096];
   agent.nfds = 0;
   fd_overflow_said = 0;
-  int dir = (int)rsys3(SYS_open, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-  if (dir < 0) return;
-  for (;;) {
-    long got = rsys3(SYS_getdents64, dir, buf, sizeof buf);
-    if (got <= 0) break;
-    for (long off = 0; off < got;) {
-      struct dirent64 *d = (struct dirent64 *)(buf + off);
-      off += d->d_reclen;
-      if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
-      int fd = (int)agent_parse_u64(d->d_name, 10, 0);
-      /* ours: the coordinator socket, the resident encoder's presence pipe and a
-       * dmtcp.h call's connection (dmtcp_checkpoint waits on it during the checkpoint) */
-      if (fd == dir || fd == agent.coord_fd || fd == ENCODER_PRESENCE_FD || fd == api_command_fd() || fd == mq_threads_fd()) continue;
-      save_one_fd(fd);
-    }
-  }
-  rsys1(SYS_close, dir);
+  agent_each_numbered("/proc/self/fd", save_unless_ours, 0);
 }
 
 struct fd_record *fds_find(int fd) {
