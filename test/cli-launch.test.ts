@@ -210,6 +210,9 @@ describe('the coordinator', () => {
       expect(run.stderr).toBe(`dmtcp_launch: started a coordinator on localhost:${port}\n`);
       const st = await runCli('dmtcp_command', ['-p', String(port), '-s']);
       expect(st.stdout).toContain('NUM_PEERS=1');
+      // started on a socket dmtcp_launch made, not waited for (the program did not wait either): it checkpoints
+      expect((await runCli('dmtcp_command', ['-p', String(port), '-bc'])).code).toBe(0);
+      expect(fs.readdirSync(dir).filter((f) => f.startsWith('ckpt_') && f.endsWith('.dmtcp'))).toHaveLength(1);
       expect((await runCli('dmtcp_command', ['-p', String(port), '-q'])).code).toBe(0);
       await run.exited;
       expect(await waitPortClosed(port)).toBe(true);

@@ -4,7 +4,7 @@ import { preamble } from './preamble';
 import { startCoordinator } from '../coordinator/server';
 import { attachKeys } from '../coordinator/keys';
 import { inForeground } from '../coordinator/tty';
-import { isDaemonChild, reportToParent, spawnDaemon } from '../coordinator/daemon';
+import { inheritedListener, isDaemonChild, reportToParent, spawnDaemon } from '../coordinator/daemon';
 
 const CMD = 'dmtcp_coordinator';
 
@@ -32,7 +32,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     handle = await startCoordinator({
       port: opts.port, bind: opts.bind, ckptDir: opts.ckptDir, interval: opts.interval, exitOnLast: opts.exitOnLast,
-      exitAfterCkpt: opts.exitAfterCkpt, portFile: opts.portFile, log, env,
+      exitAfterCkpt: opts.exitAfterCkpt, portFile: opts.portFile, log, env, listenFd: inheritedListener(env),
     });
   } catch (e) {
     if (child) reportToParent({ error: errorLine(e) });

@@ -24,7 +24,7 @@ import { ENCODER_SOCKET_ENV } from '../service/protocol';
 export function agentEnvironment(
   base: NodeJS.ProcessEnv,
   opts: LaunchOptions,
-  coord: { address: string; port: number } | undefined,
+  coord: { address: string; port: number; early?: boolean } | undefined,
   parts: { agent: string; encoder: string },
   encoderSocket?: string,
 ): string[] {
@@ -37,6 +37,9 @@ export function agentEnvironment(
     env.DMTCP_COORD_HOST = coord.address;
     env.DMTCP_COORD_PORT = String(coord.port);
     delete env.DMTCP_NO_COORDINATOR;
+    // a coordinator started and not waited for: the agent does not wait for its answer (agent_main.c)
+    if (coord.early) env.DMTCP_HELLO_EARLY = '1';
+    else delete env.DMTCP_HELLO_EARLY;
   } else {
     // --no-coordinator: the agent checkpoints its process on the checkpoint
     // signal and, with --interval, on a timer of its own (solo.c)
@@ -117,7 +120,7 @@ export async function main(argv: string[], cmd = 'dmtcp_launch'): Promise<number
     if (!fs.existsSync(opts.ckptDir)) fs.mkdirSync(opts.ckptDir, { recursive: true });
     coord = opts.coordMode === 'none' ? undefined : await findOrStartCoordinator(cmd, {
       host: opts.host, port: opts.port, coordMode: opts.coordMode, portFile: opts.portFile,
-      interval: opts.interval, ckptDir: opts.ckptDir,
+      interval: opts.interval, ckptDir: opts.ckptDir, early: true,
     });
     if (coord && !coord.started && opts.interval !== undefined) {
       // Joining a running coordinator: --interval / DMTCP_CHECKPOINT_INTERVAL still

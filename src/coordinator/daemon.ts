@@ -8,6 +8,15 @@ import * as path from 'path';
 
 /** Set in the child's environment: "you are the daemon, do not fork again". */
 export const DAEMON_CHILD_ENV = 'DMTCP_COORD_DAEMON_CHILD';
+/** Set with it when the parent made the listening socket: "listen on this fd". */
+export const LISTEN_FD_ENV = 'DMTCP_COORD_LISTEN_FD';
+/** Where the daemon finds that socket: the fd after stdin, stdout, stderr and the channel. */
+const LISTENER_CHILD_FD = 4;
+
+/** The listening socket the parent handed over, if any (in the daemon child). */
+export function inheritedListener(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  return isDaemonChild(env) && env[LISTEN_FD_ENV] === String(LISTENER_CHILD_FD) ? LISTENER_CHILD_FD : undefined;
+}
 
 export type DaemonReport = { listening: { host: string; port: number } } | { error: string };
 
@@ -45,4 +54,22 @@ export function spawnDaemon(argv: string[], env: NodeJS.ProcessEnv = process.env
       if (!done) { done = true; reject(new Error(`the daemon exited (${sig ?? `code ${code}`}) before listening`)); }
     });
   });
+}
+
+/**
+ * Start the daemon on a listening socket the caller made (`listenerFd`), and
+ * do not wait for it: connections wait in the socket's queue until it
+ * accepts them (dmtcp_launch: the program does not wait for the
+ * coordinator's start-up). Its report, if any, goes unread.
+ */
+export function spawnDaemonOnListener(argv: string[], listenerFd: number, env: NodeJS.ProcessEnv = process.env): number {
+  const bin = path.resolve(__dirname, '../../bin/dmtcp_coordinator');
+  const child = spawn(process.execPath, [bin, ...argv], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc', listenerFd],
+    env: { ...env, [DAEMON_CHILD_ENV]: '1', [LISTEN_FD_ENV]: String(LISTENER_CHILD_FD) },
+  });
+  child.unref();
+  (child.channel as { unref?: () => void } | undefined)?.unref?.();
+  return child.pid ?? 0;
 }

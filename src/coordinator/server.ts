@@ -24,6 +24,8 @@ export interface StartOptions {
   exitAfterCkpt?: boolean;
   /** Written (atomically) with the port once listening. */
   portFile?: string;
+  /** A listening socket to take instead of binding one (made by dmtcp_launch). */
+  listenFd?: number;
   /** Default: DMTCP_BARRIER_TIMEOUT seconds, else 120 s. */
   barrierTimeoutMs?: number;
   /** dmtcp_restart used by the restart script (default: our bin/dmtcp_restart). */
@@ -115,10 +117,9 @@ export async function startCoordinator(opts: StartOptions = {}): Promise<Coordin
         : `cannot listen on ${bind}:${opts.port ?? 0}: ${e.message}`));
     };
     server.once('error', onError);
-    server.listen(opts.port ?? 0, bind, () => {
-      server.off('error', onError);
-      resolve();
-    });
+    const listening = () => { server.off('error', onError); resolve(); };
+    if (opts.listenFd !== undefined) server.listen({ fd: opts.listenFd }, listening);
+    else server.listen(opts.port ?? 0, bind, listening);
   });
   const port = (server.address() as net.AddressInfo).port;
   coord.port = port;

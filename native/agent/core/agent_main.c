@@ -20,6 +20,20 @@
 
 struct agent_state agent;
 
+/* dmtcp_launch started the coordinator without waiting for it (it made the
+ * listening socket itself): the program does not wait for the coordinator's
+ * start-up either. Our HELLO waits in the socket with an id we propose, as a
+ * forked child's does; the coordinator's word, if any, is read later by the
+ * checkpoint thread. Read once and removed: children and exec'd programs
+ * have their own ways in. */
+#define HELLO_EARLY_ENV "DMTCP_HELLO_EARLY"
+static int hello_early(void) {
+  const char *v = getenv(HELLO_EARLY_ENV);
+  int early = v && !strcmp(v, "1");
+  if (v) unsetenv(HELLO_EARLY_ENV);
+  return early;
+}
+
 static const char *env_first(const char *a, const char *b) {
   const char *v = getenv(a);
   return v && *v ? v : (b ? getenv(b) : 0);
@@ -152,7 +166,7 @@ __attribute__((constructor)) static void agent_init(int argc, char **argv) {
       agent_say("the coordinator connection was lost across exec; this program runs without checkpoints");
       return;
     }
-  } else if (coord_connect_and_hello(0) < 0) {
+  } else if (coord_connect_and_send_hello(0, !hello_early()) < 0) {
     if (!agent.is_root) {
       agent_say("cannot reach the coordinator; this process runs without checkpoints");
       return;
