@@ -1,5 +1,6 @@
 /** The coordinator: server, state, protocol codec and the command client. */
-export { startCoordinator, StartOptions, CoordinatorHandle, DEFAULT_BIND_ADDRESS, writeFileAtomic, barrierTimeoutFromEnv } from './server';
+export { startCoordinator, StartOptions, CoordinatorHandle, DEFAULT_BIND_ADDRESS, barrierTimeoutFromEnv } from './server';
+export { writeFileAtomic } from './atomic-file';
 export { sendCommand, probeCoordinator, CommandReply, NoCoordinatorError, SendOptions } from './client';
 export { Coordinator } from './core';
 export { encodeMessage, decodeMessage, encodeValue, decodeValue, Message, PROTOCOL_VERSION, LineSplitter } from './codec';

@@ -2,6 +2,7 @@
  * The coordinator's TCP server: accepts agents and commands (docs/protocol.md),
  * hands agents to the Coordinator state and commands to runCommand.
  */
+import { writeFileAtomic } from './atomic-file';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
@@ -48,13 +49,6 @@ export function barrierTimeoutFromEnv(env: NodeJS.ProcessEnv): number {
   const raw = env.DMTCP_BARRIER_TIMEOUT;
   const s = raw !== undefined && /^\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw.trim()) : DEFAULT_BARRIER_TIMEOUT_S;
   return Math.max(1, Math.round(s * 1000));
-}
-
-/** Write a file under a temporary name and rename it: readers never see it half-written. */
-export async function writeFileAtomic(file: string, data: string, mode = 0o644): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  await fs.promises.writeFile(tmp, data, { mode });
-  await fs.promises.rename(tmp, file);
 }
 
 export async function startCoordinator(opts: StartOptions = {}): Promise<CoordinatorHandle> {

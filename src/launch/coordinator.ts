@@ -8,7 +8,7 @@ import * as dns from 'dns';
 import * as net from 'net';
 import { probeCoordinator, sendCommand } from '../coordinator/client';
 import { spawnDaemon, spawnDaemonOnListener } from '../coordinator/daemon';
-import { writeFileAtomic } from '../coordinator/server';
+import { writeFileAtomic } from '../coordinator/atomic-file';
 import { DEFAULT_BIND } from '../options/coordinator';
 import type { CoordMode } from '../options/common';
 import { RC_COORDINATOR_ALREADY_RUNS } from '../options/errors';
