@@ -44,6 +44,9 @@ export class CoordinatorError extends Error {
 
 /** The coordinator binds IPv4 loopback by default; `localhost` may resolve to ::1 first. */
 async function numericAddress(host: string): Promise<string> {
+  // no resolver round (a few ms on the launch path) for what needs none
+  if (net.isIP(host)) return host;
+  if (host === 'localhost') return '127.0.0.1';
   try {
     return (await dns.promises.lookup(host, { family: 4 })).address;
   } catch {
