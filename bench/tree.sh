@@ -2,7 +2,7 @@
 # Process trees, two figures (docs/performance.md "Process trees"):
 #  1. fork + exec + wait of /bin/true (bench/forkexec.c prints microseconds per
 #     round), plain and under dmtcp_launch, R rounds interleaved, medians and
-#     the ratio of the medians;
+#     the ratio of the medians; then fork + wait alone the same way;
 #  2. a 16-process tree (bash forking 15 sleeps): `dmtcp_command -bc` from the
 #     command to every image on disk, and a restart from the images until every
 #     process is back (NUM_PEERS=16 and RUNNING=yes), medians of R, raw images.
@@ -31,6 +31,14 @@ for _ in $(seq "$R"); do
 done
 plain=$(median < "$WORK/plain"); under=$(median < "$WORK/dmtcp")
 echo "fork+exec+wait of /bin/true: plain ${plain} us, under dmtcp_launch ${under} us, ratio $(awk -v a="$under" -v b="$plain" 'BEGIN{printf "%.2f", a/b}') (medians of $R x $FORKS)" >&3
+# fork + wait alone: the child only exits
+: > "$WORK/plain"; : > "$WORK/dmtcp"
+for _ in $(seq "$R"); do
+  "$WORK/forkexec" "$FORKS" - >> "$WORK/plain"
+  dmtcp_launch -p "$P" -j --ckptdir "$WORK" "$WORK/forkexec" "$FORKS" - >> "$WORK/dmtcp"
+done
+plain=$(median < "$WORK/plain"); under=$(median < "$WORK/dmtcp")
+echo "fork+wait (the child exits at once): plain ${plain} us, under dmtcp_launch ${under} us, ratio $(awk -v a="$under" -v b="$plain" 'BEGIN{printf "%.2f", a/b}') (medians of $R x $FORKS)" >&3
 
 peers_back() { dmtcp_command -p "$P" -s 2>/dev/null | grep -q "NUM_PEERS=$1" && dmtcp_command -p "$P" -s | grep -q "RUNNING=yes"; }
 : > "$WORK/ckpt"; : > "$WORK/restart"
