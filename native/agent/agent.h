@@ -403,7 +403,8 @@ const char *api_header_value(int i);
 int mq_threads_register(int mq, const struct sigevent *ev);   /* the record's slot, or -1 (errno) */
 void mq_threads_forget(int mq);                               /* the program registered otherwise, or let go */
 int mq_threads_again(int mq, int slot);                       /* restart: 0 or -errno */
-int mq_threads_fd(void);                                      /* our netlink socket in this life; -1: none */
+int mq_threads_fd(void);
+void agent_sigev_thread_start(void (*fn)(union sigval), union sigval value);   /* timer_threads.c: fn(value) on a new detached thread */                                      /* our netlink socket in this life; -1: none */
 int api_command_fd(void);    /* the connection a dmtcp.h call has open to the coordinator; -1: none */
 enum api_hook { API_HOOK_PRE_CHECKPOINT, API_HOOK_POST_CHECKPOINT, API_HOOK_RESTART, API_HOOK_MOMENTS };
 void api_run_hooks(enum api_hook moment);
@@ -497,6 +498,7 @@ void sockets_peek(void);                      /* DRAIN: the bytes waiting, copie
 void sockets_push(void);                      /* ELECT: TCP sends what Nagle or a cork holds back, full windows opened */
 void sockets_count_unsent(void);              /* CHECKPOINT: bytes TCP still holds back, after every DRAIN */
 /* tcp_window.c: full windows opened at ELECT, waited for at DRAIN, narrowed after */
+int sockets_queued_bytes(int fd);             /* what waits to be read in a socket (SIOCINQ); 0 on error */
 void tcp_window_open(struct fd_record *r);
 void tcp_windows_settle(int (*ours)(const struct fd_record *r));   /* DRAIN: before the copies of the ends `ours` says */
 void tcp_windows_narrow(void);                /* CHECKPOINT: receive buffers widened at ELECT as they were */

@@ -70,18 +70,9 @@ static void lowest_same(int n, int dir, void *ctx) {
   if ((s->best < 0 || n < s->best) && rsys5(SYS_kcmp, agent.real_pid, s->owner, KCMP_FILE, s->fd, n) == 0) s->best = n;
 }
 
-/* The lowest fd of process `owner` (real pid) that is the same description
- * as our `fd`, or -1. */
-static int owner_fd_of(int fd, int kind, long owner) {
-  int best = -1;
-  if (owner == agent.real_pid) {
-    for (int i = 0; i < agent.nfds; i++) {
-      const struct fd_record *o = &agent.fds[i];
-      if (o->kind == kind && (best < 0 || o->fd < best) &&
-          (o->fd == fd || rsys5(SYS_kcmp, agent.real_pid, agent.real_pid, KCMP_FILE, fd, o->fd) == 0)) best = o->fd;
-    }
-    return best;
-  }
+/* The lowest fd of process `owner` (real pid, maybe ours) that is the same
+ * description as our `fd`, or -1. */
+static int owner_fd_of(int fd, long owner) {
   char path[40];
   char *e = path + agent_strlcpy(path, "/proc/", sizeof path);
   e = agent_fmt_u64(e, (uint64_t)owner, 10);
@@ -106,7 +97,7 @@ void fd_share_read(void) {
     } else if (r->share == SHARE_ANON) {
       long owner = rsys2(SYS_fcntl, r->fd, F_GETOWN);
       r->owner_virt = owner > 0 ? pid_virt_of_real((pid_t)owner) : 0;
-      r->owner_fd = owner > 0 ? owner_fd_of(r->fd, r->kind, owner) : -1;
+      r->owner_fd = owner > 0 ? owner_fd_of(r->fd, owner) : -1;
       if (!r->owner_virt || r->owner_fd < 0) r->share = SHARE_NONE;   /* made again by this holder alone */
     }
   }

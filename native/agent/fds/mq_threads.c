@@ -18,7 +18,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -50,17 +49,6 @@ static volatile int helper_started;
 
 int mq_threads_fd(void) { return made_pid == agent.real_pid && made_restarts == agent.restarts ? netlink_fd : -1; }
 
-struct start { void (*fn)(union sigval); union sigval value; };
-
-static void *run_call(void *p) {
-  struct start s = *(struct start *)p;
-  free(p);
-  uint64_t none = 0;   /* as glibc's: the function's thread starts with no signal blocked */
-  rsys4(SYS_rt_sigprocmask, SIG_SETMASK, &none, 0, 8);
-  s.fn(s.value);
-  return 0;
-}
-
 static void *helper_main(void *arg) {
   int fd = (int)(intptr_t)arg;
   uint64_t all = ~0ULL;
@@ -76,17 +64,10 @@ static void *helper_main(void *arg) {
     memcpy(&magic, msg, 4);
     memcpy(&slot, msg + 4, 4);
     if (magic != COOKIE_MAGIC || slot >= MAX_CALLS || !calls[slot].used) continue;
-    struct start *s = malloc(sizeof *s);
-    if (!s) continue;
-    s->fn = calls[slot].fn;
-    s->value = calls[slot].value;
+    void (*fn)(union sigval) = calls[slot].fn;
+    union sigval value = calls[slot].value;
     calls[slot].used = 0;   /* the kernel ends a registration when it fires */
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t th;
-    if (agent_real_pthread_create(&th, &attr, run_call, s) != 0) free(s);
-    pthread_attr_destroy(&attr);
+    agent_sigev_thread_start(fn, value);
   }
 }
 

@@ -138,11 +138,6 @@ static int not_sent(int fd) {
 
 static void set_int_opt(int fd, int level, int name, int v) { rsys5(SYS_setsockopt, fd, level, name, &v, sizeof v); }
 
-static int queued_bytes(int fd) {
-  int n = 0;
-  return rsys3(SYS_ioctl, fd, SIOCINQ, &n) == 0 ? n : 0;
-}
-
 /* Setting TCP_NODELAY sends what Nagle's algorithm holds back; lifting
  * TCP_CORK sends what the cork holds. Both go back as they were: what is
  * sent stays sent. A peer's full window is opened (tcp_window.c). What
@@ -315,7 +310,7 @@ void sockets_peek(void) {
     if (r->share != SHARE_OWNER || r->owner_virt != agent.virt_pid || peeked_already(r)) continue;
     r->drained = 1;
     /* the whole queue: as large as the widest buffer, beyond PEEK_MAX */
-    int queued = queued_bytes(r->fd);
+    int queued = sockets_queued_bytes(r->fd);
     uint64_t room = queued > (int)PEEK_MAX ? ((uint64_t)queued + PAGE - 1) & ~(PAGE - 1) : PEEK_MAX;
     long mem = rsys6(SYS_mmap, 0, room, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mem < 0 && mem > -4096) continue;

@@ -38,7 +38,7 @@
 #define STILL_LOOKS 20           /* ...and a full queue that grew in none of this many is as full as it gets */
 #define NOT_FOUND -1
 
-static int queued_bytes(int fd) {
+int sockets_queued_bytes(int fd) {
   int n = 0;
   return rsys3(SYS_ioctl, fd, SIOCINQ, &n) == 0 ? n : 0;
 }
@@ -125,7 +125,7 @@ static long peer_state(const struct fd_record *r, struct peer_state *st) {
 }
 
 void tcp_window_open(struct fd_record *r) {
-  if (queued_bytes(r->fd) <= 0) return;
+  if (sockets_queued_bytes(r->fd) <= 0) return;
   int want = WIDE_RCVBUF;
   if (rsys5(SYS_setsockopt, r->fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) < 0)
     rsys5(SYS_setsockopt, r->fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
@@ -136,7 +136,7 @@ void tcp_window_open(struct fd_record *r) {
 /* One look at a widened queue; 1 once it is complete. */
 static int settled(const struct fd_record *r, int *last, int *still) {
   announce_window(r->fd);
-  int now = queued_bytes(r->fd);
+  int now = sockets_queued_bytes(r->fd);
   struct peer_state st = { -1, -1 };
   long found = peer_state(r, &st);
   *still = now == *last ? *still + 1 : 0;

@@ -66,6 +66,21 @@ static void *run_call(void *p) {
   return 0;
 }
 
+/* A SIGEV_THREAD notification, as glibc runs one: fn(value) on a new,
+ * detached thread (timers here, message queues in fds/mq_threads.c). */
+void agent_sigev_thread_start(void (*fn)(union sigval), union sigval value) {
+  struct call *c = malloc(sizeof *c);
+  if (!c) return;
+  c->fn = fn;
+  c->value = value;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t th;
+  if (agent_real_pthread_create(&th, &attr, run_call, c) != 0) free(c);
+  pthread_attr_destroy(&attr);
+}
+
 static void *helper_main(void *unused) {
   (void)unused;
   /* every signal blocked, SIGTIMER too (glibc unblocks its SIGCANCEL, the same
@@ -81,16 +96,7 @@ static void *helper_main(void *unused) {
     if (r != GLIBC_SIGTIMER || si.si_code != SIGINFO_CODE_TIMER) continue;
     struct glibc_timer tk;
     if (!read_record((uint64_t)(uintptr_t)si.si_ptr, &tk) || tk.ktimerid != si.si_timerid || !tk.thrfunc) continue;
-    struct call *c = malloc(sizeof *c);
-    if (!c) continue;
-    c->fn = tk.thrfunc;
-    c->value = tk.sival;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t th;
-    if (agent_real_pthread_create(&th, &attr, run_call, c) != 0) free(c);
-    pthread_attr_destroy(&attr);
+    agent_sigev_thread_start(tk.thrfunc, tk.sival);
   }
   return 0;
 }

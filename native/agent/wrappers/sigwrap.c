@@ -52,16 +52,13 @@ static void note_program_handler(int sig, void (*handler)(int), int flags) {
 __thread volatile unsigned agent_program_handlers_run __attribute__((tls_model("initial-exec")));
 #define MAX_SIGNAL 64
 static struct sigaction program_actions[MAX_SIGNAL + 1];
-static uint64_t trampolined;   /* the signals whose kernel handler is the trampoline */
 
 void agent_program_handler_trampoline(int sig, siginfo_t *info, void *uctx) {
   agent_program_handlers_run++;
   if (sig < 1 || sig > MAX_SIGNAL) return;
+  /* SA_RESETHAND: the kernel has put SIG_DFL back already, and sigaction
+   * tells the kernel's action then, not ours */
   struct sigaction a = program_actions[sig];
-  if (a.sa_flags & SA_RESETHAND) {
-    /* the kernel has put SIG_DFL back already: so does what we tell */
-    __atomic_and_fetch(&trampolined, ~(1ULL << (sig - 1)), __ATOMIC_SEQ_CST);
-  }
   if (a.sa_flags & SA_SIGINFO) a.sa_sigaction(sig, info, uctx);
   else if (a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN) a.sa_handler(sig);
 }
@@ -76,7 +73,6 @@ static int program_sigaction(int sig, const struct sigaction *act, struct sigact
     if (r == 0 && act) note_program_handler(sig, act->sa_handler, act->sa_flags);
     return r;
   }
-  uint64_t bit = 1ULL << (sig - 1);
   struct sigaction was = program_actions[sig], installed, kernel_old;
   const struct sigaction *give = act;
   if (act && catches(act)) {
@@ -89,11 +85,7 @@ static int program_sigaction(int sig, const struct sigaction *act, struct sigact
   int r = agent_real_sigaction(sig, give, &kernel_old);
   if (r != 0) { program_actions[sig] = was; return r; }
   if (old) *old = kernel_old.sa_sigaction == agent_program_handler_trampoline ? was : kernel_old;
-  if (act) {
-    if (give == &installed) __atomic_or_fetch(&trampolined, bit, __ATOMIC_SEQ_CST);
-    else __atomic_and_fetch(&trampolined, ~bit, __ATOMIC_SEQ_CST);
-    note_program_handler(sig, act->sa_handler, act->sa_flags);
-  }
+  if (act) note_program_handler(sig, act->sa_handler, act->sa_flags);
   return 0;
 }
 

@@ -7,8 +7,8 @@
  * The calls below are the ones the kernel never restarts after a handler
  * (poll, select, epoll, sleeps, sigtimedwait, System V waits): they fail with
  * EINTR. Each wrapper here notices that the EINTR came from a checkpoint
- * (agent_thread_stops, counted by the handler on the thread itself, moved
- * during the call) and calls again:
+ * (its call mark, agent.h: the handler stopped the thread as the call ended,
+ * and no handler of the program's ran during it) and calls again:
  * - relative timeouts with the time that is left in program time: the time
  *   a checkpoint held the thread counts (the clock ran), the time between a
  *   checkpoint and the restart of its image does not (agent.lost_ns), so a
