@@ -94,7 +94,7 @@ function checkPlan(file: string, areas: LazyArea[]): void {
     const first = p.readUInt32LE(o + 24), n = p.readUInt32LE(o + 28);
     const seen = new Map<number, Buffer>();
     for (let k = first; k < first + n; k++) {
-      const ro = runsOff + k * 24;
+      const ro = runsOff + k * 32;   // plan run records (docs/restore-plan.md)
       const addr = p.readBigUInt64LE(ro), len = Number(p.readBigUInt64LE(ro + 8)), at = Number(p.readBigUInt64LE(ro + 16));
       for (let q = 0; q < len; q += PAGE) seen.set(Number(addr - a.start) + q, p.subarray(at + q, at + q + PAGE));
     }

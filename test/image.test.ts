@@ -77,13 +77,19 @@ describe.each(['raw.dmtcp', 'gz.dmtcp'])('%s', (name) => {
     expect(m.image?.compression).toBe(name === 'gz.dmtcp' ? 'gzip' : 'none');
   });
 
-  it('writes a restore plan whose tables and data match the source', () => {
+  it.each([false, true])('writes a restore plan whose tables and data match the source (mapImage %s)', (mapImage) => {
     const planPath = img(name + '.plan');
-    const layout = writeRestorePlanSync(img(name), planPath, { info: { DMTCP_COORD_HOST: 'localhost', DMTCP_COORD_PORT: '7779' } });
+    const layout = writeRestorePlanSync(img(name), planPath, {
+      info: { DMTCP_COORD_HOST: 'localhost', DMTCP_COORD_PORT: '7779' }, mapImage, mapMinAvgRun: PAGE,
+    });
     const p = fs.readFileSync(planPath);
+    const image = fs.readFileSync(img(name));
+    // Only a raw image lends its pages; [anon:runs] is the one private anonymous area with data.
+    const maps = mapImage && name === 'raw.dmtcp';
+    expect(layout.mappedRuns).toBe(maps ? 3 : 0);   // its non-zero pages 2-4, 10 and 19
     expect(fs.statSync(planPath).mode & 0o777).toBe(0o600);
     expect(p.toString('latin1', 0, 8)).toBe('DMTCPPLN');
-    expect(p.readUInt32LE(8)).toBe(1);
+    expect(p.readUInt32LE(8)).toBe(2);
     expect(p.readUInt32LE(12)).toBe(areas.length);
     expect(p.readBigUInt64LE(16)).toBe(0x7f0000001234n);
     expect(p.readBigUInt64LE(24)).toBe(0x7f0000002000n);
@@ -92,12 +98,23 @@ describe.each(['raw.dmtcp', 'gz.dmtcp'])('%s', (name) => {
     const areasOff = Number(p.readBigUInt64LE(48)), runsOff = Number(p.readBigUInt64LE(56));
     const nruns = Number(p.readBigUInt64LE(64)), tablesLen = Number(p.readBigUInt64LE(72));
     const tablesAddr = p.readBigUInt64LE(80);
-    expect(runsOff + nruns * 24 - areasOff).toBe(tablesLen);
+    expect(runsOff + nruns * 32 - areasOff).toBe(tablesLen);
     expect(tablesAddr % BigInt(PAGE)).toBe(0n);
     expect(tablesAddr >= TABLES_ADDR_MIN && tablesAddr + BigInt(tablesLen) <= TABLES_ADDR_MAX).toBe(true);
     expect(tablesAddr + BigInt(tablesLen) <= RESTORER_LO || tablesAddr >= RESTORER_HI).toBe(true);
     const info = p.toString('utf8', 256, 256 + p.readUInt32LE(128));
-    expect(info).toBe('DMTCP_COORD_HOST=localhost\nDMTCP_COORD_PORT=7779\n');
+    const st = fs.statSync(img(name), { bigint: true });
+    const imagePathOff = p.readUInt32LE(104);
+    if (maps) {
+      // The image names itself and its identity, and the agent is told which file its memory maps.
+      expect(p.toString('utf8', areasOff + imagePathOff, areasOff + imagePathOff + img(name).length + 1)).toBe(img(name) + '\0');
+      expect(p.readBigUInt64LE(112)).toBe(st.dev);
+      expect(p.readBigUInt64LE(120)).toBe(st.ino);
+      expect(info).toMatch(new RegExp(`^DMTCP_COORD_HOST=localhost\nDMTCP_COORD_PORT=7779\nimage_map=\\d+:\\d+:${st.ino}\n$`));
+    } else {
+      expect(imagePathOff).toBe(0);
+      expect(info).toBe('DMTCP_COORD_HOST=localhost\nDMTCP_COORD_PORT=7779\n');
+    }
     expect(layout.tablesAddr).toBe(tablesAddr);
     areas.forEach((a, i) => {
       const o = areasOff + i * 48;
@@ -114,19 +131,23 @@ describe.each(['raw.dmtcp', 'gz.dmtcp'])('%s', (name) => {
       if (named) expect(p.toString('utf8', areasOff + pathOff, areasOff + pathOff + a.name.length + 1)).toBe(a.name + '\0');
       else expect(pathOff).toBe(0);
       if ((a.flags ?? 0) & (VDSO | VVAR)) { expect(n).toBe(0); return; }
-      // Rebuild memory from the runs; must equal the source, covering every non-zero page.
+      // Rebuild memory from the runs (plan or image file); must equal the source, covering every non-zero page.
       const mem = new Uint8Array(a.size);
       for (let k = first; k < first + n; k++) {
-        const ro = runsOff + k * 24;
+        const ro = runsOff + k * 32;
         const addr = p.readBigUInt64LE(ro), len = Number(p.readBigUInt64LE(ro + 8)), off = Number(p.readBigUInt64LE(ro + 16));
+        const flags = p.readUInt32LE(ro + 24);
+        expect(flags).toBe(maps && a.name === '[anon:runs]' ? 1 : 0);
         expect(addr % BigInt(PAGE)).toBe(0n);
         expect(len % PAGE).toBe(0);
         expect(off % PAGE).toBe(0);
         expect(addr >= start && addr + BigInt(len) <= end).toBe(true);
-        mem.set(p.subarray(off, off + len), Number(addr - start));
+        mem.set((flags ? image : p).subarray(off, off + len), Number(addr - start));
       }
       expect(Buffer.compare(mem, expectedMemory(a))).toBe(0);
     });
+    // Mapped runs take no room in the plan.
+    if (maps) expect(p.length).toBeLessThan(fs.statSync(img(name)).size);
   });
 });
 

@@ -295,6 +295,10 @@ struct agent_state {
 
   char last_image[PATH_MAX];
   char restart_info[4096];
+  /* The raw image this process's memory is partly mapped from since its last
+   * restart (restart info `image_map`; 0: none): device numbers as
+   * /proc/self/maps shows them, and the inode. */
+  uint64_t image_map_major, image_map_minor, image_map_ino;
   /* dmtcp_restart's environment at the latest restart (NAME=value\0 ...), in
    * a mapping of our own; 0: never restarted (dmtcp_get_restart_env) */
   uint64_t restart_environ, restart_environ_len;

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #define PLAN_MAGIC "DMTCPPLN"
-#define PLAN_VERSION 1
+#define PLAN_VERSION 2
 #define PLAN_HEADER_SIZE 4096
 #define PLAN_INFO_OFFSET 256
 #define PLAN_INFO_MAX (PLAN_HEADER_SIZE - PLAN_INFO_OFFSET)
@@ -25,7 +25,13 @@ struct plan_header {
   uint64_t tables_addr;
   uint64_t environ_offset;   /* dmtcp_restart's environment, inside the tables; 0: none */
   uint64_t environ_len;
-  uint8_t reserved[24];
+  /* The raw image that runs flagged RUN_MAP_IMAGE are mapped from (private,
+   * copy-on-write): its path inside the tables, and the identity dmtcp_restart
+   * read it under, which the restorer checks before it maps anything. */
+  uint32_t image_path_offset;   /* from areas_offset, like an area's path; 0: none */
+  uint32_t reserved;
+  uint64_t image_dev;           /* st_dev as stat(2) gives it */
+  uint64_t image_ino;
   uint32_t info_len;
 };
 
@@ -44,8 +50,15 @@ struct plan_area {
 struct plan_run {
   uint64_t addr;
   uint64_t len;
-  uint64_t data_offset;
+  uint64_t data_offset;   /* in the plan file; with RUN_MAP_IMAGE, in the image file */
+  uint32_t flags;
+  uint32_t reserved;
 };
+
+/* Run flags. RUN_MAP_IMAGE: map the run's bytes from the raw image file
+ * (MAP_PRIVATE) instead of copying them from the plan; pages are read from
+ * the page cache when the program first touches them. */
+#define RUN_MAP_IMAGE 0x1
 
 /* Area flags: the same bits as the raw capture stream (docs/raw-stream.md). */
 #define AREA_SHARED 0x1

@@ -60,6 +60,7 @@ static void read_full(int fd, void *buf, uint64_t len, uint64_t off) {
 
 static const struct plan_area *areas;
 static const struct plan_run *runs;
+static int image_fd = -1;   /* the raw image that RUN_MAP_IMAGE runs come from */
 
 static void read_plan(int fd) {
   read_full(fd, &header, sizeof header, 0);
@@ -83,6 +84,27 @@ static void read_plan(int fd) {
       header.environ_offset + header.environ_len <= header.areas_offset + header.tables_len) {
     handoff.environ_addr = header.tables_addr + (header.environ_offset - header.areas_offset);
     handoff.environ_len = header.environ_len;
+  }
+}
+
+/* ---- stage: open_image ----
+ * Runs the plan maps from the raw image need the very file dmtcp_restart read:
+ * a file put in its place since (a new checkpoint renamed over it, a copy)
+ * could hold other bytes. Checked here, before any memory of ours is gone. */
+static void open_image(void) {
+  if (!header.image_path_offset) return;
+  if (header.image_path_offset >= header.tables_len) r_fail("malformed restore plan: image path", 0, 0, 0);
+  const char *path = (const char *)areas + header.image_path_offset;
+  image_fd = (int)sys3(NR_open, path, O_RDONLY | O_CLOEXEC, 0);
+  if (image_fd < 0) r_fail("cannot open the image to map it:", path, 0, 0);
+  struct kstat st;
+  if (sys2(NR_fstat, image_fd, &st) < 0 || st.st_dev != header.image_dev || st.st_ino != header.image_ino)
+    r_fail("the image was replaced while dmtcp_restart read it:", path, 0, 0);
+  uint64_t size = (uint64_t)st.st_size;
+  for (uint64_t i = 0; i < header.nruns; i++) {
+    const struct plan_run *r = &runs[i];
+    if ((r->flags & RUN_MAP_IMAGE) && (r->data_offset % PAGE_SIZE || r->data_offset + r->len > size))
+      r_fail("the image is shorter than its plan says:", path, 0, 0);
   }
 }
 
@@ -245,11 +267,22 @@ static int open_backing_file(const struct plan_area *a, int writable, uint64_t n
   return fd;
 }
 
+/* A mapped run replaces the area's anonymous pages with the image's, private
+ * and copy-on-write: nothing is read now; a page comes from the page cache
+ * when the program first touches it, and a write copies it. */
+static void map_run(const struct plan_run *r) {
+  if (image_fd < 0) r_fail("the plan maps a run but names no image, at", 0, r->addr, 1);
+  long addr = sys6(NR_mmap, r->addr, r->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
+                   image_fd, r->data_offset);
+  if (addr != (long)r->addr) r_fail("cannot map the image's pages at", 0, r->addr, 1);
+}
+
 static void copy_runs(int plan_fd, const struct plan_area *a) {
   for (uint32_t i = 0; i < a->nruns; i++) {
     const struct plan_run *r = &runs[a->first_run + i];
     if (r->addr < a->start || r->addr + r->len > a->end) r_fail("plan run outside its area at", 0, r->addr, 1);
-    read_full(plan_fd, (void *)r->addr, r->len, r->data_offset);
+    if (r->flags & RUN_MAP_IMAGE) map_run(r);
+    else read_full(plan_fd, (void *)r->addr, r->len, r->data_offset);
   }
 }
 
@@ -345,10 +378,12 @@ __attribute__((noreturn)) void restorer_main(uint64_t *kernel_sp) {
     while (*envp) envp++;
     plan_fd = tree_start(args.tree_fd, args.index, envp + 1);
     read_plan(plan_fd);
+    open_image();
     tree_planned();
     tree_handoff(&handoff.tree_addr, &handoff.tree_len, &handoff.tree_index);
   } else {
     read_plan(plan_fd);
+    open_image();
   }
   clear_space();
   move_vdso();
@@ -356,5 +391,6 @@ __attribute__((noreturn)) void restorer_main(uint64_t *kernel_sp) {
   map_areas(plan_fd);
   if (tree_map_start()) shared_fds_after_memory((const struct tree_header *)tree_map_start());
   sys1(NR_close, plan_fd);
+  if (image_fd >= 0) sys1(NR_close, image_fd);   /* the mappings keep the file */
   jump_to_entry(header.entry, header.entry_arg, &handoff);
 }

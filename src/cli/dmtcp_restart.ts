@@ -155,8 +155,11 @@ export async function main(argv: string[], cmd = 'dmtcp_restart'): Promise<numbe
     entries.forEach((e, i) => planPaths.push(isProcess(e) ? path.join(tmpDir, `dmtcp_plan_${stamp}_${i}`) : ''));
     // The restorers' environment, and what dmtcp_get_restart_env answers in the restarted processes.
     const environ = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
-    // Every chunk of every image is verified before any restorer runs.
-    await Promise.all(entries.map((e, i) => isProcess(e) ? writeRestorePlan(e.image, planPaths[i], { info, environ, avoid, overrides: memory.overrides[i] }) : undefined));
+    // Every chunk the plans copy is verified before any restorer runs; pages
+    // mapped from a raw image are read when the program touches them.
+    await Promise.all(entries.map((e, i) => isProcess(e)
+      ? writeRestorePlan(e.image, planPaths[i], { info, environ, avoid, overrides: memory.overrides[i], mapImage: opts.mmap })
+      : undefined));
 
     const addon = loadAddon();
     const planFds = planPaths.map((p) => {

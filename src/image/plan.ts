@@ -7,9 +7,19 @@ import { Area, FLAG, PAGE, alignUp } from './format';
 import { Image, ImageError, openImage } from './decode';
 
 export const PLAN_MAGIC = 'DMTCPPLN';
-export const PLAN_VERSION = 1;
+export const PLAN_VERSION = 2;
 const PLAN_AREA_REC = 48;
-const PLAN_RUN_REC = 24;
+const PLAN_RUN_REC = 32;
+/** Run flag (native/common/plan_format.h): the run is mapped from the raw image file. */
+export const RUN_MAP_IMAGE = 0x1;
+/**
+ * An area is mapped from a raw image only when its stored runs are on average at
+ * least this long: every mapped run is one more kernel mapping (vma), and a
+ * scattered area (a page here and there) is cheaper to copy than to map.
+ */
+export const MAP_MIN_AVG_RUN = 64 * 1024;
+/** Mapped runs per process at most: the kernel allows 65530 mappings (vm.max_map_count) in all. */
+export const MAP_MAX_RUNS = 4096;
 const INFO_OFFSET = 256;
 const INFO_MAX = PAGE - INFO_OFFSET;
 const RUN_TABLE_ALIGN = 8;
@@ -35,10 +45,13 @@ export interface AreaOverride { path: string; flags: number; keepRuns: boolean }
 /** Overrides by area start address. */
 export type AreaOverrides = Map<bigint, AreaOverride>;
 
-export interface PlanRun { addr: bigint; len: number; dataOffset: number }
+/** A run of the plan: copied from the plan file at dataOffset, or, `mapped`, mapped from the image file at dataOffset. */
+export interface PlanRun { addr: bigint; len: number; dataOffset: number; mapped: boolean }
 export interface PlanLayout {
   areasOffset: number; runsOffset: number; tablesLen: number; dataOffset: number;
   tablesAddr: bigint; nruns: number; fileLen: number;
+  /** Runs the restorer maps from the image instead of copying (0: none). */
+  mappedRuns: number;
 }
 
 /** Areas whose contents the restorer must not copy (the live vdso/vvar are moved there). */
@@ -105,6 +118,34 @@ export interface PlanOptions {
   overrides?: AreaOverrides;
   /** writeRestorePlan: chunks in flight at once. */
   inFlight?: number;
+  /**
+   * Map what can be mapped from a raw image instead of copying it into the plan
+   * (docs/restore-plan.md, "Mapped runs"). Ignored for gzip images and delta chains.
+   */
+  mapImage?: boolean;
+  /** Smallest average run length of an area that is mapped (default MAP_MIN_AVG_RUN). */
+  mapMinAvgRun?: number;
+}
+
+/** The raw image file a plan maps runs from, and the identity the restorer checks. */
+interface MappedImage { path: string; dev: bigint; ino: bigint }
+
+/**
+ * Whether an area's runs are mapped from the image: private anonymous memory
+ * (not the stack, which must grow down, nor the heap, which brk manages),
+ * not shared in the tree, with runs long enough on average to be worth a mapping.
+ */
+function mapsArea(a: Area, overridden: boolean, minAvgRun: number): boolean {
+  if (overridden || a.runs.length === 0) return false;
+  if ((a.flags & FLAG.ANON) === 0 || (a.flags & (FLAG.SHARED | FLAG.STACK | FLAG.HEAP | FLAG.VDSO | FLAG.VVAR | FLAG.NODATA)) !== 0) return false;
+  return a.dataLen / a.runs.length >= minAvgRun;
+}
+
+/** A raw, self-contained image can lend its pages (page aligned, file offset = logical offset). */
+function mappableImage(img: Image): MappedImage | undefined {
+  if (img.container !== 'raw' || (img.chain && img.chain.length > 1)) return undefined;
+  const st = fs.statSync(img.path, { bigint: true });
+  return { path: img.path.startsWith('/') ? img.path : fs.realpathSync(img.path), dev: st.dev, ino: st.ino };
 }
 
 /** NUL-terminated `NAME=value` strings, back to back (docs/restore-plan.md). */
@@ -113,9 +154,10 @@ function encodeEnviron(environ: string[]): Buffer {
 }
 
 export function buildPlanTables(img: Image, opts: PlanOptions = {}): { head: Buffer; tables: Buffer; layout: PlanLayout; runs: PlanRun[][] } {
-  const { info: restartInfo = {}, avoid = [], overrides } = opts;
+  const { avoid = [], overrides } = opts;
   const environ = encodeEnviron(opts.environ ?? []);
   const m = img.meta;
+  const image = opts.mapImage ? mappableImage(img) : undefined;
   const paths = img.areas.map((a) => Buffer.from((overrides?.get(a.start)?.path ?? backingPath(a)) + '\0', 'utf8'));
   const areasOffset = PAGE;
   const areaTableLen = img.areas.length * PLAN_AREA_REC;
@@ -126,25 +168,34 @@ export function buildPlanTables(img: Image, opts: PlanOptions = {}): { head: Buf
     pathsLen += p.length;
     return o;
   });
-  const runsOffset = alignUp(areasOffset + areaTableLen + pathsLen, RUN_TABLE_ALIGN);
   const runs: PlanRun[][] = [];
   let nruns = 0;
+  let mappedRuns = 0;
   let dataAt = 0; // relative to dataOffset, fixed below
   for (const a of img.areas) {
-    const dropped = overrides?.get(a.start)?.keepRuns === false;
+    const override = overrides?.get(a.start);
+    const dropped = override?.keepRuns === false;
+    const mapped = image !== undefined && mapsArea(a, override !== undefined, opts.mapMinAvgRun ?? MAP_MIN_AVG_RUN) && mappedRuns + a.runs.length <= MAP_MAX_RUNS;
+    if (mapped) mappedRuns += a.runs.length;
     const rs: PlanRun[] = keepsNoRuns(a) || dropped ? [] : a.runs.map((r) => {
-      const pr = { addr: a.start + BigInt(r.offset), len: r.len, dataOffset: dataAt };
+      if (mapped) return { addr: a.start + BigInt(r.offset), len: r.len, dataOffset: r.dataOffset, mapped };
+      const pr = { addr: a.start + BigInt(r.offset), len: r.len, dataOffset: dataAt, mapped };
       dataAt += r.len;
       return pr;
     });
     runs.push(rs);
     nruns += rs.length;
   }
+  // The image's path follows the areas' paths, only when a run is mapped from it.
+  const imagePath = image && mappedRuns > 0 ? Buffer.from(image.path + '\0', 'utf8') : undefined;
+  const imagePathOff = imagePath ? areaTableLen + pathsLen : 0;
+  if (imagePath) pathsLen += imagePath.length;
+  const runsOffset = alignUp(areasOffset + areaTableLen + pathsLen, RUN_TABLE_ALIGN);
   const environOffset = alignUp(runsOffset + nruns * PLAN_RUN_REC, RUN_TABLE_ALIGN);
   const tablesEnd = environOffset + environ.length;
   const tablesLen = tablesEnd - areasOffset;
   const dataOffset = alignUp(tablesEnd, PAGE);
-  for (const rs of runs) for (const r of rs) r.dataOffset += dataOffset;
+  for (const rs of runs) for (const r of rs) if (!r.mapped) r.dataOffset += dataOffset;
   const tablesAddr = chooseTablesAddr([...img.areas, ...avoid], tablesLen);
 
   const tables = Buffer.alloc(tablesLen);
@@ -165,10 +216,16 @@ export function buildPlanTables(img: Image, opts: PlanOptions = {}): { head: Buf
       tables.writeBigUInt64LE(r.addr, ro);
       tables.writeBigUInt64LE(BigInt(r.len), ro + 8);
       tables.writeBigUInt64LE(BigInt(r.dataOffset), ro + 16);
+      tables.writeUInt32LE(r.mapped ? RUN_MAP_IMAGE : 0, ro + 24);
     }
   });
+  if (imagePath) imagePath.copy(tables, imagePathOff);
   environ.copy(tables, environOffset - areasOffset);
 
+  // The agent learns which file its memory is mapped from: at its next
+  // checkpoint those mappings are its own memory, not a file (capture.c).
+  const restartInfo = { ...(opts.info ?? {}) };
+  if (imagePath && image) restartInfo.image_map = `${devMajor(image.dev)}:${devMinor(image.dev)}:${image.ino}`;
   const info = encodeInfo(restartInfo, img.path);
   const head = Buffer.alloc(PAGE);
   head.write(PLAN_MAGIC, 0, 8, 'latin1');
@@ -185,11 +242,20 @@ export function buildPlanTables(img: Image, opts: PlanOptions = {}): { head: Buf
   head.writeBigUInt64LE(tablesAddr, 80);
   head.writeBigUInt64LE(BigInt(environ.length ? environOffset : 0), 88);
   head.writeBigUInt64LE(BigInt(environ.length), 96);
+  if (imagePath && image) {
+    head.writeUInt32LE(imagePathOff, 104);
+    head.writeBigUInt64LE(image.dev, 112);
+    head.writeBigUInt64LE(image.ino, 120);
+  }
   head.writeUInt32LE(info.length, 128);
   info.copy(head, INFO_OFFSET);
-  const layout = { areasOffset, runsOffset, tablesLen, dataOffset, tablesAddr, nruns, fileLen: dataOffset + dataAt };
+  const layout = { areasOffset, runsOffset, tablesLen, dataOffset, tablesAddr, nruns, fileLen: dataOffset + dataAt, mappedRuns };
   return { head, tables, layout, runs };
 }
+
+/** The major and minor numbers of a stat(2) st_dev, as /proc/self/maps prints them (glibc's encoding). */
+const devMajor = (dev: bigint): bigint => ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+const devMinor = (dev: bigint): bigint => (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
 
 function writeFully(fd: number, buf: Uint8Array, pos: number): void {
   for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off, pos + off);
@@ -209,7 +275,7 @@ export function writeRestorePlanSync(imagePath: string, planPath: string, opts: 
     writeFully(fd, head, 0);
     writeFully(fd, tables, layout.areasOffset);
     img.areas.forEach((a, i) => {
-      if (runs[i].length === 0) return;
+      if (runs[i].length === 0 || runs[i][0].mapped) return;
       // An area's runs are stored back to back both in the image and in the
       // plan, so a chunk's bytes land at the same relative position.
       const imgBase = a.runs[0].dataOffset;
@@ -267,7 +333,7 @@ export async function writeRestorePlan(imagePath: string, planPath: string, opts
     const planFd = fd;
     for (let i = 0; i < img.areas.length && !failure; i++) {
       const a = img.areas[i];
-      if (runs[i].length === 0) continue;
+      if (runs[i].length === 0 || runs[i][0].mapped) continue;
       const imgBase = a.runs[0].dataOffset;
       const planBase = runs[i][0].dataOffset;
       for (const c of a.chunks) {

@@ -5,8 +5,18 @@ import { OptSpec, parseArgv } from './parser';
 import {
   CKPT_DIR_SPEC, CoordMode, flag, HELP_SPEC, HOST_SPEC, INTERVAL_SPEC, MODE_SPECS, optString, PORT_FILE_SPEC,
   PORT_SPEC, resolveAddress, resolveCkptDir, resolveInterval, resolveMode, resolveTmpDir, TMPDIR_SPEC,
-  VERSION_SPEC, ENCODER_SERVICE_SPECS, resolveEncoderService, QUIET_SPEC, resolveQuiet,
+  VERSION_SPEC, ENCODER_SERVICE_SPECS, resolveEncoderService, QUIET_SPEC, resolveQuiet, resolveSwitch,
 } from './common';
+
+/** DMTCP_RESTART_MMAP=0 reads every page up front, as --no-mmap does. */
+export const ENV_RESTART_MMAP = ['DMTCP_RESTART_MMAP'];
+
+const MMAP_SPECS: OptSpec[] = [
+  { key: 'mmap', names: ['--no-mmap'], kind: 'flag', value: false, env: ENV_RESTART_MMAP,
+    help: 'Read and verify every page of raw images before the program runs, instead of mapping them from the image file (DMTCP_RESTART_MMAP=0)' },
+  { key: 'mmap', names: ['--mmap'], kind: 'flag', value: true, env: ENV_RESTART_MMAP,
+    help: 'Map the memory of raw images from the image file; pages are read when first touched (DMTCP_RESTART_MMAP=1, default)' },
+];
 
 export interface RestartOptions {
   host: string;
@@ -21,6 +31,8 @@ export interface RestartOptions {
   tmpDir: string;
   /** Keep one encoder resident for the restarted computation (default). */
   encoderService: boolean;
+  /** Map raw images' memory from the image file (default) instead of reading it up front (docs/restore-plan.md). */
+  mmap: boolean;
   /** -q/--quiet (DMTCP_QUIET): 1 skips our notes, 2 the agent's warnings too. */
   quiet: number;
   images: string[];
@@ -32,7 +44,7 @@ export const RESTART_SPECS: OptSpec[] = [
   HOST_SPEC, PORT_SPEC, PORT_FILE_SPEC, ...MODE_SPECS, INTERVAL_SPEC, CKPT_DIR_SPEC,
   { key: 'restartDir', names: ['-d', '--restartdir'], kind: 'string', metavar: 'PATH',
     help: 'Directory to read the checkpoint images from (relative image names)' },
-  ...ENCODER_SERVICE_SPECS, TMPDIR_SPEC, QUIET_SPEC, HELP_SPEC, VERSION_SPEC,
+  ...ENCODER_SERVICE_SPECS, ...MMAP_SPECS, TMPDIR_SPEC, QUIET_SPEC, HELP_SPEC, VERSION_SPEC,
 ];
 
 export function parseRestartArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = 'dmtcp_restart'): RestartOptions {
@@ -53,6 +65,7 @@ export function parseRestartArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = '
     interval: resolveInterval(cmd, r, env),
     tmpDir: resolveTmpDir(r, env),
     encoderService: resolveEncoderService(cmd, r, env),
+    mmap: resolveSwitch(cmd, r, env, 'mmap', ENV_RESTART_MMAP, true),
     quiet: resolveQuiet(cmd, r, env),
     images: r.rest,
     help,

@@ -13,7 +13,7 @@
 
 static void apply_restart_info(void) {
   char host[256] = "", port[16] = "", dir[PATH_MAX] = "", encoder[sizeof agent.config.encoder_socket] = "";
-  char solo[4] = "", every[24] = "", quiet[8] = "";
+  char solo[4] = "", every[24] = "", quiet[8] = "", image_map[80] = "";
   for (const char *p = agent.restart_info; *p;) {
     const char *eol = strchr(p, '\n');
     size_t len = eol ? (size_t)(eol - p) : strlen(p);
@@ -29,11 +29,19 @@ static void apply_restart_info(void) {
       else if (klen == 14 && !strncmp(p, "no_coordinator", 14)) { dst = solo; cap = sizeof solo; }
       else if (klen == 8 && !strncmp(p, "interval", 8)) { dst = every; cap = sizeof every; }
       else if (klen == 5 && !strncmp(p, "quiet", 5)) { dst = quiet; cap = sizeof quiet; }
+      else if (klen == 9 && !strncmp(p, "image_map", 9)) { dst = image_map; cap = sizeof image_map; }
       if (dst && vlen < cap) { memcpy(dst, eq + 1, vlen); dst[vlen] = 0; }
     }
     p += len + (eol ? 1 : 0);
   }
   if (dir[0]) agent_strlcpy(agent.config.ckpt_dir, dir, sizeof agent.config.ckpt_dir);
+  /* MAJOR:MINOR:INODE of the image our memory is mapped from; none when this
+   * restart copied every page (what the image said of an earlier restart's
+   * file does not hold any more) */
+  const char *q = image_map;
+  agent.image_map_major = agent_parse_u64(q, 10, &q);
+  agent.image_map_minor = *q == ':' ? agent_parse_u64(q + 1, 10, &q) : 0;
+  agent.image_map_ino = *q == ':' ? agent_parse_u64(q + 1, 10, 0) : 0;
   /* The image's socket belonged to the old computation's encoder: use this
    * restart's, or none (then each checkpoint starts its own encoder). */
   agent_strlcpy(agent.config.encoder_socket, encoder, sizeof agent.config.encoder_socket);

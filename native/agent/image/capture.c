@@ -50,7 +50,22 @@ struct area {
   uint32_t prot, flags;
   const char *name;
   size_t name_len;
+  int from_image;   /* mapped from the image we restarted from (see below) */
 };
+
+/* A restart maps a raw image's memory from the image file, private and
+ * copy-on-write (docs/restore-plan.md): to the kernel such an area is a file
+ * mapping, to the program it is its own anonymous memory. It is saved as such,
+ * every page of it: pages the program has not touched since are still in the
+ * file, and the pagemap shows them as absent. */
+static int mapped_from_image(const char *dev, uint64_t inode) {
+  if (!agent.image_map_ino || inode != agent.image_map_ino) return 0;
+  const char *p;
+  uint64_t major = agent_parse_u64(dev, 16, &p);
+  if (*p != ':') return 0;
+  uint64_t minor = agent_parse_u64(p + 1, 16, 0);
+  return major == agent.image_map_major && minor == agent.image_map_minor;
+}
 
 static void *reserve(size_t len) {
   void *p = (void *)rsys6(SYS_mmap, 0, len, PROT_READ | PROT_WRITE,
@@ -78,12 +93,19 @@ static int parse_area(char *line, struct area *a) {
   while (*p == ' ') p++;
   a->offset = agent_parse_u64(p, 16, &p);
   while (*p == ' ') p++;
-  while (*p && *p != ' ') p++;           /* dev */
+  const char *dev = p;
+  while (*p && *p != ' ') p++;
   while (*p == ' ') p++;
   uint64_t inode = agent_parse_u64(p, 10, &p);
   while (*p == ' ') p++;
   a->name = p;
   a->name_len = strlen(p);
+  a->from_image = !(a->flags & AREA_SHARED) && mapped_from_image(dev, inode);
+  if (a->from_image) {
+    a->name = "";
+    a->name_len = 0;
+    a->offset = 0;
+  }
   if (a->name[0] != '/') a->flags |= AREA_ANON;
   if (inode == 0 && a->name[0] == '/') a->flags |= AREA_ANON;   /* e.g. /dev/zero (deleted) */
   if (!strcmp(a->name, "[stack]")) a->flags |= AREA_STACK;
@@ -103,7 +125,7 @@ static int parse_area(char *line, struct area *a) {
  * which pages are present or swapped, and only those are streamed. */
 static uint32_t find_runs(int pagemap_fd, const struct area *a, uint64_t *data_len) {
   uint64_t npages = (a->end - a->start) / PAGE;
-  int use_pagemap = pagemap_fd >= 0 && (a->flags & AREA_ANON) && !(a->flags & AREA_SHARED);
+  int use_pagemap = pagemap_fd >= 0 && (a->flags & AREA_ANON) && !(a->flags & AREA_SHARED) && !a->from_image;
   if (!use_pagemap) {
     runs[0].offset = 0;
     runs[0].len = a->end - a->start;
