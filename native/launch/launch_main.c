@@ -23,6 +23,8 @@
 #define NODE_RESET_SIGNALS 32      /* Node resets signals below this at start-up (node.cc kMaxSignal) */
 #define NODE_NOFILE_SEARCH_MAX (1 << 20)
 #define LEVELS_UP_TO_ROOT 3        /* ROOT/build/Release/dmtcp_launch_fast */
+#define NODE_CLOEXEC_ALWAYS 15     /* libuv marks 0..15 whether open or not */
+#define ENCODER_PRESENCE_FD 819    /* src/service/protocol.ts */
 
 extern char **environ;
 static char **g_argv;
@@ -66,6 +68,26 @@ static char *package_root(void) {
     *slash = 0;
   }
   return p;
+}
+
+/* Node's start-up marks the descriptors it inherited close-on-exec
+ * (libuv's uv_disable_stdio_inheritance): 0 to 15 whatever they are, then on
+ * up to the first one that is not open. The end of that run, measured before
+ * we open anything. */
+static int inherited_end(void) {
+  int fd = NODE_CLOEXEC_ALWAYS + 1;
+  while (fcntl(fd, F_GETFD) >= 0) fd++;
+  return fd;
+}
+
+/* Those inherited descriptors the Node launcher's program would not get (stdio
+ * is made inheritable again below, as the addon's exec does). */
+static void close_inherited_on_exec(int end) {
+  for (int fd = 3; fd < end; fd++) {
+    if (fd == ENCODER_PRESENCE_FD) continue;   /* ours, made after Node's start-up */
+    int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0 && !(flags & FD_CLOEXEC)) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
 }
 
 /* What the program inherits from a Node launcher: Node's start-up (stdio
@@ -118,6 +140,7 @@ static int is_local_name(const char *host) {
 }
 
 int main(int argc, char **argv) {
+  int inherited = inherited_end();
   g_argv = argv;
   g_where.root = package_root();
   g_where.node = find_in_path("node");
@@ -211,6 +234,7 @@ int main(int argc, char **argv) {
   else env_del(&env, "DMTCP_ENCODER_SOCKET");
 
   if (start && o.quiet == 0) fprintf(stderr, LAUNCH_CMD ": started a coordinator on %s:%d\n", o.host, port);
+  close_inherited_on_exec(inherited);
   node_like_state();
   execve(program, o.program, env.v);
   fprintf(stderr, LAUNCH_CMD ": exec failed: %s\n", strerror(errno));
