@@ -158,7 +158,7 @@ describe('resident encoder', () => {
 });
 
 describe('stale service folders', () => {
-  it('a launch removes our old folders whose service is gone, and keeps live, young and foreign ones', async () => {
+  it('a starting service removes our old folders whose service is gone, and keeps live, young and foreign ones', async () => {
     const { sweepStaleFolders } = await import('../src/service/start');
     const base = fs.mkdtempSync(path.join(os.tmpdir(), 'dmtcp-sweep-'));
     const made = (name: string, pid?: number): string => {
