@@ -62,9 +62,11 @@ struct fd_move { int from, to; };
 int spawn_detached(const char *path, char *const argv[], char *const envp[],
                    const struct fd_move *moves, int nmoves, int chdir_root);
 
-/* launch_encoder.c: the resident encoder's socket path, or NULL (each checkpoint starts its own). */
-char *encoder_start(const struct launch_where *w, const char *tmp_dir);
+/* launch_encoder.c: its folder made first (NULL: hand over), then the
+ * resident encoder's socket path, or NULL (each checkpoint starts its own). */
 int encoder_fits(const char *tmp_dir);
+char *encoder_folder(const char *tmp_dir);
+char *encoder_start(const struct launch_where *w, const char *dir);
 
 /* launch_env.c: an environment under construction, in Node's object-key order. */
 struct env_list { char **v; size_t n, cap; };

@@ -2,6 +2,7 @@
  * (src/service/start.ts) starts it: a fresh 0700 folder for its socket under
  * the temporary directory, the service detached with the presence pipe's read
  * end, the write end left at ENCODER_PRESENCE_FD for the program. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,38 +25,43 @@ int encoder_fits(const char *tmp_dir) {
       && access(tmp_dir, F_OK) == 0;
 }
 
-static void warn(const char *why) {
-  fprintf(stderr, LAUNCH_CMD ": cannot start the resident image encoder (%s); each checkpoint will start its own\n", why);
+/* socketFolder's mkdtemp: the folder, or NULL (then Node's words are needed). */
+char *encoder_folder(const char *tmp_dir) {
+  char dir[MAX_SOCKET_PATH + 1];
+  snprintf(dir, sizeof dir, "%s/" FOLDER_TEMPLATE, strcmp(tmp_dir, "/") ? tmp_dir : "");
+  return mkdtemp(dir) ? strdup(dir) : NULL;
 }
 
-char *encoder_start(const struct launch_where *w, const char *tmp_dir) {
-  char dir[MAX_SOCKET_PATH + 1], socket[MAX_SOCKET_PATH + 32];   /* encoder_fits keeps them within MAX_SOCKET_PATH */
-  snprintf(dir, sizeof dir, "%s/" FOLDER_TEMPLATE, strcmp(tmp_dir, "/") ? tmp_dir : "");
-  if (!mkdtemp(dir)) { warn("cannot make its folder"); return NULL; }
+char *encoder_start(const struct launch_where *w, const char *dir) {
+  char socket[MAX_SOCKET_PATH + 32];   /* encoder_fits keeps it within MAX_SOCKET_PATH */
   snprintf(socket, sizeof socket, "%s/" SOCKET_NAME, dir);
   char *script = path_join2(w->root, "dist/service/service-main.js");
   const char *path = getenv("PATH");
   if (!path) path = "/usr/bin:/bin";
   char *path_env = malloc(strlen(path) + sizeof "PATH=");
-  if (!path_env) abort();
+  if (!script || !path_env) abort();
   strcpy(path_env, "PATH=");
   strcat(path_env, path);   /* nothing else of ours or the program's */
   char *argv[] = { w->node, script, "--socket", socket, NULL };
   char *envp[] = { path_env, NULL };
   int presence[2];
-  int pid = -1;
+  int pid = -1, err = 0;
   if (pipe2(presence, O_CLOEXEC) == 0) {
     struct fd_move move = { presence[0], SERVICE_PRESENCE_FD };
     pid = spawn_detached(w->node, argv, envp, &move, 1, 1);
+    err = errno;
     close(presence[0]);
-    if (pid < 0 || dup3(presence[1], ENCODER_PRESENCE_FD, 0) < 0) pid = -1;
+    if (pid >= 0 && dup3(presence[1], ENCODER_PRESENCE_FD, 0) < 0) { pid = -1; err = errno; }
     close(presence[1]);
+  } else {
+    err = errno;
   }
   free(script);
   free(path_env);
   if (pid < 0) {
     rmdir(dir);
-    warn("cannot start it");
+    fprintf(stderr, LAUNCH_CMD ": cannot start the resident image encoder (cannot start the encoder service: %s); "
+            "each checkpoint will start its own\n", strerror(err));
     return NULL;
   }
   char pid_file[MAX_SOCKET_PATH + 32], text[16];

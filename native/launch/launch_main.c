@@ -171,20 +171,28 @@ int main(int argc, char **argv) {
     start = found == PROBE_NONE;
   }
   if (mkdir_p(o.ckpt_dir) < 0) launch_hand_over();
+  /* the encoder's folder before the coordinator (Node makes it after): a
+   * failure here must still find nothing started */
+  char *encoder_dir = o.encoder_service ? encoder_folder(o.tmp_dir) : NULL;
+  if (o.encoder_service && !encoder_dir) launch_hand_over();
   int port = o.port;
   if (start) {
     int listen_fd = coord_listen(o.port, &port);
-    if (listen_fd < 0) launch_hand_over();   /* taken: Node's daemon says why */
+    if (listen_fd < 0) {   /* taken: Node's daemon says why */
+      if (encoder_dir) rmdir(encoder_dir);
+      launch_hand_over();
+    }
     char text[16];
     snprintf(text, sizeof text, "%d\n", port);
     if ((o.port_file && write_file_atomic(o.port_file, text, 0644) < 0) ||
         coord_spawn_daemon(&g_where, &o, listen_fd) < 0) {
       close(listen_fd);
+      if (encoder_dir) rmdir(encoder_dir);
       launch_hand_over();
     }
     close(listen_fd);   /* the daemon holds it now */
   }
-  char *encoder_socket = o.encoder_service ? encoder_start(&g_where, o.tmp_dir) : NULL;
+  char *encoder_socket = encoder_dir ? encoder_start(&g_where, encoder_dir) : NULL;
 
   /* agentEnvironment, in its order */
   char *preload = strdup(agent);
