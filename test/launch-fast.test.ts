@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawn } from 'child_process';
-import { BIN, ROOT, program, Run, session, Session } from './helpers/e2e';
+import { BIN, ROOT, program, Run, session, Session, waitUntil } from './helpers/e2e';
 import { freePort, lines, quitCoordinator, runCli, tempDir, waitPortClosed } from './helpers/cli';
 
 const ENTRY = path.join(BIN, 'dmtcp_launch');
@@ -214,6 +214,19 @@ describe('the fast path', () => {
     expect(r.code).toBe(5);
     expect(r.stderr).toBe('');
     expect(fs.existsSync(FAST)).toBe(true);
+  });
+
+  it('the resident encoder it starts sweeps a stale folder beside its own', async () => {
+    const base = path.join(work, 'tmp');
+    const stale = path.join(base, 'dmtcp-enc-old000');
+    fs.mkdirSync(stale, { recursive: true });
+    fs.writeFileSync(path.join(stale, 'service.pid'), '999999999');   // no such process
+    const old = new Date(Date.now() - 10 * 60_000);
+    fs.utimesSync(stale, old, old);
+    const r = await run(['-q', '-p', String(s.port), '--tmpdir', base, exitcode, '0']);
+    expect(r.node).toBe(false);
+    expect(r.code).toBe(0);
+    await waitUntil(() => !fs.existsSync(stale), 15_000);
   });
 
   it('--new-coordinator: a counter checkpointed, killed and restarted, twice', async () => {
