@@ -175,6 +175,16 @@ describe('what the fast path does not take goes to Node, with the same arguments
     expect(rc.code).toBe(42);
   });
 
+  it('a `node` on PATH that is a script (a version manager\'s shim): Node says where the real one is', async () => {
+    const shims = path.join(work, 'shims');
+    fs.mkdirSync(shims, { recursive: true });
+    fs.writeFileSync(path.join(shims, 'node'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} "$@"\n`, { mode: 0o755 });
+    const r = await run(['-q', '-p', String(s.port), state], { env: { PATH: `${shims}:${process.env.PATH}` } });
+    expect(r.node).toBe(true);
+    expect(r.code, r.stderr).toBe(0);
+    expect(seen(r.stdout)).toContain(`env DMTCP_NODE=${fs.realpathSync(process.execPath)}`);
+  });
+
   it('--new-coordinator where one runs: rc+1 from Node', async () => {
     const r = await run(['--new-coordinator', '-p', String(s.port), exitcode]);
     expect(r.node).toBe(true);

@@ -146,6 +146,9 @@ int main(int argc, char **argv) {
   g_where.node = find_in_path("node");
   const char *no_fast = getenv(NO_FAST_ENV);
   if (!g_where.root || !g_where.node || (no_fast && *no_fast)) launch_hand_over();
+  /* a `node` that is a script (a version manager's shim) runs some other
+   * binary, whose path (process.execPath, DMTCP_NODE) only Node can tell */
+  if (program_kind(g_where.node) != KIND_DYNAMIC) launch_hand_over();
 
   struct launch_opts o;
   struct env_list env;
