@@ -282,6 +282,26 @@ describe('the fast path', () => {
   });
 });
 
+describe('the fast path keeps to the Node launcher\'s options', () => {
+  const source = fs.readFileSync(path.join(ROOT, 'native', 'launch', 'launch_opts.c'), 'utf8');
+
+  it('every option it takes is one of dmtcp_launch\'s, of the same kind', async () => {
+    const { LAUNCH_SPECS } = await import('../src/options/launch');
+    const rows = [...source.matchAll(/\{ "(-[^"]+)", K_\w+, (FLAG|STRING|INT|COUNT),/g)];
+    expect(rows.length).toBeGreaterThan(20);
+    for (const [, name, kind] of rows) {
+      const spec = LAUNCH_SPECS.find((sp) => sp.names.includes(name));
+      expect(spec, name).toBeDefined();
+      expect(spec!.kind.toUpperCase(), name).toBe(kind);
+    }
+  });
+
+  it('every environment twin of dmtcp_launch\'s options is read there (or the option is Node\'s alone)', async () => {
+    const { LAUNCH_SPECS } = await import('../src/options/launch');
+    for (const spec of LAUNCH_SPECS) for (const name of spec.env ?? []) expect(source, name).toContain(`"${name}"`);
+  });
+});
+
 it('the fast launcher exists (npm run build:native)', () => {
   expect(fs.existsSync(FAST)).toBe(true);
 });
