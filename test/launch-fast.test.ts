@@ -76,7 +76,7 @@ function seen(stdout: string): string[] {
 
 /** The same launch through the fast path and through Node: both programs see the same. */
 async function compare(args: string[], env: NodeJS.ProcessEnv = {}, newPort?: (r: Result) => number): Promise<string[]> {
-  const fast = await run([...args, state], { env: { ...env, DMTCP_LAUNCH_NO_FAST: '' } });
+  const fast = await run([...args, state], { env: { ...env, DMTCP_LAUNCH_NO_FAST: '0' } });
   // a coordinator the first launch started is gone before the second looks for one on its port
   if (newPort && fast.code === 0) expect(await waitPortClosed(newPort(fast))).toBe(true);
   const slow = await run([...args, state], { env: { ...env, DMTCP_LAUNCH_NO_FAST: '1' } });

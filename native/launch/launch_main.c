@@ -145,7 +145,7 @@ int main(int argc, char **argv) {
   g_where.root = package_root();
   g_where.node = find_in_path("node");
   const char *no_fast = getenv(NO_FAST_ENV);
-  if (!g_where.root || !g_where.node || (no_fast && *no_fast)) launch_hand_over();
+  if (!g_where.root || !g_where.node || (no_fast && !strcmp(no_fast, "1"))) launch_hand_over();
   /* a `node` that is a script (a version manager's shim) runs some other
    * binary, whose path (process.execPath, DMTCP_NODE) only Node can tell */
   if (program_kind(g_where.node) != KIND_DYNAMIC) launch_hand_over();
