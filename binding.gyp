@@ -4,6 +4,7 @@
   #   libdmtcp.so        the agent, LD_PRELOADed into every checkpointed process
   #   libdmtcpaware      .so and .a of include/dmtcp/dmtcpaware.h (docs/api.md)
   #   mtcp_restart       the restorer: static, no libc, linked low (see docs/restore-plan.md)
+  #   dmtcp_launch_fast  dmtcp_launch's common cases without Node's start-up (native/launch/launch.h)
   "targets": [
     {
       "target_name": "dmtcp_native",
@@ -45,6 +46,12 @@
       "include_dirs": ["include"],
       "cflags": ["-std=gnu11", "-Wall", "-O2", "-fPIC", "-D_GNU_SOURCE"],
       "standalone_static_library": 1
+    },
+    {
+      "target_name": "dmtcp_launch_fast",
+      "type": "executable",
+      "sources": ["<!@(ls -1 native/launch/*.c)"],
+      "cflags": ["-std=gnu11", "-Wall", "-O2", "-D_GNU_SOURCE"]
     },
     {
       "target_name": "mtcp_restart",

@@ -40,7 +40,10 @@ async function counterSession(env: NodeJS.ProcessEnv = {}): Promise<{ run: Retur
   s = await session();
   const run = s.launch(program('counter'), [], { env });
   await run.waitFor((l) => l === '3');
-  return { run, socket: socketOf(run.child.pid!) };
+  const socket = socketOf(run.child.pid!);
+  // the service starts beside the program, not before it: its socket may come a little later
+  if (socket) await waitUntil(() => fs.existsSync(socket), 10_000);
+  return { run, socket };
 }
 
 /** One line from the service for a request made by hand. */
@@ -149,6 +152,8 @@ describe('resident encoder', () => {
     fs.mkdirSync(dir);
     const run = s.launch(program('counter'), [], { launchArgs: ['--ckptdir', dir, ...flags] });
     await run.waitFor((l) => l === '3');
+    const socket = socketOf(run.child.pid!);
+    if (socket) await waitUntil(() => fs.existsSync(socket), 10_000);   // the resident encoder's answer is the one checked
     fs.rmSync(dir, { recursive: true });
     await expect(s.checkpoint()).rejects.toThrow(/encoder failed: .*(ENOENT|no such file)/i);
     expect(run.stderr).toMatch(/^dmtcp: the image encoder failed: .*$/m);
@@ -158,7 +163,7 @@ describe('resident encoder', () => {
 });
 
 describe('stale service folders', () => {
-  it('a launch removes our old folders whose service is gone, and keeps live, young and foreign ones', async () => {
+  it('a starting service removes our old folders whose service is gone, and keeps live, young and foreign ones', async () => {
     const { sweepStaleFolders } = await import('../src/service/start');
     const base = fs.mkdtempSync(path.join(os.tmpdir(), 'dmtcp-sweep-'));
     const made = (name: string, pid?: number): string => {

@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { loadAddon } from '../native';
 import { SERVICE_PID_FILE, SERVICE_PRESENCE_FD } from './protocol';
+import { sweepStaleFolders } from './start';
 import type { WorkerData } from './worker';
 
 /** Checkpoints encoded at once: a process writes one image at a time, so two (fewer on one core) cover a program and a child it exec'd. */
@@ -43,6 +44,9 @@ function main(): void {
   const args = parseArgs(process.argv.slice(2));
   const addon = loadAddon();
   const listenFd = addon.listenUnix(args.socket);
+  // Folders left by services killed with -9, beside ours: once listening, so
+  // that no checkpoint waits for this (the launchers do not sweep).
+  try { sweepStaleFolders(path.dirname(path.dirname(args.socket))); } catch { /* housekeeping only */ }
   const data: WorkerData = { listenFd };
   const workers = Array.from({ length: args.workers }, () => new Worker(path.join(__dirname, 'worker.js'), { workerData: data }));
   const stopped = workers.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())));

@@ -54,7 +54,8 @@ export interface StartedService { socket: string; pid: number }
 function socketFolder(tmpDir: string): string {
   const fits = (dir: string): boolean => path.join(dir, 'dmtcp-enc-XXXXXX', SOCKET_NAME).length <= MAX_SOCKET_PATH;
   const base = fits(tmpDir) && fs.existsSync(tmpDir) ? tmpDir : os.tmpdir();
-  sweepStaleFolders(base);
+  // stale folders are swept by the service itself (service-main.ts), off the
+  // launch path and the same for both launchers (native/launch/launch_encoder.c)
   return fs.mkdtempSync(path.join(base, FOLDER_PREFIX));   // mode 0700
 }
 

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { BIN, killGroup, Run } from './e2e';
+import { BIN, commandLine, killGroup, Run } from './e2e';
 
 export { killGroup };
 
@@ -37,7 +37,7 @@ export function bin(cmd: string): string {
  * group is killed and the promise rejects.
  */
 export function runCli(cmd: string, args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [bin(cmd), ...args], {
+  const child = spawn(...commandLine(cmd, args), {
     cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
   });
   let stdout = '';
@@ -60,7 +60,7 @@ export function runCli(cmd: string, args: string[], opts: CliOptions = {}): Prom
 
 /** Start bin/<cmd> in its own process group; the caller ends it with run.kill(). */
 export function startCli(cmd: string, args: string[], opts: CliOptions = {}): Run {
-  const child = spawn(process.execPath, [bin(cmd), ...args], {
+  const child = spawn(...commandLine(cmd, args), {
     cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
   });
   return new Run(child);

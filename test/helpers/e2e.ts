@@ -117,8 +117,18 @@ export interface Session {
   close(): Promise<void>;
 }
 
+/**
+ * How a user runs bin/<cmd>: dmtcp_launch as a program (its native fast path
+ * when built; test/launch-fast.test.ts), the others under this Node.
+ * DMTCP_TEST_LAUNCH_NODE=1 runs dmtcp_launch under Node too.
+ */
+export function commandLine(cmd: string, args: string[]): [string, string[]] {
+  if (cmd === 'dmtcp_launch' && process.env.DMTCP_TEST_LAUNCH_NODE !== '1') return [path.join(BIN, cmd), args];
+  return [process.execPath, [path.join(BIN, cmd), ...args]];
+}
+
 function spawnRun(cmd: string, args: string[], cwd: string, env?: NodeJS.ProcessEnv): Run {
-  const child = spawn(process.execPath, [path.join(BIN, cmd), ...args], {
+  const child = spawn(...commandLine(cmd, args), {
     cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
   });
   return new Run(child);
