@@ -52,6 +52,12 @@ export function assemble(tag: string, logicalOffset: number, data: Uint8Array, b
   return [header(tag, logicalOffset, len, data.length), body, footer(data)];
 }
 
+/** A member from a finished body: deflate data and the 8-byte footer (engine.ts's memberBody). */
+export function memberFromBody(tag: string, logicalOffset: number, dataLen: number, body: Buffer[]): Buffer[] {
+  const len = GZ_HEADER + body.reduce((s, b) => s + b.length, 0);
+  return [header(tag, logicalOffset, len, dataLen), ...body];
+}
+
 /**
  * The trailer member, built by hand as one stored block so that its content
  * always sits at a fixed distance from the end of the file.

@@ -1,0 +1,70 @@
+// How page-data gzip members are made (docs/image-format.md, performance.md
+// "gzip checkpoints"): whether a chunk is worth deflating at all, and which
+// deflater runs. Incompressible chunks (random, encrypted, compressed data)
+// become stored deflate blocks: still a valid member, at the cost of a copy
+// and a CRC. The others are deflated at level 1 on libuv's thread pool by
+// ISA-L's igzip when the machine has it (the addon loads it at run time),
+// else by node:zlib.
+import * as zlib from 'node:zlib';
+import { loadAddon } from '../native';
+import { sampleEntropy, sampleRepeats } from './codec';
+
+/**
+ * A chunk whose sampled order-0 entropy is at least this (thousandths of a
+ * bit per byte; random data measures ~7997) would shrink by under 1.5% with
+ * Huffman codes alone ...
+ */
+export const STORE_MIN_ENTROPY = 7880;
+/** ... unless repeats (which LZ77 finds and a histogram cannot) cover this share of the sample (thousandths). */
+export const STORE_MAX_REPEATS = 10;
+/** Deflate level of page data: speed matters more than the last percent. */
+export const DATA_LEVEL = 1;
+const STORED_LEVEL = 0;
+const ZLIB_MIN_CHUNK = 64 << 10;
+const ZLIB_SLACK = 1024;
+/** Environment switch for benchmarks and tests: `zlib` turns ISA-L off. */
+export const ENGINE_ENV = 'DMTCP_GZIP_ENGINE';
+
+export type EngineName = 'isa-l' | 'zlib';
+
+let engine: EngineName | undefined;
+
+/** The engine this process uses: ISA-L when the addon finds it, unless DMTCP_GZIP_ENGINE=zlib. */
+export function gzipEngine(): EngineName {
+  if (!engine) engine = process.env[ENGINE_ENV] !== 'zlib' && loadAddon().gzipEngine() === 'isa-l' ? 'isa-l' : 'zlib';
+  return engine;
+}
+
+/** Whether the chunk should be deflated (else stored). Cheap: looks at a sample; a view of wasm memory is not copied. */
+export function worthDeflating(data: Uint8Array): boolean {
+  return sampleEntropy(data) < STORE_MIN_ENTROPY || sampleRepeats(data) > STORE_MAX_REPEATS;
+}
+
+function footer(crc: number, len: number): Buffer {
+  const f = Buffer.allocUnsafe(8);
+  f.writeUInt32LE(crc >>> 0, 0);
+  f.writeUInt32LE(len >>> 0, 4);
+  return f;
+}
+
+/**
+ * The body of one member for `data` on the thread pool: raw deflate data (or
+ * stored blocks), then CRC32 and ISIZE. `data` must stay unchanged until the
+ * promise settles; the result does not refer to it.
+ */
+export function memberBody(data: Uint8Array, stored: boolean): Promise<Buffer[]> {
+  if (gzipEngine() === 'isa-l') {
+    const addon = loadAddon();
+    const out = Buffer.allocUnsafe(addon.storedMemberBound(data.length));
+    return new Promise((resolve, reject) => {
+      addon.gzipMemberBody(data, stored, out, (err, n) => (err ? reject(err) : resolve([out.subarray(0, n)])));
+    });
+  }
+  // node:zlib: the CRC here (Node's zlib.crc32 is SIMD), the deflate on the pool.
+  const tail = footer(zlib.crc32(data), data.length);
+  return new Promise((resolve, reject) => {
+    // One output buffer for the member: zlib's default 16 KiB would cost a pool round trip each.
+    const chunkSize = Math.max(ZLIB_MIN_CHUNK, data.length + (data.length >> 4) + ZLIB_SLACK);
+    zlib.deflateRaw(data, { level: stored ? STORED_LEVEL : DATA_LEVEL, chunkSize }, (err, body) => (err ? reject(err) : resolve([body, tail])));
+  });
+}
