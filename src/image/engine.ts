@@ -8,6 +8,7 @@
 import * as zlib from 'node:zlib';
 import { loadAddon } from '../native';
 import { sampleEntropy, sampleRepeats } from './codec';
+import { storedBlocks } from './gzmember';
 
 /**
  * A chunk whose sampled order-0 entropy is at least this (thousandths of a
@@ -19,7 +20,6 @@ export const STORE_MIN_ENTROPY = 7880;
 export const STORE_MAX_REPEATS = 10;
 /** Deflate level of page data: speed matters more than the last percent. */
 export const DATA_LEVEL = 1;
-const STORED_LEVEL = 0;
 const ZLIB_MIN_CHUNK = 64 << 10;
 const ZLIB_SLACK = 1024;
 /** Environment switch for benchmarks and tests: `zlib` turns ISA-L off. */
@@ -60,11 +60,13 @@ export function memberBody(data: Uint8Array, stored: boolean): Promise<Buffer[]>
       addon.gzipMemberBody(data, stored, out, (err, n) => (err ? reject(err) : resolve([out.subarray(0, n)])));
     });
   }
-  // node:zlib: the CRC here (Node's zlib.crc32 is SIMD), the deflate on the pool.
+  // node:zlib: the CRC here (Node's zlib.crc32 is SIMD), the deflate on the pool;
+  // stored blocks are a copy, made here too (zlib's level 0 cuts smaller blocks).
   const tail = footer(zlib.crc32(data), data.length);
+  if (stored) return Promise.resolve([storedBlocks(data), tail]);
   return new Promise((resolve, reject) => {
     // One output buffer for the member: zlib's default 16 KiB would cost a pool round trip each.
     const chunkSize = Math.max(ZLIB_MIN_CHUNK, data.length + (data.length >> 4) + ZLIB_SLACK);
-    zlib.deflateRaw(data, { level: stored ? STORED_LEVEL : DATA_LEVEL, chunkSize }, (err, body) => (err ? reject(err) : resolve([body, tail])));
+    zlib.deflateRaw(data, { level: DATA_LEVEL, chunkSize }, (err, body) => (err ? reject(err) : resolve([body, tail])));
   });
 }
