@@ -20,8 +20,6 @@ export const STORE_MIN_ENTROPY = 7880;
 export const STORE_MAX_REPEATS = 10;
 /** Deflate level of page data: speed matters more than the last percent. */
 export const DATA_LEVEL = 1;
-const ZLIB_MIN_CHUNK = 64 << 10;
-const ZLIB_SLACK = 1024;
 /** Environment switch for benchmarks and tests: `zlib` turns ISA-L off. */
 export const ENGINE_ENV = 'DMTCP_GZIP_ENGINE';
 
@@ -65,8 +63,7 @@ export function memberBody(data: Uint8Array, stored: boolean): Promise<Buffer[]>
   const tail = footer(zlib.crc32(data), data.length);
   if (stored) return Promise.resolve([storedBlocks(data), tail]);
   return new Promise((resolve, reject) => {
-    // One output buffer for the member: zlib's default 16 KiB would cost a pool round trip each.
-    const chunkSize = Math.max(ZLIB_MIN_CHUNK, data.length + (data.length >> 4) + ZLIB_SLACK);
-    zlib.deflateRaw(data, { level: DATA_LEVEL, chunkSize }, (err, body) => (err ? reject(err) : resolve([body, tail])));
+    // zlib's default 16 KiB output chunks: one buffer per member (chunkSize) measured slower here (performance.md).
+    zlib.deflateRaw(data, { level: DATA_LEVEL }, (err, body) => (err ? reject(err) : resolve([body, tail])));
   });
 }
