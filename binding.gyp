@@ -8,10 +8,16 @@
   "targets": [
     {
       "target_name": "dmtcp_native",
-      "sources": ["native/addon/addon.cc", "native/addon/service.cc"],
+      "sources": ["native/addon/addon.cc", "native/addon/service.cc", "native/addon/deflate.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
-      "cflags_cc": ["-std=c++17", "-Wall"]
+      "cflags_cc": ["-std=c++17", "-Wall", "-O2"],
+      "ldflags": ["-ldl"],
+      # ISA-L's header (Debian: libisal-dev) gives gzip members their fast engine;
+      # the library itself is dlopened at run time (deflate.cc), never linked.
+      "conditions": [
+        ["<!(test -f /usr/include/isa-l/igzip_lib.h && echo 1 || echo 0)==1", {"defines": ["DMTCP_HAVE_ISAL"]}]
+      ]
     },
     {
       "target_name": "libdmtcp",

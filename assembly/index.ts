@@ -5,9 +5,10 @@
 export { isZero, classifyPages, compactPages } from './zero';
 export { xxh64 } from './xxh64';
 export { hashPages } from './hash';
+export { sampleEntropy, sampleRepeats } from './entropy';
 
 /** Codec ABI version; bump when an export changes meaning. */
-export function version(): i32 { return 3; }
+export function version(): i32 { return 4; }
 
 /** First byte free for the caller's scratch use, aligned to a wasm page. */
 const WASM_PAGE: usize = 65536;

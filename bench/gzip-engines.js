@@ -5,6 +5,15 @@
 //                 (what the encoder's ParallelGzipSink does)
 //   fflate-1core  fflate deflateSync on the main thread
 //   fflate-pool   fflate deflateSync on one worker_thread per core, 2 members per core in flight
+//   zlib-big      zlib-pool with one output buffer per member (chunkSize; what engine.ts does)
+//   zlib-mem9     zlib-big with memLevel 9
+//   zlib-rle      zlib-big with strategy Z_RLE (size grows: for near-incompressible data)
+//   zlib-huff     zlib-big with strategy Z_HUFFMAN_ONLY (same)
+//   zlib-stored   zlib-big at level 0 (stored blocks) plus zlib.crc32: the floor for incompressible data
+//   isal-pool     ISA-L igzip level 1 through the addon (gzipMemberBody), 2 per core in flight
+//   isal-stored   the addon's stored blocks and ISA-L's CRC32 (what random chunks cost)
+//   libdeflate-1core  the `libdeflate` npm package (wasm build), level 1, if LIBDEFLATE_DIR
+//                 names a folder where it is installed (not a project dependency)
 // all at level 1, and prints one JSON line per run: MB/s of input and the
 // compressed size. No file I/O: the engine alone. Usage:
 //   node bench/gzip-engines.js KIND MIB MEMBER_KIB[,...] ENGINE[,...]
@@ -71,7 +80,31 @@ function fflatePool() {
   };
 }
 
+function zlibBig(extra) {
+  return (p) => new Promise((res, rej) => zlib.deflateRaw(p, { level: LEVEL, chunkSize: Math.max(65536, p.length + (p.length >> 4) + 1024), ...extra }, (e, o) => (e ? rej(e) : res(o))));
+}
+
+function isal(stored) {
+  const addon = require(path.join(__dirname, '..', 'build', 'Release', 'dmtcp_native.node'));
+  if (addon.gzipEngine() !== 'isa-l') throw new Error('ISA-L not found (Debian: libisal2, and libisal-dev when building)');
+  return (p) => new Promise((res, rej) => {
+    const out = Buffer.allocUnsafe(addon.storedMemberBound(p.length));
+    addon.gzipMemberBody(p, stored, out, (e, n) => (e ? rej(e) : res(out.subarray(0, n - 8)))); // sizes without the footer, as the others
+  });
+}
+
 async function run(engine, parts) {
+  if (engine === 'zlib-big') return pooled(parts, zlibBig({}));
+  if (engine === 'zlib-mem9') return pooled(parts, zlibBig({ memLevel: 9 }));
+  if (engine === 'zlib-rle') return pooled(parts, zlibBig({ strategy: zlib.constants.Z_RLE }));
+  if (engine === 'zlib-huff') return pooled(parts, zlibBig({ strategy: zlib.constants.Z_HUFFMAN_ONLY }));
+  if (engine === 'zlib-stored') return pooled(parts, (p) => { zlib.crc32(p); return zlibBig({ level: 0 })(p); });
+  if (engine === 'isal-pool') return pooled(parts, isal(false));
+  if (engine === 'isal-stored') return pooled(parts, isal(true));
+  if (engine === 'libdeflate-1core') {
+    const { deflate } = await import(path.join(process.env.LIBDEFLATE_DIR || '.', 'node_modules', 'libdeflate', 'index.js'));
+    return parts.reduce((s, p) => s + deflate(p, LEVEL).length, 0);
+  }
   if (engine === 'zlib-1core') return parts.reduce((s, p) => s + zlib.deflateRawSync(p, { level: LEVEL }).length, 0);
   if (engine === 'fflate-1core') return parts.reduce((s, p) => s + fflate.deflateSync(p, { level: LEVEL }).length, 0);
   if (engine === 'zlib-pool') {

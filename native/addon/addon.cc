@@ -4,6 +4,7 @@
 #include <napi.h>
 #include "napi_util.h"
 #include "service.h"
+#include "deflate.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -96,6 +97,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate));
   exports.Set("setInheritable", Napi::Function::New(env, SetInheritable));
   InitService(env, exports);
+  InitDeflate(env, exports);
   return exports;
 }
 

@@ -16,6 +16,8 @@ interface CodecExports {
   compactPages(ptr: number, len: number, pageSize: number, mapPtr: number): number;
   xxh64(ptr: number, len: number, seed: bigint): bigint;
   hashPages(ptr: number, len: number, pageSize: number, outPtr: number): number;
+  sampleEntropy(ptr: number, len: number): number;
+  sampleRepeats(ptr: number, len: number): number;
   scratchBase(): number;
   grow(pages: number): number;
   version(): number;
@@ -194,4 +196,14 @@ export function hashPagesAt(ptr: number, len: number, outPtr: number): BigUint64
 export function pageHashes(buf: Uint8Array): BigUint64Array {
   const ptr = place(buf, pageHashRoom(buf.length));
   return hashPagesAt(ptr, buf.length, ptr + buf.length).slice();
+}
+
+/** Order-0 entropy of a sample of the bytes, thousandths of a bit per byte (8000 = random). No copy for wasm views. */
+export function sampleEntropy(buf: Uint8Array): number {
+  return codec().sampleEntropy(place(buf), buf.length) >>> 0;
+}
+
+/** Share of a sample of the bytes that 8-byte repeats within 8 KiB cover, in thousandths. No copy for wasm views. */
+export function sampleRepeats(buf: Uint8Array): number {
+  return codec().sampleRepeats(place(buf), buf.length) >>> 0;
 }

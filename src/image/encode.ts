@@ -15,7 +15,7 @@ import { classifyPagesAt, compactPagesAt, hashPagesAt, memView, pageHashRoom, pa
 import { RawArea } from './rawstream';
 import { ParentHashes, pageNo } from './hbict';
 import { serializeMetadata } from './metadata';
-import { GzipSink, ParallelGzipSink, PipelinedRawSink, RAW_PIPELINE_BUFFERS, RawSink, Sink } from './sink';
+import { GZIP_IN_FLIGHT, GzipSink, ParallelGzipSink, PipelinedRawSink, RAW_PIPELINE_BUFFERS, RawSink, Sink } from './sink';
 
 export const IMAGE_MODE = 0o600;
 /** Environment switch for durable images (the CLI's --fsync/--no-fsync win). */
@@ -270,7 +270,9 @@ export async function writeImageFile(tmp: string, opts: EncodeOptions, hashing: 
   try {
     fs.fchmodSync(fd, IMAGE_MODE); // the umask may only remove bits; be explicit anyway
     const compression = opts.gzip ? COMPRESSION_GZIP : COMPRESSION_NONE;
-    sink = opts.gzip ? (opts.parallel === false ? new GzipSink(fd) : new ParallelGzipSink(fd))
+    // Gzip members are read where they lie in wasm slots when the source allows it (pipeline), else copied.
+    sink = opts.gzip ? (opts.parallel === false ? new GzipSink(fd)
+      : opts.pipeline === false ? new ParallelGzipSink(fd) : new ParallelGzipSink(fd, GZIP_IN_FLIGHT + 1, regionIo))
       : opts.pipeline === false ? new RawSink(fd) : new PipelinedRawSink(fd, opts.pipelineBuffers ?? RAW_PIPELINE_BUFFERS, regionIo);
     b = new ImageBuilder(sink, compression, hashing);
     await produce(b, fd);

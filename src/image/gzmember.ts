@@ -43,8 +43,31 @@ function footer(data: Uint8Array): Buffer {
 
 /** One member holding `data`, deflated at `level` (0 = stored, readable in a hexdump). */
 export function buildMember(tag: string, logicalOffset: number, data: Uint8Array, level: number): Buffer[] {
-  const body = zlib.deflateRawSync(data, { level });
+  const body = level === 0 ? storedBlocks(data) : zlib.deflateRawSync(data, { level });
   return assemble(tag, logicalOffset, data, body);
+}
+
+/** Largest stored block (LEN is 16 bits). */
+const STORED_BLOCK_MAX = 65535;
+
+/**
+ * `data` as raw deflate stored blocks, each as large as allowed (zlib's level
+ * 0 cuts smaller ones): one copy, no compression. The last block has BFINAL.
+ */
+export function storedBlocks(data: Uint8Array): Buffer {
+  const blocks = Math.max(1, Math.ceil(data.length / STORED_BLOCK_MAX));
+  const body = Buffer.allocUnsafe(data.length + blocks * STORED_BLOCK_HEAD);
+  let o = 0;
+  for (let done = 0, k = 0; k < blocks; k++) {
+    const n = Math.min(STORED_BLOCK_MAX, data.length - done);
+    body[o] = k === blocks - 1 ? 1 : 0; // BFINAL on the last, BTYPE=00
+    body.writeUInt16LE(n, o + 1);
+    body.writeUInt16LE(~n & 0xffff, o + 3);
+    body.set(data.subarray(done, done + n), o + STORED_BLOCK_HEAD);
+    o += STORED_BLOCK_HEAD + n;
+    done += n;
+  }
+  return body;
 }
 
 export function assemble(tag: string, logicalOffset: number, data: Uint8Array, body: Buffer): Buffer[] {
@@ -52,17 +75,19 @@ export function assemble(tag: string, logicalOffset: number, data: Uint8Array, b
   return [header(tag, logicalOffset, len, data.length), body, footer(data)];
 }
 
+/** A member from a finished body: deflate data and the 8-byte footer (engine.ts's memberBody). */
+export function memberFromBody(tag: string, logicalOffset: number, dataLen: number, body: Buffer[]): Buffer[] {
+  const len = GZ_HEADER + body.reduce((s, b) => s + b.length, 0);
+  return [header(tag, logicalOffset, len, dataLen), ...body];
+}
+
 /**
  * The trailer member, built by hand as one stored block so that its content
  * always sits at a fixed distance from the end of the file.
  */
 export function buildStoredMember(tag: string, logicalOffset: number, data: Uint8Array): Buffer[] {
-  const body = Buffer.alloc(STORED_BLOCK_HEAD + data.length);
-  body[0] = 1; // BFINAL=1, BTYPE=00
-  body.writeUInt16LE(data.length, 1);
-  body.writeUInt16LE(~data.length & 0xffff, 3);
-  body.set(data, STORED_BLOCK_HEAD);
-  return assemble(tag, logicalOffset, data, body);
+  if (data.length > STORED_BLOCK_MAX) throw new Error('internal: a one-block member holds at most 65535 bytes');
+  return assemble(tag, logicalOffset, data, storedBlocks(data));
 }
 
 /** Total size of the member buildStoredMember makes for `len` bytes. */

@@ -3,11 +3,9 @@
 // section). The encoder talks only to this interface.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as zlib from 'node:zlib';
-import { assemble, buildMember, buildStoredMember } from './gzmember';
+import { buildMember, buildStoredMember, memberFromBody } from './gzmember';
+import { DATA_LEVEL, memberBody, worthDeflating } from './engine';
 
-/** Compression level of page-data members: speed matters more than the last percent. */
-const GZIP_DATA_LEVEL = 1;
 /** Header and metadata members are stored (level 0) so their tags and JSON stay readable. */
 const GZIP_STORED_LEVEL = 0;
 
@@ -89,7 +87,8 @@ export class GzipSink implements Sink {
     return { fileOffset, storedLen: this.size - fileOffset };
   }
   section(tag: string, logical: number, data: Uint8Array, bulk: boolean): Placed {
-    return this.place(buildMember(tag, logical, data, bulk ? GZIP_DATA_LEVEL : GZIP_STORED_LEVEL));
+    // Page data: level 1, or stored when incompressible (engine.ts decides, as the parallel sink does).
+    return this.place(buildMember(tag, logical, data, bulk && worthDeflating(data) ? DATA_LEVEL : GZIP_STORED_LEVEL));
   }
   trailer(tag: string, logical: number, data: Uint8Array): Placed {
     return this.place(buildStoredMember(tag, logical, data));
@@ -101,46 +100,101 @@ export class GzipSink implements Sink {
   async settle(): Promise<void> { /* nothing pending */ }
 }
 
-/** Members compressed at once on libuv's thread pool: enough to keep every core busy. */
-const IN_FLIGHT = Math.max(2, (os.availableParallelism?.() ?? os.cpus().length) * 2);
+/** Members made at once on libuv's thread pool: enough to keep every core busy. */
+export const GZIP_IN_FLIGHT = Math.max(2, (os.availableParallelism?.() ?? os.cpus().length) * 2);
+/** Finished members whose writes may be pending on the pool at once (bounds their memory). */
+const WRITES_IN_FLIGHT = 8;
 
 /**
- * Gzip sink that deflates page-data members on the thread pool while the
- * main thread keeps reading and hashing; members are written in order.
+ * Gzip sink that makes page-data members on the thread pool (engine.ts:
+ * deflated, or stored when the chunk is incompressible) while the main thread
+ * keeps reading and hashing. Members are placed in order, each written with a
+ * positional write on the pool, so the main thread neither deflates, nor
+ * checksums, nor writes.
+ *
+ * With `buffers` > 1 the caller's chunks are slots of a reserved wasm region
+ * and the pool reads them where they lie (no copy; `onIo` keeps memory from
+ * growing meanwhile); with 1 (flatten, which reuses the scratch) each chunk
+ * is copied first.
  */
 export class ParallelGzipSink extends GzipSink {
-  private queue: { job: Promise<Buffer>; tag: string; logical: number; copy: Buffer; done: (p: Placed) => void }[] = [];
+  override readonly buffers: number;
+  private queue: { job: Promise<Buffer[]>; tag: string; logical: number; len: number; done: (p: Placed) => void }[] = [];
+  private writes: Promise<void>[] = [];
+  private failed: Error | null = null;
 
-  override async data(tag: string, logical: number, data: Uint8Array, done: (p: Placed) => void): Promise<void> {
-    // The caller's buffer is wasm scratch memory reused for the next chunk: copy it.
-    const copy = Buffer.from(data);
-    const job = new Promise<Buffer>((resolve, reject) => {
-      zlib.deflateRaw(copy, { level: GZIP_DATA_LEVEL }, (err, out) => (err ? reject(err) : resolve(out)));
-    });
-    job.catch(() => { /* surfaced when awaited in order */ });
-    this.queue.push({ job, tag, logical, copy, done });
-    while (this.queue.length >= IN_FLIGHT) await this.writeOldest();
+  constructor(private file: number, buffers = 1, private onIo: (d: 1 | -1) => void = () => {}) {
+    super(file);
+    this.buffers = buffers;
   }
 
-  private async writeOldest(): Promise<void> {
+  private get inFlight(): number {
+    return this.buffers > 1 ? Math.min(GZIP_IN_FLIGHT, this.buffers - 1) : GZIP_IN_FLIGHT;
+  }
+
+  override async data(tag: string, logical: number, data: Uint8Array, done: (p: Placed) => void): Promise<void> {
+    if (this.failed) throw this.failed;
+    const inPlace = this.buffers > 1;
+    // Decided here, on the data as it lies: a look at a small sample.
+    const deflate = worthDeflating(data);
+    const input = inPlace ? data : Buffer.from(data);
+    if (inPlace) this.onIo(1);
+    const job = memberBody(input, !deflate).finally(() => { if (inPlace) this.onIo(-1); });
+    job.catch(() => { /* surfaced when awaited in order */ });
+    this.queue.push({ job, tag, logical, len: data.length, done });
+    while (this.queue.length >= this.inFlight) await this.placeOldest();
+  }
+
+  private async placeOldest(): Promise<void> {
     const q = this.queue.shift()!;
-    const body = await q.job;
-    q.done(this.place(assemble(q.tag, q.logical, q.copy, body)));
+    const parts = memberFromBody(q.tag, q.logical, q.len, await q.job);
+    const fileOffset = this.size;
+    for (const p of parts) this.size += p.length;
+    q.done({ fileOffset, storedLen: this.size - fileOffset });
+    const w = writevAt(this.file, parts, fileOffset);
+    w.catch((e: Error) => { this.failed ??= e; });
+    this.writes.push(w);
+    while (this.writes.length > WRITES_IN_FLIGHT) await this.writes.shift();
+    if (this.failed) throw this.failed;
   }
 
   override async flush(): Promise<void> {
-    while (this.queue.length) await this.writeOldest();
+    while (this.queue.length) await this.placeOldest();
+    while (this.writes.length) await this.writes.shift();
+    if (this.failed) throw this.failed;
   }
 
   override async settle(): Promise<void> {
-    // Deflate jobs never touch the fd; drop them.
+    // Jobs may still read the caller's buffers, and writes use the fd: wait for all.
+    await Promise.allSettled([...this.queue.map((q) => q.job), ...this.writes]);
     this.queue = [];
+    this.writes = [];
   }
 
   override section(tag: string, logical: number, data: Uint8Array, bulk: boolean): Placed {
-    if (this.queue.length) throw new Error('internal: section written while members are pending');
+    if (this.queue.length || this.writes.length) throw new Error('internal: section written while members are pending');
     return super.section(tag, logical, data, bulk);
   }
+}
+
+/** All of `parts` at `pos` with fs.writev on the pool (short writes continued). */
+function writevAt(fd: number, parts: Buffer[], pos: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const step = (bufs: Buffer[], at: number): void => {
+      fs.writev(fd, bufs, at, (err, n) => {
+        if (err) { reject(err); return; }
+        let rest = n;
+        const left: Buffer[] = [];
+        for (const b of bufs) {
+          if (rest >= b.length) { rest -= b.length; continue; }
+          left.push(rest > 0 ? b.subarray(rest) : b);
+          rest = 0;
+        }
+        if (left.length) step(left, at + n); else resolve();
+      });
+    };
+    step(parts, pos);
+  });
 }
 
 /** Caller buffers a pipelined raw sink lets the encoder cycle through (see Sink.data). */

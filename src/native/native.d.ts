@@ -49,4 +49,15 @@ export interface NativeAddon {
   sendWithFd(options: { conn: number; text: string; fd: number }): void;
   /** Closes a descriptor this addon handed out (accepted or received). */
   closeFd(fd: number): void;
+  /** "isa-l" when gzipMemberBody can run (ISA-L found at run time), else "" (deflate with node:zlib). */
+  gzipEngine(): string;
+  /** Bytes gzipMemberBody's output buffer needs for `len` input bytes (stored blocks and footer). */
+  storedMemberBound(len: number): number;
+  /**
+   * On the thread pool: the body of one gzip member for `input` (raw deflate
+   * data, level 1 or, when `stored` or no smaller, stored blocks; then CRC32
+   * and ISIZE) into `out`; `cb` gets its length. `input` must not move or
+   * change until then.
+   */
+  gzipMemberBody(input: Uint8Array, stored: boolean, out: Buffer, cb: (err: Error | null, bytes: number) => void): void;
 }
