@@ -48,7 +48,7 @@ done
 if [ -n "$DMTCP" ]; then
   [ -x "$DMTCP/bin/dmtcp_launch" ] && [ -x "$DMTCP/bin/dmtcp_restart" ] || fail "no DMTCP install at $DMTCP (no bin/dmtcp_launch)"
 fi
-[ -f "$ROOT/dist/cli/launch.js" ] || [ -d "$ROOT/dist" ] || fail "build first: npm run build"
+[ -f "$ROOT/dist/cli/dmtcp_launch.js" ] || fail "build first: npm run build"
 # Both tools read DMTCP_* variables: neither side may inherit ours.
 for v in $(env | sed -n 's/^\(DMTCP_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
 read -r -a OURS_ENV_WORDS <<< "${OURS_ENV:-}"
