@@ -101,7 +101,7 @@ export class Coordinator {
       bind: this.cfg.bind,
       port: this.port,
       numPeers: this.registry.size,
-      running: this.registry.running() && !this.run,
+      running: this.registry.running() && (!this.run || this.run.resumedEarly),
       interval: this.interval,
       gen: this.gen,
       compId: this.compId,
@@ -271,6 +271,12 @@ export class Coordinator {
       else if (name === 'CHECKPOINT') agent.state = 'CHECKPOINTED';
       else if (name === 'RESUME') agent.state = 'RUNNING';
       this.run?.reached(agent, name, m.fields);
+      return true;
+    }
+    if (m.verb === 'WRITTEN') {
+      // A forked writer finished the image of this process (or failed to).
+      if (m.fields.ok !== '1') this.cfg.log(`${agent.prog}[${agent.pid}] could not write its image: ${m.fields.reason ?? 'no reason given'}`);
+      this.run?.imageWritten(agent, m.fields);
       return true;
     }
     if (m.verb === 'EXEC') {

@@ -1,0 +1,283 @@
+/* Forked checkpointing (docs/forked-checkpoint.md): the program is frozen only
+ * while a copy-on-write child of it is made; the child, the image writer,
+ * streams that frozen copy to the encoder while the program runs on.
+ *
+ * The writer is made with a raw clone whose exit signal is 0: the program's
+ * wait()/waitpid(-1) never sees it and no SIGCHLD is sent for it; glibc's
+ * fork (pthread_atfork handlers) and our fork wrapper are not involved, so it
+ * never says HELLO to the coordinator. It has one thread (the checkpoint
+ * thread's copy) with every signal blocked, and it makes raw system calls
+ * only. It tells the coordinator itself, on its copy of our connection, that
+ * the image is written (or why not), so the news gets out even when the
+ * program exits meanwhile; the checkpoint thread reaps it (forked_poll_fd,
+ * forked_reap) and only reports on its behalf when it died without a word. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include "agent.h"
+#include "raw_syscall.h"
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+
+/* The writer's exit codes: what it told the coordinator. */
+#define WRITER_WRITTEN 0
+#define WRITER_FAILED 1
+#define WRITER_UNREPORTED 2     /* the coordinator heard nothing: the parent says it */
+#define PIDFD_AT (AGENT_COORD_FD_MIN + 20)   /* among our fds, above the program's */
+#define LINE_SIZE 4096
+
+static pid_t writer;            /* the writer in flight (real pid), 0: none */
+static pid_t writer_owner;      /* the process that made it: a forked program child is not */
+static int writer_pidfd = -1;
+static int writer_gen;
+static char writer_path[PATH_MAX];
+
+/* ---- the line to the coordinator (async-signal-safe) ---- */
+
+static char *put_encoded(char *e, char *lim, const char *v) {
+  for (; *v && e + 4 < lim; v++) {
+    unsigned char c = (unsigned char)*v;
+    if (c == '%' || c == ' ' || c == '=' || c == '\n' || c == '\r') {
+      *e++ = '%'; *e++ = "0123456789ABCDEF"[c >> 4]; *e++ = "0123456789ABCDEF"[c & 15];
+    } else *e++ = (char)c;
+  }
+  *e = 0;
+  return e;
+}
+
+/* WRITTEN gen=<g> ok=1 image=<path>   or   WRITTEN gen=<g> ok=0 reason=<text> */
+static int send_written(int gen, int ok, const char *text) {
+  char line[LINE_SIZE], *e = line, *lim = line + sizeof line;
+  e += agent_strlcpy(e, "WRITTEN gen=", (size_t)(lim - e));
+  e = agent_fmt_u64(e, (uint64_t)gen, 10);
+  e += agent_strlcpy(e, ok ? " ok=1 image=" : " ok=0 reason=", (size_t)(lim - e));
+  put_encoded(e, lim, text);
+  return coord_send(line);
+}
+
+/* ---- is it safe? ---- */
+
+/* A writable shared area (MAP_SHARED, System V shared memory): others, or the
+ * program itself once resumed, change it while the writer copies it, so its
+ * image would not be of one moment. */
+static int has_writable_shared(const char *maps) {
+  for (const char *line = maps; *line;) {
+    const char *p = line;
+    while (*p && *p != ' ') p++;          /* start-end */
+    if (*p == ' ' && p[2] == 'w' && p[4] == 's') return 1;
+    const char *nl = strchr(line, '\n');
+    if (!nl) break;
+    line = nl + 1;
+  }
+  return 0;
+}
+
+/* MADV_DONTFORK ("dc") areas are missing in a fork's copy and MADV_WIPEONFORK
+ * ("wf") ones read as zeros there: the writer would save them wrong. Only
+ * /proc/self/smaps says so; read it through a window, a line at a time. */
+#define SMAPS_WINDOW 65536
+static char smaps_window[SMAPS_WINDOW];
+
+static int line_has_fork_flags(const char *line, size_t len) {
+  if (len < 8 || memcmp(line, "VmFlags:", 8)) return 0;
+  for (size_t i = 8; i + 2 <= len; i++)
+    if (line[i - 1] == ' ' && ((line[i] == 'd' && line[i + 1] == 'c') || (line[i] == 'w' && line[i + 1] == 'f'))
+        && (i + 2 == len || line[i + 2] == ' '))
+      return 1;
+  return 0;
+}
+
+static int has_fork_sensitive_areas(void) {
+  int fd = (int)rsys3(SYS_open, "/proc/self/smaps", O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return 1;   /* cannot tell: do not fork */
+  size_t used = 0;
+  int found = 0;
+  for (;;) {
+    long n = rsys3(SYS_read, fd, smaps_window + used, SMAPS_WINDOW - used);
+    if (n == -EINTR) continue;
+    if (n < 0) { found = 1; break; }
+    if (n == 0) break;
+    used += (size_t)n;
+    size_t start = 0;
+    for (size_t i = 0; i < used; i++) {
+      if (smaps_window[i] != '\n') continue;
+      if (line_has_fork_flags(smaps_window + start, i - start)) { found = 1; break; }
+      start = i + 1;
+    }
+    if (found) break;
+    memmove(smaps_window, smaps_window + start, used - start);
+    used -= start;
+    if (used == SMAPS_WINDOW) used = 0;   /* an over-long line: not a VmFlags one */
+  }
+  rsys1(SYS_close, fd);
+  return found;
+}
+
+static uint64_t read_number_file(const char *path, int *ok) {
+  char text[64];
+  int n = agent_read_file(path, text, sizeof text);
+  *ok = n > 0 && text[0] >= '0' && text[0] <= '9';   /* "max": no limit */
+  return *ok ? agent_parse_u64(text, 10, 0) : 0;
+}
+
+/* The memory the program's cgroup may still take. The writer's copy costs
+ * nothing until the program writes a page, then a page for each page written
+ * before the image is done: at worst its whole private resident memory. Our
+ * own cgroup folder is the namespace's root in a container, or the path that
+ * /proc/self/cgroup names; v2 (memory.max) or v1 (memory.limit_in_bytes). */
+static uint64_t cgroup_headroom(void) {
+  static const char *const pairs[][2] = {
+    { "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current" },
+    { "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes" },
+  };
+  uint64_t room = UINT64_MAX;
+  for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+    int ok_limit, ok_used;
+    uint64_t limit = read_number_file(pairs[i][0], &ok_limit);
+    uint64_t used = read_number_file(pairs[i][1], &ok_used);
+    if (!ok_limit || !ok_used) continue;
+    uint64_t r = limit > used ? limit - used : 0;
+    if (r < room) room = r;
+  }
+  return room;
+}
+
+#define PAGE_SIZE_BYTES 4096ULL
+#define HEADROOM_MARGIN (64ULL << 20)   /* the writer's own pages, the encoder's pipe */
+
+/* statm: size resident shared ... in pages; resident - shared ~ private pages. */
+static uint64_t private_resident_bytes(void) {
+  char text[256];
+  if (agent_read_file("/proc/self/statm", text, sizeof text) <= 0) return UINT64_MAX;
+  const char *p;
+  agent_parse_u64(text, 10, &p);
+  uint64_t resident = agent_parse_u64(p + 1, 10, &p);
+  uint64_t shared = agent_parse_u64(p + 1, 10, &p);
+  return (resident > shared ? resident - shared : 0) * PAGE_SIZE_BYTES;
+}
+
+const char *forked_why_not(const char *maps) {
+  if (agent.config.forked == FORKED_OFF) return "off";
+  if (agent.config.no_coordinator) return "no coordinator";
+  if (has_fork_sensitive_areas()) return "an area is MADV_DONTFORK or MADV_WIPEONFORK";
+  if (agent.config.forked == FORKED_ON) return 0;
+  /* The default: only when it is safe. */
+  if (has_writable_shared(maps)) return "writable shared memory";
+  uint64_t room = cgroup_headroom();
+  if (room != UINT64_MAX && room < private_resident_bytes() + HEADROOM_MARGIN)
+    return "the cgroup's memory limit is too close";
+  return 0;
+}
+
+/* ---- the writer ---- */
+
+/* Everything the program has open goes: a pipe's write end or a socket held
+ * here would keep its reader from seeing the end, a listening port bound.
+ * We keep stderr and our coordinator connection; 0 and 1 read /dev/null. */
+static void writer_close_fds(void) {
+  int keep = agent.coord_fd;
+  int null = (int)rsys3(SYS_open, "/dev/null", O_RDWR, 0);
+  if (null >= 0) {
+    rsys3(SYS_dup3, null, 0, 0);
+    rsys3(SYS_dup3, null, 1, 0);
+  }
+  if (keep > 3) rsys3(SYS_close_range, 3, (unsigned)keep - 1, 0);
+  rsys3(SYS_close_range, (unsigned)keep + 1, ~0U, 0);
+}
+
+static void __attribute__((noreturn)) writer_main(void) {
+  static char why[512];
+  writer_close_fds();
+  int r = capture_stream_prepared(writer_path, why, sizeof why);
+  int told = send_written(writer_gen, r == 0, r == 0 ? writer_path : why) == 0;
+  rsys1(SYS_exit_group, !told ? WRITER_UNREPORTED : r == 0 ? WRITER_WRITTEN : WRITER_FAILED);
+  __builtin_unreachable();
+}
+
+int forked_start(const char *path, int gen, char *why, size_t why_size) {
+  agent_strlcpy(writer_path, path, sizeof writer_path);
+  writer_gen = gen;
+  int pidfd = -1;
+  /* Exit signal 0 (the low byte of the flags), no CLONE_VM: a copy of us,
+   * on a copy of this stack. */
+  long pid = rsys5(SYS_clone, CLONE_PIDFD, 0, &pidfd, 0, 0);
+  if (pid == -EINVAL) { pidfd = -1; pid = rsys5(SYS_clone, 0, 0, 0, 0, 0); }   /* before Linux 5.2 */
+  if (pid == 0) writer_main();
+  if (pid < 0) {
+    agent_strlcpy(why, "cannot fork the image writer", why_size);
+    return -1;
+  }
+  if (pidfd >= 0) {
+    int high = (int)rsys3(SYS_fcntl, pidfd, F_DUPFD_CLOEXEC, PIDFD_AT);
+    rsys1(SYS_close, pidfd);
+    pidfd = high;
+  }
+  writer = (pid_t)pid;
+  writer_owner = (pid_t)rsys0(SYS_getpid);
+  writer_pidfd = pidfd;
+  return 0;
+}
+
+/* A writer that is ours: a child the program forked inherits our variables. */
+static int writer_is_ours(void) {
+  if (!writer) return 0;
+  if (writer_owner == (pid_t)rsys0(SYS_getpid)) return 1;
+  if (writer_pidfd >= 0) rsys1(SYS_close, writer_pidfd);
+  writer = 0;
+  writer_pidfd = -1;
+  return 0;
+}
+
+int forked_writing(void) { return writer_is_ours(); }
+
+int forked_poll_fd(void) { return writer_is_ours() ? writer_pidfd : -1; }
+
+/* Collects the writer's status; `block`: wait for it. Returns 1 when it is
+ * gone (or there was none). A writer that died without telling the
+ * coordinator (a signal, say) is reported here. */
+int forked_reap(int block) {
+  if (!writer_is_ours()) return 1;
+  int status = 0;
+  long w;
+  do { w = rsys4(SYS_wait4, writer, &status, __WALL | (block ? 0 : WNOHANG), 0); } while (w == -EINTR);
+  if (w == 0) return 0;
+  if (writer_pidfd >= 0) rsys1(SYS_close, writer_pidfd);
+  writer_pidfd = -1;
+  writer = 0;
+  int code = w < 0 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (code == WRITER_WRITTEN) {
+    agent_strlcpy(agent.last_image, writer_path, sizeof agent.last_image);
+    return 1;
+  }
+  agent.generation--;   /* this checkpoint did not happen */
+  if (code != WRITER_FAILED) {
+    char why[128], *e = why;
+    e += agent_strlcpy(e, "the image writer died", sizeof why);
+    if (w > 0 && WIFSIGNALED(status)) {
+      e += agent_strlcpy(e, " (signal ", sizeof why - (size_t)(e - why));
+      e = agent_fmt_u64(e, (uint64_t)WTERMSIG(status), 10);
+      agent_strlcpy(e, ")", sizeof why - (size_t)(e - why));
+    }
+    agent_say(why);
+    send_written(writer_gen, 0, why);
+  }
+  return 1;
+}
+
+/* dmtcp_command -k while the writer writes: the image is dropped (the encoder
+ * never renames a stream that did not end). */
+void forked_kill(void) {
+  if (!writer_is_ours()) return;
+  rsys2(SYS_kill, writer, SIGKILL);
+  int status;
+  long w;
+  do { w = rsys4(SYS_wait4, writer, &status, __WALL, 0); } while (w == -EINTR);
+  writer = 0;
+}

@@ -1,0 +1,68 @@
+/* frozengap MiB: keeps rewriting its memory, one page per iteration, in a
+ * tight loop, and measures the longest gap between two iterations (the time
+ * it was frozen). Every TICK_MS it checks its own state and prints
+ *   tick <iteration> gap_us <longest gap since the last line> ok|BAD
+ * The state: page p holds in word 0 the iteration that last wrote it and in
+ * the others a function of that iteration; `sum` is the sum of every word 0.
+ * An image that mixed two moments (pages of one, `sum` of another) fails the
+ * check after a restart. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#define WORDS_PER_PAGE 512
+#define TICK_NS 100000000LL
+
+static uint64_t *mem;
+static uint64_t npages, sum;
+
+static int64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static uint64_t word(uint64_t iter, uint64_t k) { return (iter * 0x9E3779B97F4A7C15ULL) ^ (k * 0xC2B2AE3D27D4EB4FULL); }
+
+static void write_page(uint64_t iter) {
+  uint64_t *pg = mem + (iter % npages) * WORDS_PER_PAGE;
+  sum -= pg[0];
+  for (uint64_t k = 1; k < WORDS_PER_PAGE; k++) pg[k] = word(iter, k);
+  pg[0] = iter;
+  sum += iter;
+}
+
+static int state_ok(uint64_t probe) {
+  uint64_t s = 0;
+  for (uint64_t p = 0; p < npages; p++) s += mem[p * WORDS_PER_PAGE];
+  if (s != sum) return 0;
+  const uint64_t *pg = mem + (probe % npages) * WORDS_PER_PAGE;
+  for (uint64_t k = 1; k < WORDS_PER_PAGE; k++)
+    if (pg[k] != word(pg[0], k)) return 0;
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  uint64_t mib = argc > 1 ? strtoull(argv[1], 0, 10) : 64;
+  npages = mib * 256;
+  mem = mmap(0, npages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) { perror("mmap"); return 1; }
+  for (uint64_t i = 0; i < npages; i++) write_page(i);
+  printf("ready\n");
+  fflush(stdout);
+  int64_t prev = now_ns(), printed = prev, longest = 0;
+  for (uint64_t i = npages;; i++) {
+    write_page(i);
+    int64_t t = now_ns();
+    if (t - prev > longest) longest = t - prev;
+    prev = t;
+    if (t - printed >= TICK_NS) {
+      printf("tick %llu gap_us %lld %s\n", (unsigned long long)i, (long long)(longest / 1000), state_ok(i / 7) ? "ok" : "BAD");
+      fflush(stdout);
+      longest = 0;
+      prev = printed = now_ns();   /* the check and the print are not a frozen gap */
+    }
+  }
+}
