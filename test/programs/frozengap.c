@@ -5,12 +5,18 @@
  * The state: page p holds in word 0 the iteration that last wrote it and in
  * the others a function of that iteration; `sum` is the sum of every word 0.
  * An image that mixed two moments (pages of one, `sum` of another) fails the
- * check after a restart. */
+ * check after a restart. When a checkpoint's count moves (it does while the
+ * program is frozen) the gap of that iteration is the frozen time:
+ *   frozen_us <gap> gen <checkpoints>
+ * (the longest gap of a tick also holds the machine's scheduling noise). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <time.h>
+
+/* the agent's (include/dmtcp.h); weak: 0 when run without it */
+extern uint32_t dmtcp_get_generation(void) __attribute__((weak));
 
 #define WORDS_PER_PAGE 512
 #define TICK_NS 100000000LL
@@ -53,9 +59,15 @@ int main(int argc, char **argv) {
   printf("ready\n");
   fflush(stdout);
   int64_t prev = now_ns(), printed = prev, longest = 0;
+  uint32_t gen = dmtcp_get_generation ? dmtcp_get_generation() : 0;
   for (uint64_t i = npages;; i++) {
     write_page(i);
     int64_t t = now_ns();
+    uint32_t g = dmtcp_get_generation ? dmtcp_get_generation() : 0;
+    if (g != gen) {
+      if (g > gen) printf("frozen_us %lld gen %u\n", (long long)((t - prev) / 1000), g);
+      gen = g;
+    }
     if (t - prev > longest) longest = t - prev;
     prev = t;
     if (t - printed >= TICK_NS) {

@@ -30,6 +30,7 @@
 #define WRITER_WRITTEN 0
 #define WRITER_FAILED 1
 #define WRITER_UNREPORTED 2     /* the coordinator heard nothing: the parent says it */
+#define WRITER_AREAS_MISSING 3  /* told; and this process must not fork again */
 #define PIDFD_AT (AGENT_COORD_FD_MIN + 20)   /* among our fds, above the program's */
 #define LINE_SIZE 4096
 
@@ -79,45 +80,30 @@ static int has_writable_shared(const char *maps) {
   return 0;
 }
 
-/* MADV_DONTFORK ("dc") areas are missing in a fork's copy and MADV_WIPEONFORK
- * ("wf") ones read as zeros there: the writer would save them wrong. Only
- * /proc/self/smaps says so; read it through a window, a line at a time. */
-#define SMAPS_WINDOW 65536
-static char smaps_window[SMAPS_WINDOW];
+/* MADV_DONTFORK areas are missing in a fork's copy (MADV_WIPEONFORK ones read
+ * as zeros there). Only /proc/self/smaps tells beforehand, and reading it
+ * costs tens of milliseconds of frozen time at a few GiB (it counts every
+ * page): the writer looks instead, comparing its own maps with ours, and
+ * fails when one is missing; the process then writes its images itself. */
+#define MAPS_WINDOW 65536
+static char maps_window[MAPS_WINDOW];   /* bss: no new area in the writer */
+static int fork_loses_areas;
 
-static int line_has_fork_flags(const char *line, size_t len) {
-  if (len < 8 || memcmp(line, "VmFlags:", 8)) return 0;
-  for (size_t i = 8; i + 2 <= len; i++)
-    if (line[i - 1] == ' ' && ((line[i] == 'd' && line[i + 1] == 'c') || (line[i] == 'w' && line[i + 1] == 'f'))
-        && (i + 2 == len || line[i + 2] == ' '))
-      return 1;
-  return 0;
-}
-
-static int has_fork_sensitive_areas(void) {
-  int fd = (int)rsys3(SYS_open, "/proc/self/smaps", O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0) return 1;   /* cannot tell: do not fork */
-  size_t used = 0;
-  int found = 0;
+static int writer_sees_every_area(const char *ours) {
+  int fd = (int)rsys3(SYS_open, "/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  size_t at = 0, len = strlen(ours);
+  int same = 1;
   for (;;) {
-    long n = rsys3(SYS_read, fd, smaps_window + used, SMAPS_WINDOW - used);
+    long n = rsys3(SYS_read, fd, maps_window, MAPS_WINDOW);
     if (n == -EINTR) continue;
-    if (n < 0) { found = 1; break; }
+    if (n < 0) { same = 0; break; }
     if (n == 0) break;
-    used += (size_t)n;
-    size_t start = 0;
-    for (size_t i = 0; i < used; i++) {
-      if (smaps_window[i] != '\n') continue;
-      if (line_has_fork_flags(smaps_window + start, i - start)) { found = 1; break; }
-      start = i + 1;
-    }
-    if (found) break;
-    memmove(smaps_window, smaps_window + start, used - start);
-    used -= start;
-    if (used == SMAPS_WINDOW) used = 0;   /* an over-long line: not a VmFlags one */
+    if (at + (size_t)n > len || memcmp(maps_window, ours + at, (size_t)n)) { same = 0; break; }
+    at += (size_t)n;
   }
   rsys1(SYS_close, fd);
-  return found;
+  return same && at == len;
 }
 
 static uint64_t read_number_file(const char *path, int *ok) {
@@ -166,7 +152,7 @@ static uint64_t private_resident_bytes(void) {
 const char *forked_why_not(const char *maps) {
   if (agent.config.forked == FORKED_OFF) return "off";
   if (agent.config.no_coordinator) return "no coordinator";
-  if (has_fork_sensitive_areas()) return "an area is MADV_DONTFORK or MADV_WIPEONFORK";
+  if (fork_loses_areas) return "an area is not inherited by a fork (MADV_DONTFORK)";
   if (agent.config.forked == FORKED_ON) return 0;
   /* The default: only when it is safe. */
   if (has_writable_shared(maps)) return "writable shared memory";
@@ -195,6 +181,11 @@ static void writer_close_fds(void) {
 static void __attribute__((noreturn)) writer_main(void) {
   static char why[512];
   writer_close_fds();
+  if (!writer_sees_every_area(capture_maps_text())) {
+    int told = send_written(writer_gen, 0, "an area of the process is not inherited by a fork (MADV_DONTFORK): "
+                                           "it writes its next images itself") == 0;
+    rsys1(SYS_exit_group, told ? WRITER_AREAS_MISSING : WRITER_UNREPORTED);
+  }
   int r = capture_stream_prepared(writer_path, why, sizeof why);
   int told = send_written(writer_gen, r == 0, r == 0 ? writer_path : why) == 0;
   rsys1(SYS_exit_group, !told ? WRITER_UNREPORTED : r == 0 ? WRITER_WRITTEN : WRITER_FAILED);
@@ -257,7 +248,8 @@ int forked_reap(int block) {
     return 1;
   }
   agent.generation--;   /* this checkpoint did not happen */
-  if (code != WRITER_FAILED) {
+  if (code == WRITER_AREAS_MISSING) fork_loses_areas = 1;
+  if (code != WRITER_FAILED && code != WRITER_AREAS_MISSING) {
     char why[128], *e = why;
     e += agent_strlcpy(e, "the image writer died", sizeof why);
     if (w > 0 && WIFSIGNALED(status)) {
