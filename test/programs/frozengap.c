@@ -1,4 +1,4 @@
-/* frozengap MiB: keeps rewriting its memory, one page per iteration, in a
+/* frozengap MiB [shared]: keeps rewriting its memory, one page per iteration, in a
  * tight loop, and measures the longest gap between two iterations (the time
  * it was frozen). Every TICK_MS it checks its own state and prints
  *   tick <iteration> gap_us <longest gap since the last line> ok|BAD
@@ -8,10 +8,13 @@
  * check after a restart. When a checkpoint's count moves (it does while the
  * program is frozen) the gap of that iteration is the frozen time:
  *   frozen_us <gap> gen <checkpoints>
- * (the longest gap of a tick also holds the machine's scheduling noise). */
+ * (the longest gap of a tick also holds the machine's scheduling noise).
+ * "shared": it also writes its count into a page of writable MAP_SHARED memory
+ * (where a forked checkpoint is not safe). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -55,6 +58,11 @@ int main(int argc, char **argv) {
   npages = mib * 256;
   mem = mmap(0, npages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) { perror("mmap"); return 1; }
+  volatile uint64_t *shared = 0;
+  if (argc > 2 && !strcmp(argv[2], "shared")) {
+    shared = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED) { perror("mmap shared"); return 1; }
+  }
   for (uint64_t i = 0; i < npages; i++) write_page(i);
   printf("ready\n");
   fflush(stdout);
@@ -62,6 +70,7 @@ int main(int argc, char **argv) {
   uint32_t gen = dmtcp_get_generation ? dmtcp_get_generation() : 0;
   for (uint64_t i = npages;; i++) {
     write_page(i);
+    if (shared) *shared = i;
     int64_t t = now_ns();
     uint32_t g = dmtcp_get_generation ? dmtcp_get_generation() : 0;
     if (g != gen) {

@@ -1,0 +1,128 @@
+/**
+ * Forked checkpointing (docs/forked-checkpoint.md): the program is frozen only
+ * while a copy-on-write child of it is made, and runs on while that child
+ * writes the image. test/programs/frozengap.c rewrites its memory in a tight
+ * loop, prints "tick <n> gap_us <g> ok|BAD" every 100 ms (its own check of its
+ * state) and "frozen_us <g>" for the iteration a checkpoint froze.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { BIN, program, Run, session, Session } from './helpers/e2e';
+import type { Message } from '../src/coordinator/codec';
+
+let s: Session | undefined;
+afterEach(async () => { await s?.close(); s = undefined; });
+
+const AUTO = { DMTCP_FORKED_CHECKPOINT: '' };   // unset: the default rule
+const MIB = '96';
+
+const ticks = (r: Run) => r.lines.filter((l) => l.startsWith('tick '));
+const tickCount = (line: string) => Number(line.split(' ')[1]);
+
+function verify(image: string): void {
+  const r = spawnSync(process.execPath, [path.join(BIN, 'readdmtcp'), '--verify', image], { encoding: 'utf8' });
+  expect(r.stdout + r.stderr).toContain(': ok');
+  expect(r.status).toBe(0);
+}
+
+/** -bc; returns its IMAGE lines, and the ticks the program printed meanwhile. */
+async function blockingCheckpoint(r: Run): Promise<{ images: Message[]; during: string[]; ms: number }> {
+  const before = r.lines.length;
+  const t0 = Date.now();
+  const lines = await s!.command('bcheckpoint');
+  const ms = Date.now() - t0;
+  const images = lines.filter((m) => m.verb === 'IMAGE');
+  expect(images).toHaveLength(1);
+  return { images, during: r.lines.slice(before).filter((l) => l.startsWith('tick ')), ms };
+}
+
+/** Ends `r`, restarts from `image`, and checks that the program's state is whole and its count went on from `from`. */
+async function killAndRestart(r: Run, image: string, from: number): Promise<Run> {
+  await s!.command('kill');
+  await r.exited;
+  const again = s!.restart([image]);
+  await again.waitFor((l) => l.startsWith('tick '), 30_000);
+  const first = ticks(again)[0];
+  expect(first.endsWith(' ok')).toBe(true);
+  expect(tickCount(first)).toBeGreaterThan(from);
+  return again;
+}
+
+describe('forked checkpointing', () => {
+  it('-bc returns once the image is whole; the program ran during the write; restart twice', async () => {
+    s = await session();
+    let run = s.launch(program('frozengap'), [MIB], { launchArgs: ['--forked-checkpointing', '--gzip'] });
+    await run.waitFor((l) => l.startsWith('tick '), 30_000);
+    for (let cycle = 0; cycle < 2; cycle++) {
+      const before = tickCount(ticks(run).at(-1)!);
+      const { images, during, ms } = await blockingCheckpoint(run);
+      expect(images[0].fields.forked).toBe('1');
+      const image = images[0].fields.path;
+      // every image on disk, whole, before -bc answered; the restart script after it
+      verify(image);
+      const script = path.join(s.dir, 'dmtcp_restart_script.sh');
+      expect(fs.statSync(script).mtimeMs).toBeGreaterThanOrEqual(fs.statSync(image).mtimeMs);
+      // the program went on while its copy wrote: it printed ticks (every 100 ms)
+      // during -bc, and the iteration the checkpoint froze was short of the write
+      expect(during.length).toBeGreaterThanOrEqual(2);
+      // (a restarted program prints one for gen 1 too: the time it did not run)
+      const frozen = await run.waitFor((l) => l.startsWith('frozen_us ') && l.endsWith(` gen ${cycle + 1}`));
+      expect(Number(frozen.split(' ')[1]) / 1000).toBeLessThan(ms / 2);
+      expect(run.lines.filter((l) => l.endsWith(' BAD'))).toEqual([]);
+      run = await killAndRestart(run, image, before);
+    }
+  }, 120_000);
+
+  it('DMTCP_FORKED_CHECKPOINT=0: the program stays frozen until the image is written, and restarts', async () => {
+    s = await session();
+    const run = s.launch(program('frozengap'), ['16'], { env: { DMTCP_FORKED_CHECKPOINT: '0' } });
+    await run.waitFor((l) => l.startsWith('tick '), 30_000);
+    const before = tickCount(ticks(run).at(-1)!);
+    const { images } = await blockingCheckpoint(run);
+    expect(images[0].fields.forked).toBe('0');
+    verify(images[0].fields.path);
+    await killAndRestart(run, images[0].fields.path, before);
+  }, 60_000);
+
+  it('by default it forks when safe, not with writable shared memory, unless asked to', async () => {
+    s = await session();
+    const plain = s.launch(program('frozengap'), ['8'], { env: AUTO });
+    const shared = s.launch(program('frozengap'), ['8', 'shared'], { env: AUTO });
+    for (const r of [plain, shared]) await r.waitFor((l) => l.startsWith('tick '), 30_000);
+    const peers = (await s.command('list')).filter((m) => m.verb === 'PEER');
+    const lines = await s.command('bcheckpoint');
+    const forked = (r: Run) => {
+      const id = peers.find((m) => Number(m.fields.pid) === r.child.pid)?.fields.id;
+      return lines.find((m) => m.verb === 'IMAGE' && m.fields.id === id)?.fields.forked;
+    };
+    expect(forked(plain)).toBe('1');
+    expect(forked(shared)).toBe('0');
+    await s.command('kill');
+    await Promise.all([plain.exited, shared.exited]);
+
+    const asked = s.launch(program('frozengap'), ['8', 'shared'], { launchArgs: ['--forked-checkpointing'] });
+    await asked.waitFor((l) => l.startsWith('tick '), 30_000);
+    const { images } = await blockingCheckpoint(asked);
+    expect(images[0].fields.forked).toBe('1');
+    verify(images[0].fields.path);
+  }, 90_000);
+
+  it('-k while the copy writes drops that image and keeps the previous one', async () => {
+    s = await session();
+    const run = s.launch(program('frozengap'), [MIB], { launchArgs: ['--forked-checkpointing', '--gzip'] });
+    await run.waitFor((l) => l.startsWith('tick '), 30_000);
+    const { images } = await blockingCheckpoint(run);
+    const image = images[0].fields.path;
+    const first = fs.readFileSync(image);
+    await s.command('checkpoint');   // not blocking: the copy starts writing
+    await run.waitFor((l) => l.startsWith('frozen_us ') && l.endsWith(' gen 2'));
+    await s.command('kill');
+    await run.exited;
+    expect(fs.readFileSync(image).equals(first)).toBe(true);
+    verify(image);
+    // nothing half-written left under another name either
+    expect(fs.readdirSync(s.dir).filter((f) => f.startsWith('ckpt_') && f !== path.basename(image))).toEqual([]);
+  }, 90_000);
+});
