@@ -11,6 +11,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { BIN, program, Run, session, Session } from './helpers/e2e';
 import type { Message } from '../src/coordinator/codec';
+import { parseLaunchArgs, UsageError } from '../src/options';
+import { agentEnvironment } from '../src/cli/dmtcp_launch';
 
 let s: Session | undefined;
 afterEach(async () => { await s?.close(); s = undefined; });
@@ -49,6 +51,30 @@ async function killAndRestart(r: Run, image: string, from: number): Promise<Run>
   expect(tickCount(first)).toBeGreaterThan(from);
   return again;
 }
+
+describe('--forked-checkpointing and DMTCP_FORKED_CHECKPOINT', () => {
+  const forked = (argv: string[], env: Record<string, string> = {}) => parseLaunchArgs([...argv, 'prog'], env).forked;
+  const passed = (argv: string[], env: Record<string, string> = {}) => {
+    const list = agentEnvironment(env, parseLaunchArgs([...argv, 'prog'], env), undefined, { agent: '/a.so', encoder: '/e.js' });
+    return list.find((e) => e.startsWith('DMTCP_FORKED_CHECKPOINT='));
+  };
+
+  it('the flags win over the variable; unset or empty leaves it to the agent (when safe)', () => {
+    expect(forked([])).toBeUndefined();
+    expect(forked([], { DMTCP_FORKED_CHECKPOINT: '' })).toBeUndefined();
+    expect(forked([], { DMTCP_FORKED_CHECKPOINT: '1' })).toBe(true);
+    expect(forked([], { DMTCP_FORKED_CHECKPOINT: '0' })).toBe(false);
+    expect(forked(['--forked-checkpointing'], { DMTCP_FORKED_CHECKPOINT: '0' })).toBe(true);
+    expect(forked(['--no-forked-checkpointing'], { DMTCP_FORKED_CHECKPOINT: '1' })).toBe(false);
+    expect(() => forked([], { DMTCP_FORKED_CHECKPOINT: 'yes' })).toThrow(UsageError);
+  });
+
+  it('the program gets DMTCP_FORKED_CHECKPOINT=1|0 when asked, none otherwise', () => {
+    expect(passed(['--forked-checkpointing'])).toBe('DMTCP_FORKED_CHECKPOINT=1');
+    expect(passed([], { DMTCP_FORKED_CHECKPOINT: '0' })).toBe('DMTCP_FORKED_CHECKPOINT=0');
+    expect(passed([], { DMTCP_FORKED_CHECKPOINT: '' })).toBeUndefined();
+  });
+});
 
 describe('forked checkpointing', () => {
   it('-bc returns once the image is whole; the program ran during the write; restart twice', async () => {

@@ -550,6 +550,7 @@ int forked_start(const char *path, int gen, char *why, size_t why_size);   /* 0:
 int forked_writing(void);
 int forked_poll_fd(void);      /* readable when the writer ended; -1: none (or poll by time) */
 int forked_reap(int block);    /* 1: no writer left */
+void forked_pidfd_lost(void);
 void forked_kill(void);
 
 /* encoder_link.c: the resident encoder. open returns the pipe to stream into

@@ -68,13 +68,23 @@ int main(int argc, char **argv) {
   fflush(stdout);
   int64_t prev = now_ns(), printed = prev, longest = 0;
   uint32_t gen = dmtcp_get_generation ? dmtcp_get_generation() : 0;
+  int moved = 0;
+  int64_t moved_gap = 0;
   for (uint64_t i = npages;; i++) {
     write_page(i);
     if (shared) *shared = i;
     int64_t t = now_ns();
+    /* The freeze may fall between reading the clock and reading the count:
+     * then it is in the next iteration's gap. Report the longer of the two. */
+    if (moved) {
+      int64_t gap = t - prev > moved_gap ? t - prev : moved_gap;
+      printf("frozen_us %lld gen %u\n", (long long)(gap / 1000), gen);
+      moved = 0;
+    }
     uint32_t g = dmtcp_get_generation ? dmtcp_get_generation() : 0;
     if (g != gen) {
-      if (g > gen) printf("frozen_us %lld gen %u\n", (long long)((t - prev) / 1000), g);
+      moved = g > gen;
+      moved_gap = t - prev;
       gen = g;
     }
     if (t - prev > longest) longest = t - prev;

@@ -161,6 +161,7 @@ static int wait_for_coordinator(void) {
     struct pollfd fds[2] = { { agent.coord_fd, POLLIN, 0 }, { pidfd, POLLIN, 0 } };
     long n = rsys3(SYS_poll, fds, pidfd >= 0 ? 2 : 1, pidfd >= 0 ? -1 : WRITER_POLL_MS);
     if (n < 0 && n != -EINTR) return 0;   /* let the read say what is wrong */
+    if (n > 0 && pidfd >= 0 && (fds[1].revents & POLLNVAL)) forked_pidfd_lost();   /* the program closed it */
     forked_reap(0);
     if (n > 0 && fds[0].revents) return 0;
   }

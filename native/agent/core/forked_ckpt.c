@@ -113,24 +113,59 @@ static uint64_t read_number_file(const char *path, int *ok) {
   return *ok ? agent_parse_u64(text, 10, 0) : 0;
 }
 
-/* The memory the program's cgroup may still take. The writer's copy costs
+/* The memory the program's cgroups may still take. The writer's copy costs
  * nothing until the program writes a page, then a page for each page written
- * before the image is done: at worst its whole private resident memory. Our
- * own cgroup folder is the namespace's root in a container, or the path that
- * /proc/self/cgroup names; v2 (memory.max) or v1 (memory.limit_in_bytes). */
-static uint64_t cgroup_headroom(void) {
-  static const char *const pairs[][2] = {
-    { "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current" },
-    { "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes" },
-  };
-  uint64_t room = UINT64_MAX;
-  for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+ * before the image is done: at worst its whole private resident memory.
+ * /proc/self/cgroup names our cgroup (v2: "0::/path"; v1: "N:...memory...:/path");
+ * each folder from it up to the mount's root may set a limit. In a container
+ * the path may not exist under the mount (its root is our cgroup): then only
+ * the root's files count. */
+#define CGROUP_TEXT 4096
+
+static void room_in(const char *base, const char *rel, const char *limit_file, const char *used_file, uint64_t *room) {
+  char dir[PATH_MAX], path[PATH_MAX];
+  size_t n = agent_strlcpy(dir, base, sizeof dir);
+  agent_strlcpy(dir + n, rel, sizeof dir - n);
+  for (;;) {
     int ok_limit, ok_used;
-    uint64_t limit = read_number_file(pairs[i][0], &ok_limit);
-    uint64_t used = read_number_file(pairs[i][1], &ok_used);
-    if (!ok_limit || !ok_used) continue;
-    uint64_t r = limit > used ? limit - used : 0;
-    if (r < room) room = r;
+    size_t d = agent_strlcpy(path, dir, sizeof path);
+    agent_strlcpy(path + d, limit_file, sizeof path - d);
+    uint64_t limit = read_number_file(path, &ok_limit);
+    agent_strlcpy(path + d, used_file, sizeof path - d);
+    uint64_t used = read_number_file(path, &ok_used);
+    if (ok_limit && ok_used) {
+      uint64_t r = limit > used ? limit - used : 0;
+      if (r < *room) *room = r;
+    }
+    char *slash = strrchr(dir + strlen(base), '/');
+    if (!slash) break;
+    *slash = 0;   /* the parent folder; "" after the last: the base itself */
+  }
+}
+
+static uint64_t cgroup_headroom(void) {
+  static char text[CGROUP_TEXT];
+  uint64_t room = UINT64_MAX;
+  if (agent_read_file("/proc/self/cgroup", text, sizeof text) <= 0) return room;
+  for (char *line = text; *line;) {
+    char *nl = strchr(line, '\n');
+    if (nl) *nl = 0;
+    char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : 0;
+    if (c2) {
+      *c1 = *c2 = 0;
+      const char *controllers = c1 + 1, *rel = c2 + 1;
+      if (!strcmp(line, "0") && !*controllers) {
+        room_in("/sys/fs/cgroup", rel, "/memory.max", "/memory.current", &room);
+      } else {
+        for (const char *m = controllers; (m = strstr(m, "memory")); m += 6)
+          if ((m == controllers || m[-1] == ',') && (m[6] == 0 || m[6] == ',')) {
+            room_in("/sys/fs/cgroup/memory", rel, "/memory.limit_in_bytes", "/memory.usage_in_bytes", &room);
+            break;
+          }
+      }
+    }
+    if (!nl) break;
+    line = nl + 1;
   }
   return room;
 }
@@ -229,6 +264,9 @@ static int writer_is_ours(void) {
 int forked_writing(void) { return writer_is_ours(); }
 
 int forked_poll_fd(void) { return writer_is_ours() ? writer_pidfd : -1; }
+
+/* Someone closed our pidfd (a program's closefrom): watch by time instead. */
+void forked_pidfd_lost(void) { writer_pidfd = -1; }
 
 /* Collects the writer's status; `block`: wait for it. Returns 1 when it is
  * gone (or there was none). A writer that died without telling the
