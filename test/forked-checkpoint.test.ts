@@ -13,6 +13,9 @@ import { BIN, program, Run, session, Session } from './helpers/e2e';
 import type { Message } from '../src/coordinator/codec';
 import { parseLaunchArgs, UsageError } from '../src/options';
 import { agentEnvironment } from '../src/cli/dmtcp_launch';
+import { startCoordinator, sendCommand, CoordinatorHandle } from '../src/coordinator';
+import { FakeAgent } from './helpers/fake-agent';
+import * as os from 'os';
 
 let s: Session | undefined;
 afterEach(async () => { await s?.close(); s = undefined; });
@@ -73,6 +76,60 @@ describe('--forked-checkpointing and DMTCP_FORKED_CHECKPOINT', () => {
     expect(passed(['--forked-checkpointing'])).toBe('DMTCP_FORKED_CHECKPOINT=1');
     expect(passed([], { DMTCP_FORKED_CHECKPOINT: '0' })).toBe('DMTCP_FORKED_CHECKPOINT=0');
     expect(passed([], { DMTCP_FORKED_CHECKPOINT: '' })).toBeUndefined();
+  });
+});
+
+describe('the coordinator and forked writers', () => {
+  let coord: CoordinatorHandle | undefined;
+  let dir = '';
+  const fakes: FakeAgent[] = [];
+  afterEach(async () => {
+    fakes.splice(0).forEach((a) => a.close());
+    await coord?.close();
+    coord = undefined;
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const setup = async (...forked: ({ writeMs: number; fail?: string } | undefined)[]) => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmtcp-forked-'));
+    coord = await startCoordinator({ port: 0, ckptDir: dir, log: () => {} });
+    for (const f of forked) fakes.push(await FakeAgent.connect({ port: coord.port, imageDir: dir, writeImage: true, forked: f }));
+    return coord;
+  };
+  const scriptThere = () => fs.existsSync(path.join(dir, 'dmtcp_restart_script.sh'));
+
+  it('sends RESUME before the images are written; -bc and the restart script wait for every WRITTEN', async () => {
+    const c = await setup({ writeMs: 600 }, undefined);
+    const [writer, plain] = fakes;
+    const t0 = Date.now();
+    const r = await sendCommand(c.host, c.port, 'bcheckpoint');
+    expect(r.ok).toBe(true);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(550);
+    // the writer's process was resumed before its image was written
+    expect(writer.written[0]).toContain('RESUME');
+    // the restart script came after the last image
+    const script = fs.realpathSync(path.join(dir, 'dmtcp_restart_script.sh'));
+    expect(fs.statSync(script).mtimeMs).toBeGreaterThanOrEqual(fs.statSync(writer.images[0]).mtimeMs);
+    const images = r.lines.filter((m) => m.verb === 'IMAGE');
+    expect(images.find((m) => m.fields.id === writer.id)?.fields.forked).toBe('1');
+    expect(images.find((m) => m.fields.id === plain.id)?.fields.forked).toBe('0');
+  });
+
+  it('a writer that failed fails the checkpoint with its reason; no restart script', async () => {
+    const c = await setup({ writeMs: 100, fail: 'disk full' });
+    const r = await sendCommand(c.host, c.port, 'bcheckpoint');
+    expect(r.ok).toBe(false);
+    expect(r.reason).toContain('disk full');
+    expect(scriptThere()).toBe(false);
+    expect(fakes[0].barriers).toEqual(['SUSPEND', 'ELECT', 'DRAIN', 'CHECKPOINT', 'RESUME']);
+  });
+
+  it('kcheckpoint keeps the processes suspended until every image is written, then kills', async () => {
+    const c = await setup({ writeMs: 300 });
+    const r = await sendCommand(c.host, c.port, 'kcheckpoint');
+    expect(r.ok).toBe(true);
+    expect(fakes[0].written[0]).not.toContain('RESUME');
+    expect(fakes[0].barriers).not.toContain('RESUME');
+    expect(fakes[0].killed).toBe(true);
   });
 });
 
