@@ -8,7 +8,8 @@
  * check after a restart. When a checkpoint's count moves (it does while the
  * program is frozen) the gap of that iteration is the frozen time:
  *   frozen_us <gap> gen <checkpoints>
- * (the longest gap of a tick also holds the machine's scheduling noise).
+ * (the longest gap of a tick also holds the machine's scheduling noise; a
+ * freeze that falls in the check of a tick counts that check's time too).
  * "shared": it also writes its count into a page of writable MAP_SHARED memory
  * (where a forked checkpoint is not safe). */
 #include <stdint.h>
@@ -90,10 +91,14 @@ int main(int argc, char **argv) {
     if (t - prev > longest) longest = t - prev;
     prev = t;
     if (t - printed >= TICK_NS) {
+      uint32_t g0 = dmtcp_get_generation ? dmtcp_get_generation() : 0;
       printf("tick %llu gap_us %lld %s\n", (unsigned long long)i, (long long)(longest / 1000), state_ok(i / 7) ? "ok" : "BAD");
       fflush(stdout);
       longest = 0;
-      prev = printed = now_ns();   /* the check and the print are not a frozen gap */
+      printed = now_ns();
+      /* The check and the print are not a frozen gap, unless a checkpoint
+       * froze us meanwhile: then the next gap counts from before them. */
+      if ((dmtcp_get_generation ? dmtcp_get_generation() : 0) == g0) prev = printed;
     }
   }
 }
