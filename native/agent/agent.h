@@ -546,7 +546,9 @@ int capture_stream_prepared(const char *final_path, char *why, size_t why_size);
 
 /* forked_ckpt.c: forked checkpointing (docs/forked-checkpoint.md) */
 const char *forked_why_not(const char *maps);   /* 0: fork a writer; else why not */
-int forked_start(const char *path, int gen, char *why, size_t why_size);   /* 0: the writer writes */
+/* 0: the writer writes; after_resume: it waits for forked_release (at RESUME) */
+int forked_start(const char *path, int gen, int after_resume, char *why, size_t why_size);
+void forked_release(void);
 int forked_writing(void);
 int forked_poll_fd(void);      /* readable when the writer ended; -1: none (or poll by time) */
 int forked_reap(int block);    /* 1: no writer left */

@@ -112,7 +112,7 @@ export class CheckpointRun {
     for (const name of [BARRIER_SUSPEND, BARRIER_ELECT, BARRIER_DRAIN, BARRIER_CHECKPOINT]) {
       const participants = this.participants();
       if (participants.length === 0) return fail('no processes left (all disconnected)');
-      const err = await this.barrierStep(name, participants, [], name === BARRIER_CHECKPOINT ? this.membership(participants) : {});
+      const err = await this.barrierStep(name, participants, [], name === BARRIER_CHECKPOINT ? this.checkpointFields(participants, after) : {});
       if (err) return fail(err);
     }
     const images = [...this.images.values()];
@@ -192,6 +192,15 @@ export class CheckpointRun {
   private membership(participants: Agent[]): Record<string, string> {
     const members = participants.map((a) => `${encodeURIComponent(a.prog)}/${a.id}`).join(',');
     return { comp: this.compId, members };
+  }
+
+  /**
+   * CHECKPOINT's fields: the membership, and `resume=1` when RESUME follows
+   * without waiting for the images (a forked writer may wait for it to start;
+   * with kcheckpoint no RESUME comes: it starts at once).
+   */
+  private checkpointFields(participants: Agent[], after: AfterImages): Record<string, string> {
+    return { ...this.membership(participants), resume: after === 'resume' ? '1' : '0' };
   }
 
   /** Connected agents that started this checkpoint. */

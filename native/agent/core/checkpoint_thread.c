@@ -108,7 +108,7 @@ static void continue_after_restart(void) {
 }
 
 /* Returns 1 if we came back from an image (the coordinator link is new). */
-static int checkpoint(const char *barrier) {
+static int checkpoint(const char *barrier, int resume_follows) {
   static char path[PATH_MAX];
   static char why[512];
   process_state_save();
@@ -130,7 +130,7 @@ static int checkpoint(const char *barrier) {
   const char *why_not = 0;
   if (written == 0) {
     why_not = forked_why_not(capture_maps_text());
-    forked = !why_not && forked_start(path, agent.barrier_gen, why, sizeof why) == 0;
+    forked = !why_not && forked_start(path, agent.barrier_gen, resume_follows, why, sizeof why) == 0;
     if (!why_not && !forked) why_not = why;   /* the fork failed: we write it ourselves */
     if (!forked) written = capture_stream_prepared(path, why, sizeof why);
   }
@@ -176,6 +176,7 @@ static void *checkpoint_thread_main(void *unused) {
     if (!agent.active || wait_for_coordinator() < 0 || coord_read_line(line, sizeof line) < 0) {
       /* The coordinator is gone: the program runs on, without checkpoints. */
       agent.active = 0;
+      forked_release();
       return 0;
     }
     if (!coord_take_welcome(line)) {
@@ -242,7 +243,10 @@ static void *checkpoint_thread_main(void *unused) {
         if (!coord_field(line, "members", agent.members, sizeof agent.members)) agent.members[0] = 0;
         agent.comp_gen = coord_field(line, "gen", gen, sizeof gen) ? (int)agent_parse_u64(gen, 10, 0) : 0;
         plugins_event(DMTCP_EVENT_PRECHECKPOINT, 0);   /* every process is stopped */
-        if (checkpoint(name) == 0) plugins_event(DMTCP_EVENT_RESUME, 0);
+        /* resume=1: RESUME comes without waiting for the images (docs/protocol.md) */
+        char resume[8];
+        int resume_follows = coord_field(line, "resume", resume, sizeof resume) && !strcmp(resume, "1");
+        if (checkpoint(name, resume_follows) == 0) plugins_event(DMTCP_EVENT_RESUME, 0);
       } else if (!strcmp(name, "RESUME")) {
         if (agent.suspended) {
           /* A checkpoint that failed half-way: offsets, owners and pipes as they were. */
@@ -256,10 +260,12 @@ static void *checkpoint_thread_main(void *unused) {
           agent.fds_saved = 0;
           agent.suspended = 0;
           threads_resume_all();
+          forked_release();   /* the program runs: the image writer may start */
           gate_open();
           plugins_event(DMTCP_EVENT_RUNNING, 0);
           api_run_hooks(API_HOOK_POST_CHECKPOINT);
         }
+        forked_release();   /* the program runs: the image writer may start */
         reply("REACHED", name, 0, 0);
       } else {
         reply("REACHED", name, 0, 0);   /* barriers we have no work for */

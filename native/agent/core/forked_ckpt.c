@@ -32,6 +32,7 @@
 #define WRITER_UNREPORTED 2     /* the coordinator heard nothing: the parent says it */
 #define WRITER_AREAS_MISSING 3  /* told; and this process must not fork again */
 #define PIDFD_AT (AGENT_COORD_FD_MIN + 20)   /* among our fds, above the program's */
+#define GO_AT (AGENT_COORD_FD_MIN + 21)
 #define LINE_SIZE 4096
 
 static pid_t writer;            /* the writer in flight (real pid), 0: none */
@@ -202,20 +203,31 @@ const char *forked_why_not(const char *maps) {
 /* Everything the program has open goes: a pipe's write end or a socket held
  * here would keep its reader from seeing the end, a listening port bound.
  * We keep stderr and our coordinator connection; 0 and 1 read /dev/null. */
-static void writer_close_fds(void) {
+static void writer_close_fds(int go) {
   int keep = agent.coord_fd;
   int null = (int)rsys3(SYS_open, "/dev/null", O_RDWR, 0);
   if (null >= 0) {
-    rsys3(SYS_dup3, null, 0, 0);
+    rsys3(SYS_dup3, go >= 0 ? go : null, 0, 0);   /* the go pipe, read at 0 */
     rsys3(SYS_dup3, null, 1, 0);
   }
   if (keep > 3) rsys3(SYS_close_range, 3, (unsigned)keep - 1, 0);
   rsys3(SYS_close_range, (unsigned)keep + 1, ~0U, 0);
 }
 
-static void __attribute__((noreturn)) writer_main(void) {
+/* The writer starts once the program runs again (the parent closes the go
+ * pipe at RESUME, when it exits or loses the coordinator): its work and the
+ * encoder's then never take a core from the last steps of the freeze. */
+static void await_go(void) {
+  char c;
+  long n;
+  do { n = rsys3(SYS_read, 0, &c, 1); } while (n == -EINTR);
+  rsys3(SYS_dup3, 1, 0, 0);   /* /dev/null again */
+}
+
+static void __attribute__((noreturn)) writer_main(int go) {
   static char why[512];
-  writer_close_fds();
+  writer_close_fds(go);
+  if (go >= 0) await_go();
   if (!writer_sees_every_area(capture_maps_text())) {
     int told = send_written(writer_gen, 0, "an area of the process is not inherited by a fork (MADV_DONTFORK): "
                                            "it writes its next images itself") == 0;
@@ -227,16 +239,30 @@ static void __attribute__((noreturn)) writer_main(void) {
   __builtin_unreachable();
 }
 
-int forked_start(const char *path, int gen, char *why, size_t why_size) {
+static int writer_go = -1;   /* the go pipe's write end, while the writer waits */
+
+void forked_release(void) {
+  if (writer_go >= 0) rsys1(SYS_close, writer_go);
+  writer_go = -1;
+}
+
+int forked_start(const char *path, int gen, int after_resume, char *why, size_t why_size) {
   agent_strlcpy(writer_path, path, sizeof writer_path);
   writer_gen = gen;
-  int pidfd = -1;
+  int pidfd = -1, go[2] = { -1, -1 };
+  if (after_resume && rsys2(SYS_pipe2, go, O_CLOEXEC) < 0) go[0] = go[1] = -1;
   /* Exit signal 0 (the low byte of the flags), no CLONE_VM: a copy of us,
    * on a copy of this stack. */
   long pid = rsys5(SYS_clone, CLONE_PIDFD, 0, &pidfd, 0, 0);
   if (pid == -EINVAL) { pidfd = -1; pid = rsys5(SYS_clone, 0, 0, 0, 0, 0); }   /* before Linux 5.2 */
-  if (pid == 0) writer_main();
+  if (pid == 0) writer_main(go[0]);
+  if (go[0] >= 0) rsys1(SYS_close, go[0]);
+  if (go[1] >= 0) {
+    writer_go = (int)rsys3(SYS_fcntl, go[1], F_DUPFD_CLOEXEC, GO_AT);
+    rsys1(SYS_close, go[1]);
+  }
   if (pid < 0) {
+    forked_release();
     agent_strlcpy(why, "cannot fork the image writer", why_size);
     return -1;
   }
@@ -256,6 +282,7 @@ static int writer_is_ours(void) {
   if (!writer) return 0;
   if (writer_owner == (pid_t)rsys0(SYS_getpid)) return 1;
   if (writer_pidfd >= 0) rsys1(SYS_close, writer_pidfd);
+  forked_release();
   writer = 0;
   writer_pidfd = -1;
   return 0;
@@ -277,6 +304,7 @@ int forked_reap(int block) {
   long w;
   do { w = rsys4(SYS_wait4, writer, &status, __WALL | (block ? 0 : WNOHANG), 0); } while (w == -EINTR);
   if (w == 0) return 0;
+  forked_release();
   if (writer_pidfd >= 0) rsys1(SYS_close, writer_pidfd);
   writer_pidfd = -1;
   writer = 0;
@@ -305,6 +333,7 @@ int forked_reap(int block) {
  * never renames a stream that did not end). */
 void forked_kill(void) {
   if (!writer_is_ours()) return;
+  forked_release();
   rsys2(SYS_kill, writer, SIGKILL);
   int status;
   long w;
