@@ -114,6 +114,20 @@ describe('the coordinator and forked writers', () => {
     expect(images.find((m) => m.fields.id === plain.id)?.fields.forked).toBe('0');
   });
 
+  it('a checkpoint asked for while the images are written starts after them (one at a time)', async () => {
+    const c = await setup({ writeMs: 500 });
+    const first = sendCommand(c.host, c.port, 'bcheckpoint');
+    await fakes[0].waitFor(() => fakes[0].barriers.includes('RESUME'), 5000);
+    const second = sendCommand(c.host, c.port, 'bcheckpoint');
+    await new Promise((r) => setTimeout(r, 50));
+    const third = await sendCommand(c.host, c.port, 'bcheckpoint');
+    expect(third.ok).toBe(false);
+    expect(third.reason).toContain('already in progress');
+    const [a, b] = await Promise.all([first, second]);
+    expect(a.ok && b.ok).toBe(true);
+    expect(fakes[0].written.map((seen) => seen.filter((n) => n === 'SUSPEND').length)).toEqual([1, 2]);
+  });
+
   it('a writer that failed fails the checkpoint with its reason; no restart script', async () => {
     const c = await setup({ writeMs: 100, fail: 'disk full' });
     const r = await sendCommand(c.host, c.port, 'bcheckpoint');
