@@ -186,7 +186,10 @@ struct agent_config {
   int no_coordinator;         /* DMTCP_NO_COORDINATOR=1: the process checkpoints itself (solo.c) */
   int interval_s;             /* with it, DMTCP_CHECKPOINT_INTERVAL: seconds between checkpoints (0: none) */
   int quiet;                  /* DMTCP_QUIET (-q): 2 and more keep our warnings to ourselves (util.c) */
+  int forked;                 /* DMTCP_FORKED_CHECKPOINT: FORKED_AUTO (unset), FORKED_ON (1), FORKED_OFF (0) */
 };
+
+enum { FORKED_AUTO = 0, FORKED_ON = 1, FORKED_OFF = 2 };
 
 /* One process of the computation: the pid the program knows it by, and the
  * pid the kernel gave it at the latest restart (pid_table.c). */
@@ -539,6 +542,22 @@ int timer_threads_create(clockid_t clock, const struct sigevent *ev, timer_t *ti
 
 /* capture.c */
 int capture_write_image(const char *final_path, char *why, size_t why_size);
+/* The same in two steps: what needs the live process (metadata, maps), then
+ * the stream (forked_ckpt.c runs it in the image writer). */
+int capture_prepare(char *why, size_t why_size);
+const char *capture_maps_text(void);
+int capture_stream_prepared(const char *final_path, char *why, size_t why_size);
+
+/* forked_ckpt.c: forked checkpointing (docs/forked-checkpoint.md) */
+const char *forked_why_not(const char *maps);   /* 0: fork a writer; else why not */
+/* 0: the writer writes; after_resume: it waits for forked_release (at RESUME) */
+int forked_start(const char *path, int gen, int after_resume, char *why, size_t why_size);
+void forked_release(void);
+int forked_writing(void);
+int forked_poll_fd(void);      /* readable when the writer ended; -1: none (or poll by time) */
+int forked_reap(int block);    /* 1: no writer left */
+void forked_pidfd_lost(void);
+void forked_kill(void);
 
 /* encoder_link.c: the resident encoder. open returns the pipe to stream into
  * (and the connection in *conn) or -errno; finish closes the connection and
@@ -557,6 +576,7 @@ int coord_connect_and_send_hello(int restart, int wait_welcome);
 int coord_take_welcome(const char *line);   /* 0 if it was a WELCOME (id adopted) */
 int coord_send_exec(void);   /* after exec: same connection, new program */
 int coord_read_line(char *buf, size_t size);
+int coord_line_buffered(void);
 int coord_send(const char *line);
 const char *coord_field(const char *line, const char *key, char *out, size_t size);
 

@@ -51,6 +51,9 @@ export function agentEnvironment(
   env.DMTCP_CHECKPOINT_DIR = opts.ckptDir;
   env.DMTCP_GZIP = opts.gzip ? '1' : '0';
   env.DMTCP_HBICT = opts.hbict ? '1' : '0';
+  // unset: the agent forks its image writer whenever it finds it safe
+  if (opts.forked === undefined) delete env.DMTCP_FORKED_CHECKPOINT;
+  else env.DMTCP_FORKED_CHECKPOINT = opts.forked ? '1' : '0';
   env.DMTCP_SIGCKPT = String(opts.ckptSignal);
   env.DMTCP_TMPDIR = opts.tmpDir;
   env.DMTCP_CKPT_OPEN_FILES = opts.ckptOpenFiles ? '1' : '0';

@@ -23,7 +23,12 @@ export interface ImageInfo {
   prog: string;
   host: string;
   path: string;
+  /** Written by a forked copy of the process while it ran on (docs/forked-checkpoint.md). */
+  forked?: boolean;
 }
+
+/** While forked images are written the computation runs: status shows this name. */
+export const WRITING_IMAGES = 'WRITTEN';
 
 export interface CheckpointResult {
   ok: boolean;
@@ -67,6 +72,13 @@ export class CheckpointRun {
   private hung = new Set<string>();
   /** Agents present at SUSPEND: one that connects later is not part of this checkpoint. */
   private members?: Set<string>;
+  /** Agents whose image a forked writer is still writing, and what they said when done. */
+  private writing = new Set<string>();
+  private written = new Map<string, string | undefined>();
+  private onWritten?: () => void;
+  private awaitingWrites = false;
+  /** RESUME was sent before the images were all written (forked checkpoints). */
+  resumedEarly = false;
 
   constructor(
     private registry: Registry,
@@ -82,7 +94,7 @@ export class CheckpointRun {
 
   /** Name of the barrier being waited on, for status. */
   get barrier(): string | undefined {
-    return this.pending?.name;
+    return this.pending?.name ?? (this.awaitingWrites ? WRITING_IMAGES : undefined);
   }
 
   async run(after: AfterImages): Promise<CheckpointResult> {
@@ -100,11 +112,22 @@ export class CheckpointRun {
     for (const name of [BARRIER_SUSPEND, BARRIER_ELECT, BARRIER_DRAIN, BARRIER_CHECKPOINT]) {
       const participants = this.participants();
       if (participants.length === 0) return fail('no processes left (all disconnected)');
-      const err = await this.barrierStep(name, participants, [], name === BARRIER_CHECKPOINT ? this.membership(participants) : {});
+      const err = await this.barrierStep(name, participants, [], name === BARRIER_CHECKPOINT ? this.checkpointFields(participants, after) : {});
       if (err) return fail(err);
     }
     const images = [...this.images.values()];
     if (images.length === 0) return fail('no processes left (all disconnected)');
+    if (this.writing.size > 0) {
+      // Forked checkpoints: the processes run on while their copies write;
+      // the restart script and -bc's answer wait for every image.
+      if (after === 'resume') await this.resume();
+      const err = await this.imagesWritten();
+      if (err) {
+        if (!this.resumedEarly) return fail(err);
+        this.log(`checkpoint ${this.gen} failed: ${err}`);
+        return { ok: false, gen: this.gen, images, dropped: this.dropped, reason: err };
+      }
+    }
     try {
       await this.onImages(images);
     } catch (e) {
@@ -112,13 +135,53 @@ export class CheckpointRun {
     }
     if (after === 'kill') {
       for (const a of this.registry.all()) a.send(encodeMessage('KILL'));
-    } else {
-      const rest = this.participants();
-      const err = rest.length ? await this.barrierStep(BARRIER_RESUME, rest) : undefined;
-      // Images are written: a late RESUME problem does not undo the checkpoint, but is reported.
-      if (err) this.log(`checkpoint ${this.gen}: ${err}`);
+    } else if (!this.resumedEarly) {
+      await this.resume();
     }
     return { ok: true, gen: this.gen, images, dropped: this.dropped };
+  }
+
+  private async resume(): Promise<void> {
+    this.resumedEarly = this.writing.size > 0;
+    const rest = this.participants();
+    const err = rest.length ? await this.barrierStep(BARRIER_RESUME, rest) : undefined;
+    // Images are written (or being written): a late RESUME problem does not undo the checkpoint, but is reported.
+    if (err) this.log(`checkpoint ${this.gen}: ${err}`);
+  }
+
+  /**
+   * Resolves when every forked writer said WRITTEN (undefined), or with an
+   * error line: a writer failed, its process left without a word, or the
+   * barrier timeout passed (the writing counts as one more barrier).
+   */
+  private imagesWritten(): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      this.awaitingWrites = true;
+      const timer = setTimeout(() => {
+        const late = [...this.writing].filter((id) => !this.written.has(id)).map((id) => this.describe(id)).join(', ');
+        finish(`images not written after ${+(this.timeoutMs / 1000).toFixed(1)} s: ${late}`);
+      }, this.timeoutMs);
+      const finish = (err?: string) => {
+        clearTimeout(timer);
+        this.awaitingWrites = false;
+        this.onWritten = undefined;
+        resolve(err);
+      };
+      this.onWritten = () => {
+        if ([...this.writing].some((id) => !this.written.has(id))) return;
+        const failures = [...this.writing].filter((id) => this.written.get(id) !== undefined)
+          .map((id) => `${this.describe(id)}: ${this.written.get(id)}`);
+        finish(failures.length ? `writing an image failed: ${failures.join('; ')}` : undefined);
+      };
+      this.onWritten();
+    });
+  }
+
+  /** WRITTEN gen=<g> ok=1|0 [reason=]: a forked writer is done. */
+  imageWritten(agent: Agent, fields: Record<string, string>): void {
+    if (Number(fields.gen) !== this.gen || !this.writing.has(agent.id) || this.written.has(agent.id)) return;
+    this.written.set(agent.id, fields.ok === '1' ? undefined : (fields.reason || 'no reason given'));
+    this.onWritten?.();
   }
 
   /**
@@ -129,6 +192,15 @@ export class CheckpointRun {
   private membership(participants: Agent[]): Record<string, string> {
     const members = participants.map((a) => `${encodeURIComponent(a.prog)}/${a.id}`).join(',');
     return { comp: this.compId, members };
+  }
+
+  /**
+   * CHECKPOINT's fields: the membership, and `resume=1` when RESUME follows
+   * without waiting for the images (a forked writer may wait for it to start;
+   * with kcheckpoint no RESUME comes: it starts at once).
+   */
+  private checkpointFields(participants: Agent[], after: AfterImages): Record<string, string> {
+    return { ...this.membership(participants), resume: after === 'resume' ? '1' : '0' };
   }
 
   /** Connected agents that started this checkpoint. */
@@ -203,7 +275,9 @@ export class CheckpointRun {
       if (!fields.image) {
         p.failures.push(`${this.describe(agent.id)} reported no image`);
       } else {
-        this.images.set(agent.id, { id: agent.id, prog: agent.prog, host: agent.host, path: fields.image });
+        const forked = fields.writing === '1';
+        this.images.set(agent.id, { id: agent.id, prog: agent.prog, host: agent.host, path: fields.image, forked });
+        if (forked) this.writing.add(agent.id);
       }
     }
     p.waiting.delete(agent.id);
@@ -222,6 +296,11 @@ export class CheckpointRun {
   /** An agent disconnected: drop it and let the barrier go on without it. */
   disconnected(agent: Agent): void {
     this.dropped.push(agent.id);
+    // Its writer holds the connection until it said WRITTEN: gone without it, the image is not there.
+    if (this.writing.has(agent.id) && !this.written.has(agent.id)) {
+      this.written.set(agent.id, 'disconnected before its image was written');
+      this.onWritten?.();
+    }
     const p = this.pending;
     if (!p || !p.waiting.has(agent.id)) return;
     this.log(`${agent.prog}[${agent.pid}] (${agent.id}) disconnected during barrier ${p.name}; continuing without it`);

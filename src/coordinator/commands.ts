@@ -12,7 +12,7 @@ function yesNo(b: boolean): string {
 }
 
 function replyOutcome(reply: Reply, o: CheckpointOutcome): void {
-  for (const img of o.images) reply('IMAGE', { id: img.id, prog: img.prog, host: img.host, path: img.path });
+  for (const img of o.images) reply('IMAGE', { id: img.id, prog: img.prog, host: img.host, path: img.path, forked: img.forked ? 1 : 0 });
   if (o.script) reply('SCRIPT', { path: o.script });
   for (const id of o.dropped) reply('DROPPED', { id });
 }

@@ -101,7 +101,7 @@ export class Coordinator {
       bind: this.cfg.bind,
       port: this.port,
       numPeers: this.registry.size,
-      running: this.registry.running() && !this.run,
+      running: this.registry.running() && (!this.run || this.run.resumedEarly),
       interval: this.interval,
       gen: this.gen,
       compId: this.compId,
@@ -115,9 +115,30 @@ export class Coordinator {
     return this.registry.info();
   }
 
-  /** Start a checkpoint of every agent, or say why not. */
+  /** The running checkpoint's outcome, and one asked for while its images were being written. */
+  private runDone?: Promise<CheckpointOutcome>;
+  private queued?: StartedCheckpoint;
+
+  /**
+   * Start a checkpoint of every agent, or say why not. Asked for while forked
+   * writers write the previous one's images (the processes run), it starts
+   * when that one is over (docs/forked-checkpoint.md); one such at a time.
+   */
   checkpoint(after: AfterImages = 'resume'): StartedCheckpoint | { error: string } {
-    if (this.run) return { error: `a checkpoint is already in progress (barrier ${this.run.barrier ?? '-'})` };
+    if (this.run && this.run.resumedEarly && !this.queued && this.runDone) {
+      const queued: StartedCheckpoint = {
+        gen: this.run.gen + 1,
+        done: this.runDone.then(() => {
+          this.queued = undefined;
+          const r = this.checkpoint(after);
+          if ('error' in r) return { ok: false, gen: this.gen + 1, images: [], dropped: [], reason: r.error };
+          return r.done;
+        }),
+      };
+      this.queued = queued;
+      return queued;
+    }
+    if (this.run || this.queued) return { error: `a checkpoint is already in progress (barrier ${this.run?.barrier ?? '-'})` };
     if (this.registry.size === 0) return { error: 'no processes connected to the coordinator' };
     const gen = this.gen + 1;
     if (this.cfg.exitAfterCkpt) after = 'kill';
@@ -141,6 +162,7 @@ export class Coordinator {
       this.lastResult = outcome;
       return outcome;
     });
+    this.runDone = done;
     return { gen, done };
   }
 
@@ -271,6 +293,12 @@ export class Coordinator {
       else if (name === 'CHECKPOINT') agent.state = 'CHECKPOINTED';
       else if (name === 'RESUME') agent.state = 'RUNNING';
       this.run?.reached(agent, name, m.fields);
+      return true;
+    }
+    if (m.verb === 'WRITTEN') {
+      // A forked writer finished the image of this process (or failed to).
+      if (m.fields.ok !== '1') this.cfg.log(`${agent.prog}[${agent.pid}] could not write its image: ${m.fields.reason ?? 'no reason given'}`);
+      this.run?.imageWritten(agent, m.fields);
       return true;
     }
     if (m.verb === 'EXEC') {

@@ -19,6 +19,12 @@ export interface LaunchOptions {
   gzip: boolean;
   /** HBICT delta images (DMTCP_HBICT=1); off by default. */
   hbict: boolean;
+  /**
+   * Forked checkpointing (docs/forked-checkpoint.md): true or false when asked
+   * (--[no-]forked-checkpointing, DMTCP_FORKED_CHECKPOINT=1|0); undefined: the
+   * agent forks whenever it finds it safe.
+   */
+  forked?: boolean;
   interval?: number;
   ckptSignal: number;
   tmpDir: string;
@@ -44,6 +50,7 @@ export const SIGNAL_SPEC: OptSpec = {
 };
 
 export const ENV_HBICT = ['DMTCP_HBICT'];
+export const ENV_FORKED = ['DMTCP_FORKED_CHECKPOINT'];
 export const ENV_PLUGIN = ['DMTCP_PLUGIN'];
 
 export const ENV_CKPT_OPEN_FILES = ['DMTCP_CKPT_OPEN_FILES'];
@@ -70,6 +77,14 @@ function resolveHbict(cmd: string, r: ParseResult, env: NodeJS.ProcessEnv): bool
   return resolveSwitch(cmd, r, env, 'hbict', ENV_HBICT, false);
 }
 
+/** --[no-]forked-checkpointing win; otherwise DMTCP_FORKED_CHECKPOINT=0|1; unset or empty: when safe. */
+function resolveForked(cmd: string, r: ParseResult, env: NodeJS.ProcessEnv): boolean | undefined {
+  const asked = r.values.get('forked');
+  if (typeof asked === 'boolean') return asked;
+  const e = env.DMTCP_FORKED_CHECKPOINT;
+  return e === undefined || e === '' ? undefined : resolveSwitch(cmd, r, env, 'forked', ENV_FORKED, false);
+}
+
 export const LAUNCH_SPECS: OptSpec[] = [
   HOST_SPEC, PORT_SPEC, PORT_FILE_SPEC, ...MODE_SPECS, INTERVAL_SPEC,
   CKPT_DIR_SPEC,
@@ -81,6 +96,10 @@ export const LAUNCH_SPECS: OptSpec[] = [
     help: 'Write later checkpoints as deltas of the previous one (HBICT, DMTCP_HBICT=1)' },
   { key: 'hbict', names: ['--no-hbict'], kind: 'flag', value: false, env: ENV_HBICT,
     help: 'Write every checkpoint as a full image (DMTCP_HBICT=0, default)' },
+  { key: 'forked', names: ['--forked-checkpointing'], kind: 'flag', value: true, env: ENV_FORKED,
+    help: 'Freeze the program only while a copy-on-write child is made; the child writes the\nimage while the program runs on (DMTCP_FORKED_CHECKPOINT=1; default: when safe,\nsee docs/forked-checkpoint.md)' },
+  { key: 'forked', names: ['--no-forked-checkpointing'], kind: 'flag', value: false, env: ENV_FORKED,
+    help: 'Keep the program frozen until its image is written (DMTCP_FORKED_CHECKPOINT=0)' },
   ...ENCODER_SERVICE_SPECS, SIGNAL_SPEC, PLUGIN_SPEC, DISABLE_PLUGINS_SPEC, ...FILE_SPECS, TMPDIR_SPEC, QUIET_SPEC, HELP_SPEC, VERSION_SPEC,
 ];
 
@@ -99,6 +118,7 @@ export function parseLaunchArgs(argv: string[], env: NodeJS.ProcessEnv, cmd = 'd
     ckptDir: resolveCkptDir(r, env) ?? path.resolve('.'),
     gzip: resolveGzip(cmd, r, env),
     hbict: resolveHbict(cmd, r, env),
+    forked: resolveForked(cmd, r, env),
     interval: resolveInterval(cmd, r, env),
     ckptSignal: resolveSignal(cmd, r, env),
     tmpDir: resolveTmpDir(r, env),

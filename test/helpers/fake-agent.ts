@@ -35,6 +35,11 @@ export interface FakeAgentOptions {
   helloDelayMs?: number;
   /** After KILL, keep the connection this long (a process slow to end). */
   killDelayMs?: number;
+  /**
+   * Forked checkpointing: answer CHECKPOINT with writing=1, then after
+   * `writeMs` write the image and say WRITTEN (ok=0 with `fail` as the reason).
+   */
+  forked?: { writeMs: number; fail?: string };
 }
 
 let nextFakePid = 40000;
@@ -46,6 +51,8 @@ export class FakeAgent {
   readonly barriers: string[] = [];
   readonly received: Message[] = [];
   readonly images: string[] = [];
+  /** For each WRITTEN sent (forked): the barriers seen by then. */
+  readonly written: string[][] = [];
   killed = false;
   closed = false;
   private socket!: net.Socket;
@@ -121,8 +128,21 @@ export class FakeAgent {
       if (name === 'CHECKPOINT') {
         const dir = this.opts.imageDir ?? os.tmpdir();
         const image = path.join(dir, `ckpt_${this.prog}_${this.id}.dmtcp`);
-        if (this.opts.writeImage) fs.writeFileSync(image, `fake image gen ${gen}\n`, { mode: 0o600 });
+        const write = () => { if (this.opts.writeImage) fs.writeFileSync(image, `fake image gen ${gen}\n`, { mode: 0o600 }); };
         this.images.push(image);
+        const forked = this.opts.forked;
+        if (forked) {
+          this.send('REACHED', { name, image, writing: 1 });
+          setTimeout(() => {
+            if (this.closed) return;
+            if (forked.fail) { this.send('WRITTEN', { gen, ok: 0, reason: forked.fail }); return; }
+            write();
+            this.written.push(this.barriers.slice());
+            this.send('WRITTEN', { gen, ok: 1, image });
+          }, forked.writeMs);
+          return;
+        }
+        write();
         this.send('REACHED', { name, image });
       } else {
         this.send('REACHED', { name });

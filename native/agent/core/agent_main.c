@@ -65,6 +65,8 @@ static int read_config(struct agent_config *c) {
   c->interval_s = c->no_coordinator && every && atoi(every) > 0 ? atoi(every) : 0;
   const char *quiet = getenv("DMTCP_QUIET");
   c->quiet = quiet ? atoi(quiet) : 0;
+  const char *forked = getenv("DMTCP_FORKED_CHECKPOINT");
+  c->forked = !forked || !*forked ? FORKED_AUTO : !strcmp(forked, "0") ? FORKED_OFF : !strcmp(forked, "1") ? FORKED_ON : FORKED_AUTO;
   if (dir && *dir) agent_strlcpy(c->ckpt_dir, dir, sizeof c->ckpt_dir);
   else if (!getcwd(c->ckpt_dir, sizeof c->ckpt_dir)) agent_strlcpy(c->ckpt_dir, ".", sizeof c->ckpt_dir);
   agent_strlcpy(c->node_path, node, sizeof c->node_path);

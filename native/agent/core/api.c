@@ -138,6 +138,9 @@ AGENT_EXPORT int dmtcp_checkpoint(void) {
   while (agent.restarts == restarts && __atomic_load_n(&agent.generation, __ATOMIC_SEQ_CST) == checkpoints) nap(WAIT_POLL_NS);
   /* the image is written with the count already moved: wait for the resume */
   while (agent.suspended) nap(WAIT_POLL_NS);
+  /* a forked checkpoint: and for its writer, so that the image is there when we
+   * return, as without forking (docs/forked-checkpoint.md) */
+  while (forked_writing()) nap(WAIT_POLL_NS);
   /* and for the program's post-checkpoint or restart hooks, which run after it */
   while (after_hooks_runs == hooks_before) nap(WAIT_POLL_NS);
   return agent.restarts != restarts ? DMTCP_AFTER_RESTART : DMTCP_AFTER_CHECKPOINT;

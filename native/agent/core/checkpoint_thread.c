@@ -1,6 +1,7 @@
 /* The checkpoint thread: a hidden thread that listens to the coordinator and
  * plays the checkpoint script (docs/protocol.md) one named barrier at a time. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -12,17 +13,20 @@
 
 static char line[AGENT_LINE_MAX];
 
-static void reply(const char *verb, const char *barrier, const char *key, const char *value) {
+/* An answer with up to two fields (key2 may be 0). */
+static void reply2(const char *verb, const char *barrier, const char *key, const char *value,
+                   const char *key2, const char *value2) {
   char out[4096], *e = out, *lim = out + sizeof out;
   e += agent_strlcpy(e, verb, (size_t)(lim - e));
   e += agent_strlcpy(e, " name=", (size_t)(lim - e));
   e += agent_strlcpy(e, barrier, (size_t)(lim - e));
-  if (key) {
+  for (int i = 0; i < 2; i++, key = key2, value = value2) {
+    if (!key) break;
     e += agent_strlcpy(e, " ", (size_t)(lim - e));
     e += agent_strlcpy(e, key, (size_t)(lim - e));
     e += agent_strlcpy(e, "=", (size_t)(lim - e));
     /* percent-encode the few characters the protocol reserves */
-    for (const char *v = value; *v && e + 4 < lim; v++) {
+    for (const char *v = value ? value : ""; *v && e + 4 < lim; v++) {
       unsigned char c = (unsigned char)*v;
       if (c == '%' || c == ' ' || c == '=' || c == '\n' || c == '\r') {
         *e++ = '%'; *e++ = "0123456789ABCDEF"[c >> 4]; *e++ = "0123456789ABCDEF"[c & 15];
@@ -31,6 +35,10 @@ static void reply(const char *verb, const char *barrier, const char *key, const 
     *e = 0;
   }
   coord_send(out);
+}
+
+static void reply(const char *verb, const char *barrier, const char *key, const char *value) {
+  reply2(verb, barrier, key, value, 0, 0);
 }
 
 void checkpoint_image_path(char *out, size_t size) {
@@ -100,7 +108,7 @@ static void continue_after_restart(void) {
 }
 
 /* Returns 1 if we came back from an image (the coordinator link is new). */
-static int checkpoint(const char *barrier) {
+static int checkpoint(const char *barrier, int resume_follows) {
   static char path[PATH_MAX];
   static char why[512];
   process_state_save();
@@ -116,16 +124,46 @@ static int checkpoint(const char *barrier) {
     continue_after_restart();
     return 1;
   }
-  int written = capture_write_image(path, why, sizeof why);
+  /* Forked (forked_ckpt.c): what needs this live process is taken here, then
+   * a copy of it writes the image while the program goes on. */
+  int written = capture_prepare(why, sizeof why), forked = 0;
+  const char *why_not = 0;
+  if (written == 0) {
+    why_not = forked_why_not(capture_maps_text());
+    forked = !why_not && forked_start(path, agent.barrier_gen, resume_follows, why, sizeof why) == 0;
+    if (!why_not && !forked) why_not = why;   /* the fork failed: we write it ourselves */
+    if (!forked) written = capture_stream_prepared(path, why, sizeof why);
+  }
   pipes_refill();   /* before RESUME lets any process read */
   terminal_refill();
   process_state_release();
-  if (written == 0) {
+  if (written == 0 && forked) {
+    /* The writer says WRITTEN when the image is on disk (docs/protocol.md). */
+    reply2("REACHED", barrier, "image", path, "writing", "1");
+  } else if (written == 0) {
     agent_strlcpy(agent.last_image, path, sizeof agent.last_image);
-    reply("REACHED", barrier, "image", path);
+    reply2("REACHED", barrier, "image", path, "unforked", why_not);
   } else {
     agent.generation--;
     reply("FAILED", barrier, "reason", why);
+  }
+  return 0;
+}
+
+/* While an image writer runs, the checkpoint thread also watches it end, to
+ * reap it at once (it would stay a zombie) and to speak for it if it died
+ * without a word. Returns when the coordinator has something to say. */
+#define WRITER_POLL_MS 100   /* no pidfd (before Linux 5.3): look this often */
+
+static int wait_for_coordinator(void) {
+  while (forked_writing() && !coord_line_buffered()) {
+    int pidfd = forked_poll_fd();
+    struct pollfd fds[2] = { { agent.coord_fd, POLLIN, 0 }, { pidfd, POLLIN, 0 } };
+    long n = rsys3(SYS_poll, fds, pidfd >= 0 ? 2 : 1, pidfd >= 0 ? -1 : WRITER_POLL_MS);
+    if (n < 0 && n != -EINTR) return 0;   /* let the read say what is wrong */
+    if (n > 0 && pidfd >= 0 && (fds[1].revents & POLLNVAL)) forked_pidfd_lost();   /* the program closed it */
+    forked_reap(0);
+    if (n > 0 && fds[0].revents) return 0;
   }
   return 0;
 }
@@ -135,9 +173,10 @@ static void *checkpoint_thread_main(void *unused) {
   char name[64];
   agent.ckpt_real_tid = agent_real_gettid();
   for (;;) {
-    if (!agent.active || coord_read_line(line, sizeof line) < 0) {
+    if (!agent.active || wait_for_coordinator() < 0 || coord_read_line(line, sizeof line) < 0) {
       /* The coordinator is gone: the program runs on, without checkpoints. */
       agent.active = 0;
+      forked_release();
       return 0;
     }
     if (!coord_take_welcome(line)) {
@@ -149,6 +188,7 @@ static void *checkpoint_thread_main(void *unused) {
     } else if (!strncmp(line, "KILL", 4)) {
       /* dmtcp_command -k: every process ends with status 0, as job scripts
        * written for DMTCP expect. */
+      forked_kill();   /* an image being written is dropped */
       sockets_reset_before_exit();
       plugins_event(DMTCP_EVENT_EXIT, 0);
       rsys1(SYS_exit_group, 0);
@@ -158,6 +198,9 @@ static void *checkpoint_thread_main(void *unused) {
       if (!strcmp(name, "SUSPEND")) {
         /* Sent twice when an exec took the first one along (coord_send_exec). */
         if (agent.suspended) { reply("REACHED", name, 0, 0); continue; }
+        /* The previous image's writer first, while the program still runs
+         * (the coordinator starts no checkpoint before it said WRITTEN). */
+        forked_reap(1);
         /* The program's pre-checkpoint hooks (dmtcpaware) run while its threads do:
          * they may print or take the program's locks. */
         api_run_hooks(API_HOOK_PRE_CHECKPOINT);
@@ -200,7 +243,10 @@ static void *checkpoint_thread_main(void *unused) {
         if (!coord_field(line, "members", agent.members, sizeof agent.members)) agent.members[0] = 0;
         agent.comp_gen = coord_field(line, "gen", gen, sizeof gen) ? (int)agent_parse_u64(gen, 10, 0) : 0;
         plugins_event(DMTCP_EVENT_PRECHECKPOINT, 0);   /* every process is stopped */
-        if (checkpoint(name) == 0) plugins_event(DMTCP_EVENT_RESUME, 0);
+        /* resume=1: RESUME comes without waiting for the images (docs/protocol.md) */
+        char resume[8];
+        int resume_follows = coord_field(line, "resume", resume, sizeof resume) && !strcmp(resume, "1");
+        if (checkpoint(name, resume_follows) == 0) plugins_event(DMTCP_EVENT_RESUME, 0);
       } else if (!strcmp(name, "RESUME")) {
         if (agent.suspended) {
           /* A checkpoint that failed half-way: offsets, owners and pipes as they were. */
@@ -214,10 +260,12 @@ static void *checkpoint_thread_main(void *unused) {
           agent.fds_saved = 0;
           agent.suspended = 0;
           threads_resume_all();
+          forked_release();   /* the program runs: the image writer may start */
           gate_open();
           plugins_event(DMTCP_EVENT_RUNNING, 0);
           api_run_hooks(API_HOOK_POST_CHECKPOINT);
         }
+        forked_release();   /* the program runs: the image writer may start */
         reply("REACHED", name, 0, 0);
       } else {
         reply("REACHED", name, 0, 0);   /* barriers we have no work for */

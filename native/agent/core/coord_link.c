@@ -73,6 +73,11 @@ int coord_send(const char *line) {
   return agent_write_all(agent.coord_fd, buf, n) < 0 ? -EIO : 0;
 }
 
+/* Whether a whole line is read already (coord_read_line returns it at once). */
+int coord_line_buffered(void) {
+  return agent.config.no_coordinator || memchr(inbuf, '\n', in_used) != 0;
+}
+
 /* Reads one line (without its newline) into buf; returns its length, or -1 at EOF. */
 int coord_read_line(char *buf, size_t size) {
   if (agent.config.no_coordinator) return solo_read_line(buf, size);

@@ -424,15 +424,28 @@ static enum write_outcome write_with_own_encoder(const char *const *args, const 
   return WRITTEN;
 }
 
-int capture_write_image(const char *final_path, char *why, size_t why_size) {
+/* What a checkpoint reads of the live process before its pages are streamed:
+ * the metadata and /proc/self/maps. Split from the streaming so that a forked
+ * checkpoint (forked_ckpt.c) takes both in the program's process, before the
+ * fork, and its child only streams. */
+static const char *prepared_meta;
+static size_t prepared_meta_len;
+
+int capture_prepare(char *why, size_t why_size) {
   if (ensure_buffers() < 0) { say_why(why, why_size, "no memory for capture buffers", 0); return -1; }
   /* Build the metadata before reading the maps: its buffer must be an area of the
    * image, or the restarted process would find its pointer dangling. */
-  size_t meta_len = 0;
-  const char *meta = meta_json_build(&meta_len);
+  prepared_meta = meta_json_build(&prepared_meta_len);
   int maps_len = agent_read_file("/proc/self/maps", maps_buf, MAPS_BUF_SIZE);
   if (maps_len <= 0) { say_why(why, why_size, "cannot read /proc/self/maps", maps_len); return -1; }
+  return 0;
+}
 
+const char *capture_maps_text(void) { return maps_buf; }
+
+int capture_stream_prepared(const char *final_path, char *why, size_t why_size) {
+  const char *meta = prepared_meta;
+  size_t meta_len = prepared_meta_len;
   const char *args[ENCODER_ARGS_MAX];
   encoder_args(final_path, args);
   /* The service has its own working directory: it needs an absolute path. */
@@ -449,4 +462,9 @@ int capture_write_image(const char *final_path, char *why, size_t why_size) {
     if (o != NO_SERVICE) return o == WRITTEN ? 0 : -1;
   }
   return write_with_own_encoder(args, meta, meta_len, why, why_size) == WRITTEN ? 0 : -1;
+}
+
+int capture_write_image(const char *final_path, char *why, size_t why_size) {
+  if (capture_prepare(why, why_size) < 0) return -1;
+  return capture_stream_prepared(final_path, why, why_size);
 }

@@ -125,7 +125,7 @@ static void add(struct env_build *b, char *entry) {
 static int is_ours(const char *entry) {
   static const char *const owned[] = {
     IDENTITY_ENV "=", PID_TABLE_ENV "=", ROOT_ENV "=", TCP_REUSE_ENV "=", "DMTCP_COORD_HOST=", "DMTCP_HOST=", "DMTCP_COORD_PORT=",
-    "DMTCP_PORT=", "DMTCP_CHECKPOINT_DIR=", "DMTCP_GZIP=", "DMTCP_HBICT=", "DMTCP_FSYNC=", "DMTCP_SIGCKPT=",
+    "DMTCP_PORT=", "DMTCP_CHECKPOINT_DIR=", "DMTCP_GZIP=", "DMTCP_HBICT=", "DMTCP_FSYNC=", "DMTCP_FORKED_CHECKPOINT=", "DMTCP_SIGCKPT=",
     "DMTCP_CKPT_OPEN_FILES=", "DMTCP_ALLOW_FILE_OVERWRITE=", "DMTCP_NO_COORDINATOR=", "DMTCP_QUIET=",
     "DMTCP_NODE=", "DMTCP_ENCODER=", "DMTCP_ENCODER_SOCKET=", 0,
   };
@@ -150,6 +150,8 @@ static void add_settings(struct env_build *b) {
   add(b, put_text(b, "DMTCP_GZIP=", agent.config.gzip ? "1" : "0"));
   add(b, put_text(b, "DMTCP_HBICT=", agent.config.hbict ? "1" : "0"));
   if (agent.config.fsync) add(b, put_text(b, "DMTCP_FSYNC=", "1"));
+  if (agent.config.forked != FORKED_AUTO)
+    add(b, put_text(b, "DMTCP_FORKED_CHECKPOINT=", agent.config.forked == FORKED_ON ? "1" : "0"));
   if (agent.config.ckpt_open_files) add(b, put_text(b, "DMTCP_CKPT_OPEN_FILES=", "1"));
   if (agent.config.allow_file_overwrite) add(b, put_text(b, "DMTCP_ALLOW_FILE_OVERWRITE=", "1"));
   if (agent.config.no_coordinator) add(b, put_text(b, "DMTCP_NO_COORDINATOR=", "1"));
