@@ -125,10 +125,10 @@ describe('the program sees the same through the fast path as through Node', () =
   });
 
   it('every option the fast path takes', async () => {
-    const a = await compare(['--join', '--coord-port', String(s.port), '-h', '127.0.0.1', '--no-gzip', '--hbict', '--ckpt-signal', '10',
+    const a = await compare(['--join', '--coord-port', String(s.port), '-h', '127.0.0.1', '--no-gzip', '--hbict', '--forked-checkpointing', '--ckpt-signal', '10',
       '--tmpdir', work, '-q', '--quiet', '--checkpoint-open-files', '--allow-file-overwrite', '--ckptdir', 'ck', '--no-encoder-service',
       '--disable-all-plugins', '--']);
-    for (const l of ['DMTCP_GZIP=0', 'DMTCP_HBICT=1', 'DMTCP_SIGCKPT=10', `DMTCP_TMPDIR=${work}`, 'DMTCP_QUIET=2', 'DMTCP_CKPT_OPEN_FILES=1',
+    for (const l of ['DMTCP_GZIP=0', 'DMTCP_HBICT=1', 'DMTCP_FORKED_CHECKPOINT=1', 'DMTCP_SIGCKPT=10', `DMTCP_TMPDIR=${work}`, 'DMTCP_QUIET=2', 'DMTCP_CKPT_OPEN_FILES=1',
       'DMTCP_ALLOW_FILE_OVERWRITE=1', 'DMTCP_COORD_HOST=127.0.0.1']) expect(a).toContain(`env ${l}`);
     expect(a.some((l) => l.startsWith('env DMTCP_ENCODER_SOCKET='))).toBe(false);
   });
@@ -137,7 +137,11 @@ describe('the program sees the same through the fast path as through Node', () =
     await compare([], {
       DMTCP_HOST: 'localhost', DMTCP_PORT: String(s.port), DMTCP_GZIP: '0', DMTCP_HBICT: '1', DMTCP_SIGCKPT: '14', DMTCP_QUIET: '1',
       DMTCP_CHECKPOINT_DIR: 'ck', DMTCP_TMPDIR: work, DMTCP_ENCODER_SERVICE: '0', DMTCP_PLUGIN: '::',
+      DMTCP_FORKED_CHECKPOINT: '0',
     });
+    // unset or empty: the agent decides; the launch passes nothing
+    const unset = await compare([], { DMTCP_FORKED_CHECKPOINT: '' });
+    expect(unset.some((l) => l.startsWith('env DMTCP_FORKED_CHECKPOINT='))).toBe(false);
     const a = await compare(['--no-coordinator', '-i', '5']);
     expect(a).toContain('env DMTCP_NO_COORDINATOR=1');
     expect(a).toContain('env DMTCP_CHECKPOINT_INTERVAL=5');

@@ -19,6 +19,7 @@ struct launch_opts {
   char *port_file;          /* absolute, or NULL */
   char *ckpt_dir;           /* absolute */
   int gzip, hbict, ckpt_open_files, allow_file_overwrite, encoder_service;
+  int forked;               /* 1, 0, or -1: not asked (the agent forks when safe) */
   int has_interval;
   long long interval;
   int ckpt_signal;

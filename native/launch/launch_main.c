@@ -231,6 +231,8 @@ int main(int argc, char **argv) {
   env_set(&env, "DMTCP_CHECKPOINT_DIR", o.ckpt_dir);
   env_set(&env, "DMTCP_GZIP", o.gzip ? "1" : "0");
   env_set(&env, "DMTCP_HBICT", o.hbict ? "1" : "0");
+  if (o.forked < 0) env_del(&env, "DMTCP_FORKED_CHECKPOINT");
+  else env_set(&env, "DMTCP_FORKED_CHECKPOINT", o.forked ? "1" : "0");
   snprintf(num, sizeof num, "%d", o.ckpt_signal);
   env_set(&env, "DMTCP_SIGCKPT", num);
   env_set(&env, "DMTCP_TMPDIR", o.tmp_dir);

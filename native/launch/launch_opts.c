@@ -16,7 +16,7 @@
 #define MAX_SAFE_DIGITS 15       /* below Number.MAX_SAFE_INTEGER (16 digits) */
 
 enum key { K_HOST, K_PORT, K_PORT_FILE, K_MODE, K_INTERVAL, K_CKPT_DIR, K_GZIP, K_HBICT, K_ENCODER_SERVICE,
-           K_SIGNAL, K_DISABLE_PLUGINS, K_CKPT_OPEN_FILES, K_ALLOW_OVERWRITE, K_TMPDIR, K_QUIET, K_COUNT };
+           K_SIGNAL, K_DISABLE_PLUGINS, K_CKPT_OPEN_FILES, K_ALLOW_OVERWRITE, K_TMPDIR, K_QUIET, K_FORKED, K_COUNT };
 enum kind { FLAG, STRING, INT, COUNT };
 
 struct spec { const char *name; enum key key; enum kind kind; int value; long long min, max; };
@@ -33,6 +33,7 @@ static const struct spec SPECS[] = {
   { "--ckptdir", K_CKPT_DIR, STRING, 0, 0, 0 },
   { "--no-gzip", K_GZIP, FLAG, 0, 0, 0 }, { "--gzip", K_GZIP, FLAG, 1, 0, 0 },
   { "--hbict", K_HBICT, FLAG, 1, 0, 0 }, { "--no-hbict", K_HBICT, FLAG, 0, 0, 0 },
+  { "--forked-checkpointing", K_FORKED, FLAG, 1, 0, 0 }, { "--no-forked-checkpointing", K_FORKED, FLAG, 0, 0, 0 },
   { "--no-encoder-service", K_ENCODER_SERVICE, FLAG, 0, 0, 0 }, { "--encoder-service", K_ENCODER_SERVICE, FLAG, 1, 0, 0 },
   { "--mtcp-checkpoint-signal", K_SIGNAL, INT, 0, 1, MAX_SIGNAL }, { "--ckpt-signal", K_SIGNAL, INT, 0, 1, MAX_SIGNAL },
   { "--disable-all-plugins", K_DISABLE_PLUGINS, FLAG, 1, 0, 0 },
@@ -154,6 +155,14 @@ int launch_parse(int argc, char **argv, struct launch_opts *o) {
 
   if (resolve_switch(&g[K_GZIP], "DMTCP_GZIP", 1, &o->gzip) < 0) return -1;
   if (resolve_switch(&g[K_HBICT], "DMTCP_HBICT", 0, &o->hbict) < 0) return -1;
+  /* forked checkpointing: asked (1/0), or unset/empty: the agent decides (-1) */
+  if (g[K_FORKED].set) o->forked = (int)g[K_FORKED].n;
+  else {
+    const char *f = getenv("DMTCP_FORKED_CHECKPOINT");
+    if (!f || !*f) o->forked = -1;
+    else if (!strcmp(f, "0") || !strcmp(f, "1")) o->forked = f[0] - '0';
+    else return -1;   /* Node words the error */
+  }
   if ((o->has_interval = int_from(&g[K_INTERVAL], ENV_INTERVAL, 0, 0, &o->interval)) < 0) return -1;
   long long sig = DEFAULT_CKPT_SIGNAL;
   if (int_from(&g[K_SIGNAL], ENV_SIGNAL, 1, MAX_SIGNAL, &sig) < 0) return -1;
