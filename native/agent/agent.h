@@ -552,6 +552,8 @@ int coord_connect_and_hello(int restart);
 int coord_connect_and_send_hello(int restart, int wait_welcome);
 int coord_take_welcome(const char *line);   /* 0 if it was a WELCOME (id adopted) */
 int coord_send_exec(void);   /* after exec: same connection, new program */
+int coord_send_forked(pid_t child);   /* our wrapper made a child: the coordinator expects it */
+int coord_link_is_local(void);        /* the link is the abstract socket: the coordinator is on this host */
 int coord_read_line(char *buf, size_t size);
 int coord_send(const char *line);
 const char *coord_field(const char *line, const char *key, char *out, size_t size);
@@ -583,6 +585,14 @@ void checkpoint_thread_before_exec(void);
 void checkpoint_thread_exec_failed(void);
 void checkpoint_thread_forget(void);         /* fork: the child has none */
 int checkpoint_thread_lazy_signal(const siginfo_t *info, void *uctx);   /* 1: it was for this */
+void checkpoint_thread_arm_in_handler(void *uctx);   /* a child that joined from our handler */
+
+/* lazy_join.c: a forked child connects to the coordinator when it first matters */
+int lazy_join_defer(void);          /* in the child of our fork wrapper: 1 if it joins later */
+void lazy_join_now(void);           /* before exec, fork, the checkpoint thread */
+int lazy_join_pending(void);
+int lazy_join_signal(const siginfo_t *info, void *uctx);   /* 1: our join timer's */
+void lazy_join_forget(void);        /* fork: the child starts joined (or defers anew) */
 extern __thread int agent_in_fork __attribute__((tls_model("initial-exec")));
 
 /* restore_entry.c */
