@@ -19,8 +19,9 @@ import * as os from 'os';
 
 /** How long a told child may take to connect before we stop waiting for it. */
 export const EXPECT_TTL_MS = 2000;
-/** Prune when the list has grown this much since the last prune (a fork + wait loop tells thousands). */
-const PRUNE_FIRST = 256;
+/** Prune when the list has grown this much (a fork + wait loop tells thousands a
+ * second, nearly all gone when we look: a few microseconds each). */
+const PRUNE_FIRST = 4096;
 
 export interface ExpectedChild {
   pid: number;
@@ -34,15 +35,33 @@ export interface ExpectedChild {
 
 export type ProcState = 'alive' | 'gone' | 'unknown';
 
-/** What /proc says of `pid` told by the parent `parentRpid` (connected or not). */
-export function procState(pid: number, parentRpid: number, parentConnected: boolean, proc = '/proc'): ProcState {
-  let stat: string;
+const STAT_BYTES = 512;   // "pid (comm) state ppid": comm is 16 bytes at most
+const statBuf = Buffer.alloc(STAT_BYTES);
+
+/** The beginning of /proc/<pid>/stat, or undefined when there is no such process. */
+function readStat(proc: string, pid: number): string | undefined {
+  // Most told children are gone for long when we look (a fork + wait loop):
+  // one stat, no exception, for those (a throw costs tens of microseconds).
+  if (!fs.statSync(`${proc}/${pid}`, { throwIfNoEntry: false })) return undefined;
+  let fd: number | undefined;
   try {
-    stat = fs.readFileSync(`${proc}/${pid}/stat`, 'latin1');
+    fd = fs.openSync(`${proc}/${pid}/stat`, 'r');
+    return statBuf.toString('latin1', 0, fs.readSync(fd, statBuf, 0, STAT_BYTES, 0));
   } catch {
-    // no such pid here; unless we cannot see the parent either (another pid namespace)
-    return parentConnected && !fs.existsSync(`${proc}/${parentRpid}`) ? 'unknown' : 'gone';
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
+}
+
+/** What /proc says of `pid` told by the parent `parentRpid` (connected or not). */
+export function procState(
+  pid: number, parentRpid: number, parentConnected: boolean, proc = '/proc',
+  parentSeen = (): boolean => !!fs.statSync(`${proc}/${parentRpid}`, { throwIfNoEntry: false }),
+): ProcState {
+  const stat = readStat(proc, pid);
+  // no such pid here; unless we cannot see the parent either (another pid namespace)
+  if (stat === undefined) return parentConnected && !parentSeen() ? 'unknown' : 'gone';
   // "pid (comm) state ppid ...": comm may hold spaces and parentheses
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   if (rest[0] === 'Z' || rest[0] === 'X') return 'gone';
@@ -81,8 +100,13 @@ export class ExpectedChildren {
   /** Forgets the children that are gone (or too late); returns how many are left. */
   prune(now = Date.now()): number {
     const here = os.hostname();
+    const seen = new Map<number, boolean>();   // parents in our /proc, looked up once a prune
     for (const [key, e] of this.byKey) {
-      const state = e.host === here ? procState(e.pid, e.parentRpid, this.isConnected(e.parentId), this.proc) : 'unknown';
+      const parentSeen = (): boolean => {
+        if (!seen.has(e.parentRpid)) seen.set(e.parentRpid, !!fs.statSync(`${this.proc}/${e.parentRpid}`, { throwIfNoEntry: false }));
+        return seen.get(e.parentRpid)!;
+      };
+      const state = e.host === here ? procState(e.pid, e.parentRpid, this.isConnected(e.parentId), this.proc, parentSeen) : 'unknown';
       // Too late: where /proc cannot tell, or a stopped child (it cannot run its
       // join timer; it joins when it goes on, as a newcomer).
       if (state === 'gone' || now - e.since > EXPECT_TTL_MS) this.byKey.delete(key);

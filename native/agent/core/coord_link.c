@@ -248,6 +248,10 @@ int coord_connect_and_send_hello(int restart, int wait) {
  * connection ends with a FIN, not a reset. */
 int coord_send_exec(void) {
   if (agent.config.no_coordinator) return solo_open();
+  /* the old program knew how it had connected; we see it from the socket */
+  struct sockaddr_storage own;
+  socklen_t own_len = sizeof own;
+  link_local = rsys3(SYS_getsockname, agent.coord_fd, &own, &own_len) == 0 && own.ss_family == AF_UNIX;
   char line[1024], *e = line, *lim = line + sizeof line;
   char num[24];
   in_used = 0;
