@@ -273,6 +273,9 @@ int coord_send_forked(pid_t child) {
   if (agent.config.no_coordinator || agent.coord_fd < 0) return 0;
   char line[64], *e = line;
   e += agent_strlcpy(e, "FORKED pid=", sizeof line);
-  agent_fmt_u64(e, (uint64_t)child, 10);
-  return coord_send(line);
+  e = agent_fmt_u64(e, (uint64_t)child, 10);
+  *e++ = '\n';
+  /* not coord_send: its 4 KiB buffer is a page more for the parent to copy
+   * while its child still shares its memory */
+  return agent_write_all(agent.coord_fd, line, (size_t)(e - line)) < 0 ? -EIO : 0;
 }

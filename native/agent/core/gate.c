@@ -39,7 +39,7 @@ void gate_enter(void) {
 int gate_held_here(void) { return held_here; }
 
 /* A forked child starts with the gate of its own, held by no one. */
-void gate_child_reset(void) { held_here = 0; }
+void gate_child_reset(void) { AGENT_SET(held_here, 0); }
 
 void gate_leave(void) {
   if (held_here > 0) held_here--;

@@ -31,7 +31,9 @@
 
 enum { JOINED = 0, DEFERRED = 1, JOINING = 2 };
 static volatile int state = JOINED;
-static int join_timer = -1;
+/* The kernel's id of our timer + 1 (0: none): zero-initialised beside
+ * `state`, so that a child writes one page of ours, not two. */
+static int join_timer_1;
 
 int lazy_join_defer(void) {
   if (agent.config.no_coordinator || !coord_link_is_local()) return 0;
@@ -42,12 +44,16 @@ int lazy_join_defer(void) {
   sev.sigev_value.sival_int = JOIN_TIMER_MAGIC;
   int id = -1;
   if (rsys3(SYS_timer_create, CLOCK_MONOTONIC, &sev, &id) < 0) return 0;
-  struct itimerspec once = { { 0, 0 }, { 0, JOIN_DELAY_NS } };
+  /* field by field: a constant initializer would be read from .rodata, a
+   * page the child would fault in for it */
+  struct itimerspec once;
+  memset(&once, 0, sizeof once);
+  once.it_value.tv_nsec = JOIN_DELAY_NS;
   state = DEFERRED;   /* before the timer runs: its signal may come at once */
-  join_timer = id;
+  join_timer_1 = id + 1;
   if (rsys4(SYS_timer_settime, id, 0, &once, 0) < 0) {
     rsys1(SYS_timer_delete, id);
-    join_timer = -1;
+    join_timer_1 = 0;
     state = JOINED;
     return 0;
   }
@@ -58,8 +64,8 @@ int lazy_join_pending(void) { return __atomic_load_n(&state, __ATOMIC_SEQ_CST) !
 
 /* We moved state from DEFERRED to JOINING: connect, say HELLO, watch the link. */
 static void join(void *uctx) {
-  if (join_timer >= 0) rsys1(SYS_timer_delete, join_timer);
-  join_timer = -1;
+  if (join_timer_1) rsys1(SYS_timer_delete, join_timer_1 - 1);
+  join_timer_1 = 0;
   if (coord_connect_and_send_hello(0, 0) < 0) {
     agent_say("a child process cannot reach the coordinator; it runs without checkpoints");
     agent.active = 0;
@@ -96,6 +102,6 @@ int lazy_join_signal(const siginfo_t *info, void *uctx) {
 
 void lazy_join_forget(void) {
   /* fork: timers are not inherited; the state is the parent's */
-  join_timer = -1;
-  state = JOINED;
+  AGENT_SET(join_timer_1, 0);
+  AGENT_SET(state, JOINED);
 }

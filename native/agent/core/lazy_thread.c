@@ -240,10 +240,10 @@ void checkpoint_thread_exec_failed(void) {
 
 void checkpoint_thread_forget(void) {
   /* fork: the child has no thread of ours, and no timer (timers are not inherited) */
-  thread_started = 0;
-  armed = 0;
-  retry_timer = -1;
-  retries = 0;
+  AGENT_SET(thread_started, 0);
+  AGENT_SET(armed, 0);
+  AGENT_SET(retry_timer, -1);
+  AGENT_SET(retries, 0);
 }
 
 static void arm_retry_timer(void) {

@@ -48,32 +48,32 @@ static __thread int in_vfork __attribute__((tls_model("initial-exec")));
 #define FORK_EVENT(name) (in_vfork ? DMTCP_EVENT_VFORK_##name : DMTCP_EVENT_ATFORK_##name)
 
 void fork_child_join(void) {
+  /* AGENT_SET: a page the child only reads is not copied (AGENT_FORK_PATH) */
   int wrapped = wrapped_fork;
-  wrapped_fork = 0;
-  agent_in_fork = 0;
+  AGENT_SET(wrapped_fork, 0);
+  AGENT_SET(agent_in_fork, 0);
   checkpoint_thread_forget();
   lazy_join_forget();
   if (!agent.active) return;
-  /* The parent's connection is the parent's: this process gets its own below. */
+  /* The parent's connection is the parent's: this process gets its own (at
+   * the same number: coord_link.c) when it joins. */
   if (agent.coord_fd >= 0) rsys1(SYS_close, agent.coord_fd);
-  agent.coord_fd = -1;
   agent.virt_ppid = agent.virt_pid;
   agent.parent_real = agent.real_pid;
   agent.real_pid = agent.virt_pid = (pid_t)rsys0(SYS_getpid);
   agent.restarted = 0;
   agent.is_root = 0;
-  agent.generation = 0;
   agent.unique_id[0] = 0;
-  agent.last_image[0] = 0;
-  agent.nthreads = 0;
-  agent.gate_in_flight = 0;
-  agent.gate_closed = 0;
-  sysv_undo_forget();
+  if (agent.generation) agent.last_image[0] = 0;   /* set by a checkpoint only */
+  agent.generation = 0;
+  AGENT_SET(agent.nthreads, 0);
+  AGENT_SET(agent.gate_in_flight, 0);
+  AGENT_SET(agent.gate_closed, 0);
   gate_child_reset();
   if (may_retry && pid_table_conflicts(agent.real_pid)) rsys1(SYS_exit_group, 0);   /* the parent forks again */
-  may_retry = 0;
+  AGENT_SET(may_retry, 0);
   if (wrapped && lazy_join_defer()) {
-    plugins_event(FORK_EVENT(CHILD), 0);
+    if (plugins_loaded()) plugins_event(FORK_EVENT(CHILD), 0);
     return;
   }
   if (coord_connect_and_send_hello(0, 0) < 0) {
@@ -87,7 +87,7 @@ void fork_child_join(void) {
   checkpoint_thread_arm();
 }
 
-static pid_t real_fork(void) {
+AGENT_FORK_PATH static pid_t real_fork(void) {
   static fork_fn real;
   if (!real) real = (fork_fn)dlsym(RTLD_NEXT, "fork");
   return real();
@@ -96,7 +96,7 @@ static pid_t real_fork(void) {
 /* Makes a new process with make(ctx), which returns 0 in the child after
  * fork_child_join ran there, and tells the coordinator of it before the
  * program sees it (or, over a pid conflict, reaps it and forks again). */
-static pid_t joined_child(pid_t (*make)(void *), void *ctx) {
+AGENT_FORK_PATH static pid_t joined_child(pid_t (*make)(void *), void *ctx) {
   lazy_join_now();   /* our FORKED goes on our own link */
   gate_enter();
   for (int attempt = 0;; attempt++) {
@@ -105,9 +105,9 @@ static pid_t joined_child(pid_t (*make)(void *), void *ctx) {
     may_retry = attempt < FORK_RETRIES;
     agent_in_fork = 1;
     pid_t child = make(ctx);
+    if (child == 0) return 0;   /* ATFORK_CHILD: fork_child_join */
     int saved_errno = errno;
     agent_in_fork = 0;
-    if (child == 0) return 0;   /* ATFORK_CHILD: fork_child_join */
     wrapped_fork = 0;
     if (child > 0 && may_retry && pid_table_conflicts(child)) {
       /* the child saw the same conflict and left */
@@ -125,9 +125,9 @@ static pid_t joined_child(pid_t (*make)(void *), void *ctx) {
 }
 
 /* fork_child_join runs in the child in our atfork handler. */
-static pid_t make_by_fork(void *unused) { (void)unused; return real_fork(); }
+AGENT_FORK_PATH static pid_t make_by_fork(void *unused) { (void)unused; return real_fork(); }
 
-AGENT_EXPORT pid_t fork(void) {
+AGENT_EXPORT AGENT_FORK_PATH pid_t fork(void) {
   if (!agent.active) return real_fork();
   return joined_child(make_by_fork, 0);
 }
