@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { spawn } from 'child_process';
 import { startCoordinator, CoordinatorHandle, sendCommand, probeCoordinator, StartOptions, barrierTimeoutFromEnv } from '../src/coordinator';
 import { decodeMessage, encodeMessage } from '../src/coordinator/codec';
 import { FakeAgent, FakeAgentOptions } from './helpers/fake-agent';
@@ -349,5 +350,62 @@ describe('coordinator', () => {
     const c = await start();
     const r = await sendCommand(c.host, c.port, 'frob');
     expect(r).toMatchObject({ ok: false, reason: "unknown command 'frob'" });
+  });
+});
+
+describe('children told of by FORKED (src/coordinator/expected.ts)', () => {
+  // A real process stands for the child: /proc must show it under its parent (us).
+  const child = () => spawn('sleep', ['30'], { stdio: 'ignore' });
+  const here = os.hostname();
+
+  it('a checkpoint waits for a told child to connect, and counts it', async () => {
+    const c = await start();
+    const p = await agent({ prog: 'parent', rpid: process.pid, hostname: here });
+    const kid = child();
+    try {
+      p.send('FORKED', { pid: kid.pid! });
+      await new Promise((r) => setTimeout(r, 50));
+      const done = sendCommand(c.host, c.port, 'bcheckpoint');
+      await new Promise((r) => setTimeout(r, 300));   // SUSPEND answered by the parent, still held
+      expect(c.coordinator.status().barrier).toBe('SUSPEND');
+      await agent({ prog: 'child', pid: kid.pid!, rpid: kid.pid!, ppid: process.pid, hostname: here });
+      const r = await done;
+      expect(r.ok).toBe(true);
+      expect(r.lines.filter((m) => m.verb === 'IMAGE').map((m) => m.fields.prog).sort()).toEqual(['child', 'parent']);
+    } finally {
+      kid.kill('SIGKILL');
+    }
+  });
+
+  it('a told child that ends before it connects holds no checkpoint up', async () => {
+    const c = await start();
+    const p = await agent({ prog: 'parent', rpid: process.pid, hostname: here });
+    const kid = child();
+    p.send('FORKED', { pid: kid.pid! });
+    kid.kill('SIGKILL');
+    await new Promise((r) => kid.once('exit', r));   // reaped: gone from /proc
+    const t0 = Date.now();
+    const r = await sendCommand(c.host, c.port, 'bcheckpoint');
+    expect(r.ok).toBe(true);
+    expect(r.lines.filter((m) => m.verb === 'IMAGE')).toHaveLength(1);
+    expect(Date.now() - t0).toBeLessThan(1000);   // the give-up time is 2 s
+  });
+
+  it('kill ends a told child too, when it connects', async () => {
+    const c = await start();
+    const p = await agent({ prog: 'parent', rpid: process.pid, hostname: here, killDelayMs: 0 });
+    const kid = child();
+    try {
+      p.send('FORKED', { pid: kid.pid! });
+      await new Promise((r) => setTimeout(r, 50));
+      const killing = sendCommand(c.host, c.port, 'kill');
+      await p.waitFor(() => p.killed, 2000, 'KILL to the parent');
+      const k = await agent({ prog: 'child', pid: kid.pid!, rpid: kid.pid!, ppid: process.pid, hostname: here });
+      await k.waitFor(() => k.killed, 2000, 'KILL to the child');
+      const r = await killing;
+      expect(r.lines.find((m) => m.verb === 'KILLED')?.fields.count).toBe('2');
+    } finally {
+      kid.kill('SIGKILL');
+    }
   });
 });

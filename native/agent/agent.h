@@ -26,6 +26,13 @@
 
 /* The library is built with hidden visibility; only the wrappers are its interface. */
 #define AGENT_EXPORT __attribute__((visibility("default")))
+/* Code a forked child runs before it returns from fork: together on one or
+ * two pages (the linker groups .text.hot.*), since a child faults in each
+ * page of code it runs (fork copies no page table of a file mapping without
+ * private pages), and in each page of data it writes. */
+#define AGENT_FORK_PATH __attribute__((section(".text.hot.agent_fork")))
+/* ...so the child writes only what changes: a page it only reads stays shared. */
+#define AGENT_SET(lvalue, value) do { if ((lvalue) != (value)) (lvalue) = (value); } while (0)
 
 /* Callee-saved registers, stack pointer and resume address (see context.S). */
 struct agent_ctx { uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip; };
@@ -388,7 +395,7 @@ int threads_had_tid(int real_tid_now, int tid);   /* 1: that thread had tid befo
 pid_t pid_real_of_virt(pid_t virt);
 pid_t agent_real_task(pid_t id);   /* a pid or tid the program knows -> the kernel's now (pid_args.c) */
 pid_t pid_virt_of_real(pid_t real);
-int pid_table_conflicts(pid_t real);        /* a fresh pid that would shadow a virtual one */
+AGENT_FORK_PATH int pid_table_conflicts(pid_t real);        /* a fresh pid that would shadow a virtual one */
 void pid_table_set_self(void);              /* record our own pair (after a restart) */
 int pid_table_format(char *out, size_t size);   /* "v:r,v:r" for exec */
 void pid_table_parse(const char *text);
@@ -399,7 +406,7 @@ void gate_leave(void);
 void gate_close(void);       /* checkpoint thread: wait for wrappers in flight */
 void gate_open(void);
 int gate_held_here(void);    /* how many times this thread holds it (dmtcp_disable_ckpt nests) */
-void gate_child_reset(void); /* fork child: no thread holds its gate */
+AGENT_FORK_PATH void gate_child_reset(void); /* fork child: no thread holds its gate */
 
 /* api.c: dmtcp.h, the calls a program makes to the checkpointer */
 const char *agent_program_path(void);   /* agent.exe_path, read once (util.c) */
@@ -417,11 +424,11 @@ enum api_hook { API_HOOK_PRE_CHECKPOINT, API_HOOK_POST_CHECKPOINT, API_HOOK_REST
 void api_run_hooks(enum api_hook moment);
 /* plugins.c: --with-plugin libraries and their events (DmtcpEvent_t of dmtcp.h) */
 void plugins_init(void);
-void plugins_event(int event, int is_restart);   /* the program's dmtcpaware hooks, on the checkpoint thread */
+AGENT_FORK_PATH void plugins_event(int event, int is_restart);   /* the program's dmtcpaware hooks, on the checkpoint thread */
 void plugins_event_with(int event, void *data);  /* a DmtcpEventData_t of the event's own */
 int agent_real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);   /* pthread_events.c: no events */
 int agent_close_range(unsigned first, unsigned last, int flags);   /* fd_events.c: around our fds */
-int plugins_loaded(void);                         /* how many: 0 keeps every wrapper's fast path */
+AGENT_FORK_PATH int plugins_loaded(void);                         /* how many: 0 keeps every wrapper's fast path */
 void plugins_open_fd(int fd, const char *path, int flags, mode_t mode);
 void plugins_reopen_fd(int fd, const char *path, int flags);
 void plugins_close_fd(int fd);
@@ -434,7 +441,7 @@ void children_save(void);
 
 /* fork.c: a child joins the computation as its own process */
 int agent_libc_clone(int (*fn)(void *), void *stack, int flags, void *arg);   /* the agent's own children: not through our wrapper */
-void fork_child_join(void);
+AGENT_FORK_PATH void fork_child_join(void);
 
 /* exec.c: identity carried across exec */
 int exec_adopt_identity(void);   /* 1 when this process came from our exec wrapper */
@@ -528,7 +535,6 @@ void sysv_save(void);         /* at checkpoint */
 void sysv_drain(void);        /* DRAIN: message queues, by one holder */
 void sysv_release(void);      /* after the image */
 void sysv_after_restart(const void *tree);   /* the kernel's new ids, from the restart tree */
-void sysv_undo_forget(void);                 /* fork: SEM_UNDO adjustments are not inherited */
 void sysv_after_barrier(void);               /* every process attached: removals marked before */
 
 /* timers.c: POSIX timers and interval timers (setitimer, alarm) */
@@ -575,6 +581,8 @@ int coord_connect_and_hello(int restart);
 int coord_connect_and_send_hello(int restart, int wait_welcome);
 int coord_take_welcome(const char *line);   /* 0 if it was a WELCOME (id adopted) */
 int coord_send_exec(void);   /* after exec: same connection, new program */
+int coord_send_forked(pid_t child);   /* our wrapper made a child: the coordinator expects it */
+int coord_link_is_local(void);        /* the link is the abstract socket: the coordinator is on this host */
 int coord_read_line(char *buf, size_t size);
 int coord_line_buffered(void);
 int coord_send(const char *line);
@@ -605,8 +613,16 @@ void checkpoint_thread_arm(void);            /* a new process, or one that exec'
 void checkpoint_thread_ensure(void);         /* now, from a context where that is safe */
 void checkpoint_thread_before_exec(void);
 void checkpoint_thread_exec_failed(void);
-void checkpoint_thread_forget(void);         /* fork: the child has none */
+AGENT_FORK_PATH void checkpoint_thread_forget(void);         /* fork: the child has none */
 int checkpoint_thread_lazy_signal(const siginfo_t *info, void *uctx);   /* 1: it was for this */
+void checkpoint_thread_arm_in_handler(void *uctx);   /* a child that joined from our handler */
+
+/* lazy_join.c: a forked child connects to the coordinator when it first matters */
+AGENT_FORK_PATH int lazy_join_defer(void);          /* in the child of our fork wrapper: 1 if it joins later */
+void lazy_join_now(void);           /* before exec, fork, the checkpoint thread */
+int lazy_join_pending(void);
+int lazy_join_signal(const siginfo_t *info, void *uctx);   /* 1: our join timer's */
+AGENT_FORK_PATH void lazy_join_forget(void);        /* fork: the child starts joined (or defers anew) */
 extern __thread int agent_in_fork __attribute__((tls_model("initial-exec")));
 
 /* restore_entry.c */

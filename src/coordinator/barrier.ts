@@ -41,10 +41,10 @@ export interface CheckpointResult {
 }
 
 /**
- * Connections that are open but have not said who they are yet. A child that
- * was just forked has sent its HELLO before its parent went on (fork.c), but
- * the parent's answer to SUSPEND may be read first: SUSPEND is not complete
- * while such a connection is still unread, so that the child joins.
+ * Processes on their way in: connections that have not said who they are yet,
+ * and children whose parents told us of them (FORKED) before they reached
+ * SUSPEND but that have not connected yet (expected.ts). SUSPEND is not
+ * complete while any is still to come, so that the child joins.
  */
 export interface Newcomers {
   unsettled(): boolean;

@@ -7,6 +7,7 @@ import * as os from 'os';
 import { AfterImages, CheckpointResult, CheckpointRun, ImageInfo, Newcomers } from './barrier';
 import { encodeMessage, Message, PROTOCOL_VERSION } from './codec';
 import { StatusInfo } from './format';
+import { ExpectedChildren } from './expected';
 import { Agent, PeerInfo, Registry } from './registry';
 import { KvStore } from './kvdb';
 import { writeRestartScript } from './restart-script';
@@ -44,9 +45,15 @@ const NEWCOMER_WAIT_MS = 2000;
 /** How long a kill command waits for the told processes to be gone before it answers. */
 const KILL_WAIT_MS = 3000;
 const GONE_POLL_MS = 20;
+/** How often SUSPEND looks again at children told but not here yet (/proc). */
+const EXPECTED_POLL_MS = 2;
+/** --exit-on-last: how often it looks again while a told child may still come. */
+const LAST_POLL_MS = 50;
 
 export class Coordinator {
   readonly registry = new Registry();
+  /** Children their parents told us of (FORKED) that have not said HELLO yet. */
+  readonly expected = new ExpectedChildren((id) => this.registry.has(id));
   /** dmtcp::kvdb: what the computation's processes publish for one another. */
   readonly kv = new KvStore();
   private unidentified = 0;
@@ -192,18 +199,43 @@ export class Coordinator {
       once = true;
       this.unidentified--;
       // Let this event's HELLO (if it was one) register before SUSPEND is judged complete.
-      if (this.unidentified === 0) setImmediate(() => this.settledWaiters.splice(0).forEach((w) => w()));
+      if (this.unidentified === 0) this.wakeSettledWaiters();
     };
   }
 
+  private wakeSettledWaiters(): void {
+    setImmediate(() => this.settledWaiters.slice().forEach((w) => w()));
+  }
+
+  /**
+   * SUSPEND is complete only when no connection is still to say who it is and
+   * no child told of by its parent (FORKED) is still to come (expected.ts):
+   * each gets at most NEWCOMER_WAIT_MS.
+   */
   private newcomers(): Newcomers {
+    const unsettled = () => this.unidentified > 0 || this.expected.prune() > 0;
     return {
-      unsettled: () => this.unidentified > 0,
+      unsettled,
       whenSettled: (cb) => {
         let called = false;
-        const call = () => { if (!called) { called = true; clearTimeout(t); cb(); } };
-        const t = setTimeout(call, NEWCOMER_WAIT_MS);
-        this.settledWaiters.push(call);
+        const call = () => {
+          if (called) return;
+          called = true;
+          clearTimeout(t);
+          clearInterval(poll);
+          this.settledWaiters = this.settledWaiters.filter((w) => w !== check);
+          cb();
+        };
+        const check = () => { if (!unsettled()) call(); };
+        const t = setTimeout(() => {
+          const late = this.expected.all();
+          if (late.length) this.cfg.log(`not waiting any longer for ${late.length} forked child(ren) that did not connect: ${late.map((c) => c.pid).join(', ')}`);
+          this.expected.forget(late);
+          call();
+        }, NEWCOMER_WAIT_MS);
+        // a child that ends before it connects says nothing: /proc tells
+        const poll = setInterval(check, EXPECTED_POLL_MS);
+        this.settledWaiters.push(check);
       },
     };
   }
@@ -212,8 +244,10 @@ export class Coordinator {
   kill(): number {
     const agents = this.registry.all();
     for (const a of agents) a.send(encodeMessage('KILL'));
+    // children still to connect are told when they do (hello)
+    const coming = this.expected.prune() > 0 ? this.expected.doomAll() : 0;
     if (agents.length) this.cfg.log(`killing ${agents.length} process(es)`);
-    return agents.length;
+    return agents.length + coming;
   }
 
   /**
@@ -224,7 +258,7 @@ export class Coordinator {
    */
   async gone(ids: string[]): Promise<number> {
     const deadline = Date.now() + KILL_WAIT_MS;
-    const left = () => ids.filter((id) => this.registry.has(id)).length;
+    const left = () => ids.filter((id) => this.registry.has(id)).length + (this.expected.anyDoomed() && this.expected.prune() > 0 ? 1 : 0);
     while (left() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, GONE_POLL_MS));
     return left();
   }
@@ -237,6 +271,7 @@ export class Coordinator {
 
   stop(): void {
     this.timer.stop();
+    if (this.lastPoll) clearTimeout(this.lastPoll);
   }
 
   /** The host the restart script tells dmtcp_restart to use by default. */
@@ -266,7 +301,9 @@ export class Coordinator {
     } else if (this.registry.has(id)) {
       return { ok: false, reason: 'duplicate-id' };
     }
-    if (this.registry.size === 0) {
+    const told = this.expected.arrived(host, num('rpid'));
+    // (a child told of by its parent continues the computation its parent left)
+    if (this.registry.size === 0 && (!told || this.compId === undefined)) {
       // A new computation begins: its id is its first process's id (as in DMTCP).
       this.compId = id;
       this.gen = 0;
@@ -280,8 +317,11 @@ export class Coordinator {
     if (!proposed || id !== f.id) send(encodeMessage('WELCOME', { v: PROTOCOL_VERSION, id, gen: this.gen, interval: this.interval }));
     this.cfg.log(`${restarted ? 'restarted ' : ''}${agent.prog}[${agent.pid}] connected as ${id} (${this.registry.size} process(es))`);
     // A child forked while the computation is being suspended belongs to this
-    // checkpoint: its parent holds the suspension until the child is here.
+    // checkpoint: its parent told us of it (FORKED) before it reached SUSPEND,
+    // and SUSPEND is not complete until the child is here (expected.ts).
     this.run?.joinLate(agent);
+    if (told?.doomed) agent.send(encodeMessage('KILL'));
+    if (told) this.wakeSettledWaiters();
     return { ok: true, agent };
   }
 
@@ -310,6 +350,15 @@ export class Coordinator {
       this.run?.resend(agent);
       return true;
     }
+    if (m.verb === 'FORKED') {
+      // Our child, which connects when it first matters (expected.ts), unless it already did.
+      const pid = Number(m.fields.pid);
+      if (!Number.isInteger(pid) || pid <= 0) return true;
+      if (!this.registry.all().some((a) => a.rpid === pid && a.host === agent.host)) {
+        this.expected.add({ pid, host: agent.host, parentId: agent.id, parentRpid: agent.rpid });
+      }
+      return true;
+    }
     if (m.verb === 'FAILED') {
       agent.state = 'FAILED';
       this.cfg.log(`${agent.prog}[${agent.pid}] failed barrier ${name}: ${m.fields.reason ?? 'no reason given'}`);
@@ -333,8 +382,15 @@ export class Coordinator {
     }
   }
 
+  private lastPoll?: NodeJS.Timeout;
+
   private exitIfLastLeft(): void {
     if (this.cfg.exitOnLast && this.registry.everConnected > 0 && this.registry.size === 0 && this.commandsRunning === 0) {
+      // A child told of but not connected yet is still to come.
+      if (this.expected.prune() > 0) {
+        if (!this.lastPoll) this.lastPoll = setTimeout(() => { this.lastPoll = undefined; this.exitIfLastLeft(); }, LAST_POLL_MS);
+        return;
+      }
       this.cfg.onShutdown('last process exited (--exit-on-last)');
     }
   }
@@ -345,7 +401,8 @@ export class Coordinator {
     this.cfg.log(`${agent.prog}[${agent.pid}] (${agent.id}) disconnected (${this.registry.size} left)`);
     this.run?.disconnected(agent);
     if (this.registry.size === 0) {
-      this.compId = undefined;
+      // the computation goes on in a child still to connect
+      if (this.expected.prune() === 0) this.compId = undefined;
       this.exitIfLastLeft();
     }
   }

@@ -138,8 +138,15 @@ static int connect_local(void) {
   return s;
 }
 
+/* Whether our link goes through the abstract socket: the coordinator runs on
+ * this host and can see our children in /proc (lazy_join.c). Inherited by a
+ * forked child. */
+static int link_local;
+int coord_link_is_local(void) { return link_local; }
+
 static int connect_socket(void) {
   int s = is_loopback() ? connect_local() : -1;
+  link_local = s >= 0;
   if (s < 0) {
     s = (int)rsys3(SYS_socket, agent.coord_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0) return s;
@@ -246,6 +253,10 @@ int coord_connect_and_send_hello(int restart, int wait) {
  * connection ends with a FIN, not a reset. */
 int coord_send_exec(void) {
   if (agent.config.no_coordinator) return solo_open();
+  /* the old program knew how it had connected; we see it from the socket */
+  struct sockaddr_storage own;
+  socklen_t own_len = sizeof own;
+  link_local = rsys3(SYS_getsockname, agent.coord_fd, &own, &own_len) == 0 && own.ss_family == AF_UNIX;
   char line[1024], *e = line, *lim = line + sizeof line;
   char num[24];
   in_used = 0;
@@ -257,4 +268,19 @@ int coord_send_exec(void) {
   agent_fmt_u64(num, (uint64_t)agent.real_pid, 10); e = put_encoded(e, lim, num);
   if (!agent.unique_id[0]) e += agent_strlcpy(e, " welcome=1", (size_t)(lim - e));
   return coord_send(line);
+}
+
+/* Our fork wrapper made a child (fork.c): the coordinator waits for its HELLO
+ * before a checkpoint's SUSPEND is complete (or sees it gone), so the fork
+ * returns at once while a checkpoint that starts afterwards still counts the
+ * child. One line, one write, no answer. */
+int coord_send_forked(pid_t child) {
+  if (agent.config.no_coordinator || agent.coord_fd < 0) return 0;
+  char line[64], *e = line;
+  e += agent_strlcpy(e, "FORKED pid=", sizeof line);
+  e = agent_fmt_u64(e, (uint64_t)child, 10);
+  *e++ = '\n';
+  /* not coord_send: its 4 KiB buffer is a page more for the parent to copy
+   * while its child still shares its memory */
+  return agent_write_all(agent.coord_fd, line, (size_t)(e - line)) < 0 ? -EIO : 0;
 }

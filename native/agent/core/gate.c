@@ -39,11 +39,15 @@ void gate_enter(void) {
 int gate_held_here(void) { return held_here; }
 
 /* A forked child starts with the gate of its own, held by no one. */
-void gate_child_reset(void) { held_here = 0; }
+void gate_child_reset(void) { AGENT_SET(held_here, 0); }
 
 void gate_leave(void) {
   if (held_here > 0) held_here--;
-  if (__atomic_sub_fetch(&agent.gate_in_flight, 1, __ATOMIC_SEQ_CST) == 0) agent_futex_wake(&agent.gate_in_flight);
+  /* Only a closing gate has a waiter (every fork comes here: no wake for
+   * nobody). Both sides are sequentially consistent: either gate_close reads
+   * our 0, or we read its 1 and wake it. */
+  if (__atomic_sub_fetch(&agent.gate_in_flight, 1, __ATOMIC_SEQ_CST) == 0 && __atomic_load_n(&agent.gate_closed, __ATOMIC_SEQ_CST))
+    agent_futex_wake(&agent.gate_in_flight);
 }
 
 void gate_close(void) {

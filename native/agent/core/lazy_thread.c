@@ -171,6 +171,37 @@ static int readable(int fd) {
   return rsys3(SYS_poll, &p, 1, 0) > 0;
 }
 
+/* O_ASYNC on the link; 0 when that failed (or cannot be used): start now. */
+static int arm_link(void) {
+  struct f_owner_ex owner = { F_OWNER_PID, agent.real_pid };
+  long fl = agent.coord_fd >= 0 ? rsys2(SYS_fcntl, agent.coord_fd, F_GETFL) : -1;
+  if (fl < 0 || !find_unsafe_text() ||
+      rsys3(SYS_fcntl, agent.coord_fd, F_SETOWN_EX, &owner) < 0 ||
+      rsys3(SYS_fcntl, agent.coord_fd, F_SETSIG, agent.config.ckpt_signal) < 0 ||
+      rsys3(SYS_fcntl, agent.coord_fd, F_SETFL, fl | O_ASYNC) < 0)
+    return 0;
+  armed = 1;
+  return 1;
+}
+
+static void arm_retry_timer(void);
+
+/* From our signal handler: start the thread if the interrupted code holds no
+ * lock pthread_create takes, else try again from the retry timer. */
+static void start_when_safe(void *uctx) {
+  if (thread_started) return;
+  if (interrupted_safely((const ucontext_t *)uctx) || ++retries > RETRY_LIMIT) start_now();
+  else arm_retry_timer();
+}
+
+/* A child that joined late (lazy_join.c), from our signal handler. */
+void checkpoint_thread_arm_in_handler(void *uctx) {
+  if (thread_started) return;
+  /* No dlsym here (find_unsafe_text): every process armed its link at start
+   * (agent_main.c) or before its fork, so a child has its parent's answer. */
+  if (!arm_link() || readable(agent.coord_fd)) start_when_safe(uctx);
+}
+
 void checkpoint_thread_arm(void) {
   if (thread_started) return;
   if (agent.config.no_coordinator) {
@@ -179,21 +210,16 @@ void checkpoint_thread_arm(void) {
     if (!find_unsafe_text() || agent.config.interval_s > 0) start_now();
     return;
   }
-  struct f_owner_ex owner = { F_OWNER_PID, agent.real_pid };
-  long fl = agent.coord_fd >= 0 ? rsys2(SYS_fcntl, agent.coord_fd, F_GETFL) : -1;
-  if (fl < 0 || !find_unsafe_text() ||
-      rsys3(SYS_fcntl, agent.coord_fd, F_SETOWN_EX, &owner) < 0 ||
-      rsys3(SYS_fcntl, agent.coord_fd, F_SETSIG, agent.config.ckpt_signal) < 0 ||
-      rsys3(SYS_fcntl, agent.coord_fd, F_SETFL, fl | O_ASYNC) < 0) {
+  if (!arm_link()) {
     start_now();
     return;
   }
-  armed = 1;
   /* what came before O_ASYNC was on signals nothing */
   if (readable(agent.coord_fd)) start_now();
 }
 
 void checkpoint_thread_ensure(void) {
+  lazy_join_now();   /* the thread needs our link */
   if (!thread_started && agent.active) start_now();
 }
 
@@ -214,10 +240,10 @@ void checkpoint_thread_exec_failed(void) {
 
 void checkpoint_thread_forget(void) {
   /* fork: the child has no thread of ours, and no timer (timers are not inherited) */
-  thread_started = 0;
-  armed = 0;
-  retry_timer = -1;
-  retries = 0;
+  AGENT_SET(thread_started, 0);
+  AGENT_SET(armed, 0);
+  AGENT_SET(retry_timer, -1);
+  AGENT_SET(retries, 0);
 }
 
 static void arm_retry_timer(void) {
@@ -238,10 +264,9 @@ int checkpoint_thread_lazy_signal(const siginfo_t *info, void *uctx) {
   int from_link = info->si_code >= POLL_IN && info->si_code <= POLL_HUP && info->si_fd == agent.coord_fd && agent.coord_fd >= 0;
   int from_timer = info->si_code == SI_TIMER && info->si_value.sival_int == RETRY_TIMER_MAGIC;
   int asked = solo_is_request(info);   /* --no-coordinator: `kill -USR2 <pid>` (solo.c) */
-  if (!from_link && !from_timer && !asked) return 0;
+  if (!from_link && !from_timer && !asked) return lazy_join_signal(info, uctx);
   if (asked) solo_request();
   if (thread_started) return 1;   /* one more that was on its way */
-  if (interrupted_safely((const ucontext_t *)uctx) || ++retries > RETRY_LIMIT) start_now();
-  else arm_retry_timer();
+  start_when_safe(uctx);
   return 1;
 }

@@ -90,8 +90,18 @@ AGENT_EXPORT int semget(key_t key, int n, int flags) { return got(SYSV_SEM, rsys
 static struct { int virt; unsigned short num; int adj; } undo[MAX_UNDO];
 static int nundo;
 static int undo_said;
+/* The process the list is of: a forked child's starts empty (semadj is not
+ * inherited) without fork writing here (a page the child would copy). */
+static pid_t undo_owner;
+
+static void undo_own(void) {
+  if (undo_owner == agent.virt_pid) return;
+  undo_owner = agent.virt_pid;
+  nundo = 0;
+}
 
 static void undo_add(int virt, unsigned short num, int adj) {
+  undo_own();
   for (int i = 0; i < nundo; i++)
     if (undo[i].virt == virt && undo[i].num == num) { undo[i].adj += adj; return; }
   if (nundo < MAX_UNDO) { undo[nundo].virt = virt; undo[nundo].num = num; undo[nundo].adj = adj; nundo++; }
@@ -100,16 +110,16 @@ static void undo_add(int virt, unsigned short num, int adj) {
 
 /* num < 0: every semaphore of the set. */
 static void undo_clear(int virt, int num) {
+  undo_own();
   for (int i = 0; i < nundo; i++)
     if (undo[i].virt == virt && (num < 0 || undo[i].num == num)) undo[i].adj = 0;
 }
-
-void sysv_undo_forget(void) { nundo = 0; }   /* fork: the child's semadj list starts empty */
 
 /* The kernel's semadj for each semaphore set again, the value left as it is:
  * an operation of -adj with SEM_UNDO makes the adjustment adj, and one of
  * +adj without it puts the value back; the increase goes first. */
 static void sysv_undo_restore(void) {
+  undo_own();
   for (int i = 0; i < nundo; i++) {
     int a = undo[i].adj;
     if (!a) continue;

@@ -290,6 +290,10 @@ static int exec_in_computation_armed(const struct exec_call *c);
 
 static int exec_in_computation(const struct exec_call *c) {
   if (!agent.active) return call_real(c, c->envp);
+  /* A child that has not joined yet (lazy_join.c) does now: the new program
+   * takes our connection over, and the coordinator expects us. */
+  lazy_join_now();
+  if (!agent.active) return call_real(c, c->envp);
   checkpoint_thread_before_exec();
   int r = exec_in_computation_armed(c);
   int saved = errno;

@@ -7,17 +7,20 @@
  * (threads do not survive fork). Its parent is the process that forked it,
  * under the pid that one believes it has.
  *
- * Our fork wrapper also makes the fork whole with respect to checkpoints: it
- * holds the checkpoint gate (gate.c) until the child has said over a pipe
- * that the coordinator knows it, so a checkpoint that starts after fork
- * returns includes the child. vfork is a fork here: the child of a vfork would
- * run our join on its parent's memory.
+ * Our fork wrapper also makes the fork whole with respect to checkpoints,
+ * without waiting for the child: it tells the coordinator of the child on its
+ * own link (FORKED) while it holds the checkpoint gate (gate.c), so that a
+ * checkpoint that starts after fork returns waits for the child's HELLO
+ * (docs/protocol.md). The child of our wrapper then joins when it first
+ * matters (lazy_join.c); one of a fork we did not wrap joins at once. vfork
+ * is a fork here: the child of a vfork would run our join on its parent's
+ * memory.
  *
  * clone() without CLONE_THREAD is a fork too (see clone below).
  *
  * After a restart the kernel hands out pids that the program may know as
  * other processes' virtual pids; such a child leaves at once and we fork
- * again (pid_table_conflicts). */
+ * again (pid_table_conflicts, which parent and child read alike). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,103 +35,88 @@
 #include "raw_syscall.h"
 
 #define FORK_RETRIES 64
-#define CHILD_JOINED 'J'
-#define CHILD_CONFLICT 'C'
 
 typedef pid_t (*fork_fn)(void);
 
-/* The write end of the pipe our wrapper waits on, for the forking thread only
- * (two threads may fork at once). -1: a fork we did not wrap. */
-static __thread int join_pipe __attribute__((tls_model("initial-exec"))) = -1;
-static __thread int join_pipe_parent_end __attribute__((tls_model("initial-exec"))) = -1;
+/* Set by our wrapper around its fork, for the forking thread only: the child
+ * knows that its parent tells the coordinator of it. 0: a fork we did not wrap. */
+static __thread int wrapped_fork __attribute__((tls_model("initial-exec")));
+/* ...and may leave over a pid conflict: the wrapper forks again. */
+static __thread int may_retry __attribute__((tls_model("initial-exec")));
 /* In vfork (made a fork here): plugins hear the VFORK_ events instead. */
 static __thread int in_vfork __attribute__((tls_model("initial-exec")));
 #define FORK_EVENT(name) (in_vfork ? DMTCP_EVENT_VFORK_##name : DMTCP_EVENT_ATFORK_##name)
 
-static void tell_parent(char word) {
-  if (join_pipe < 0) return;
-  agent_write_all(join_pipe, &word, 1);
-  rsys1(SYS_close, join_pipe);
-  join_pipe = -1;
-}
-
 void fork_child_join(void) {
-  /* The read end is the parent's: the program must not find it in the child. */
-  if (join_pipe_parent_end >= 0) rsys1(SYS_close, join_pipe_parent_end);
-  join_pipe_parent_end = -1;
-  agent_in_fork = 0;
+  /* AGENT_SET: a page the child only reads is not copied (AGENT_FORK_PATH) */
+  int wrapped = wrapped_fork;
+  AGENT_SET(wrapped_fork, 0);
+  AGENT_SET(agent_in_fork, 0);
   checkpoint_thread_forget();
+  lazy_join_forget();
   if (!agent.active) return;
-  /* The parent's connection is the parent's: this process gets its own below. */
+  /* The parent's connection is the parent's: this process gets its own (at
+   * the same number: coord_link.c) when it joins. */
   if (agent.coord_fd >= 0) rsys1(SYS_close, agent.coord_fd);
   agent.virt_ppid = agent.virt_pid;
   agent.parent_real = agent.real_pid;
   agent.real_pid = agent.virt_pid = (pid_t)rsys0(SYS_getpid);
   agent.restarted = 0;
   agent.is_root = 0;
-  agent.generation = 0;
   agent.unique_id[0] = 0;
-  agent.last_image[0] = 0;
-  agent.nthreads = 0;
-  agent.gate_in_flight = 0;
-  agent.gate_closed = 0;
-  sysv_undo_forget();
+  if (agent.generation) agent.last_image[0] = 0;   /* set by a checkpoint only */
+  agent.generation = 0;
+  AGENT_SET(agent.nthreads, 0);
+  AGENT_SET(agent.gate_in_flight, 0);
+  AGENT_SET(agent.gate_closed, 0);
   gate_child_reset();
-  if (pid_table_conflicts(agent.real_pid) && join_pipe >= 0) {
-    tell_parent(CHILD_CONFLICT);
-    rsys1(SYS_exit_group, 0);
+  if (may_retry && pid_table_conflicts(agent.real_pid)) rsys1(SYS_exit_group, 0);   /* the parent forks again */
+  AGENT_SET(may_retry, 0);
+  if (wrapped && lazy_join_defer()) {
+    if (plugins_loaded()) plugins_event(FORK_EVENT(CHILD), 0);
+    return;
   }
   if (coord_connect_and_send_hello(0, 0) < 0) {
     agent_say("a child process cannot reach the coordinator; it runs without checkpoints");
     agent.active = 0;
-    tell_parent(CHILD_JOINED);
     return;
   }
-  /* Our HELLO is in the coordinator's socket now (a checkpoint that starts
-   * meanwhile waits for it: docs/protocol.md), so the parent may go on. Our
-   * checkpoint thread starts after that word, since it may be asked to
-   * suspend us at once, and it takes our WELCOME. */
-  tell_parent(CHILD_JOINED);
+  /* Our checkpoint thread starts when the coordinator first writes to us
+   * (lazy_thread.c); it takes our WELCOME, if any. */
   plugins_event(FORK_EVENT(CHILD), 0);
   checkpoint_thread_arm();
 }
 
-static pid_t real_fork(void) {
+AGENT_FORK_PATH static pid_t real_fork(void) {
   static fork_fn real;
   if (!real) real = (fork_fn)dlsym(RTLD_NEXT, "fork");
   return real();
 }
 
 /* Makes a new process with make(ctx), which returns 0 in the child after
- * fork_child_join ran there, and waits until the child has joined (or has
- * left at once over a pid conflict: then again). */
-static pid_t joined_child(pid_t (*make)(void *), void *ctx) {
+ * fork_child_join ran there, and tells the coordinator of it before the
+ * program sees it (or, over a pid conflict, reaps it and forks again). */
+AGENT_FORK_PATH static pid_t joined_child(pid_t (*make)(void *), void *ctx) {
+  lazy_join_now();   /* our FORKED goes on our own link */
   gate_enter();
   for (int attempt = 0;; attempt++) {
-    int p[2] = { -1, -1 };
-    rsys2(SYS_pipe2, p, O_CLOEXEC);
-    join_pipe = p[1];
-    join_pipe_parent_end = p[0];
     plugins_event(FORK_EVENT(PREPARE), 0);
+    wrapped_fork = agent.active && !agent.config.no_coordinator;
+    may_retry = attempt < FORK_RETRIES;
     agent_in_fork = 1;
     pid_t child = make(ctx);
+    if (child == 0) return 0;   /* ATFORK_CHILD: fork_child_join */
     int saved_errno = errno;
     agent_in_fork = 0;
-    if (child == 0) return 0;   /* ATFORK_CHILD: fork_child_join */
-    join_pipe = -1;
-    join_pipe_parent_end = -1;
-    if (p[1] >= 0) rsys1(SYS_close, p[1]);
-    char word = 0;
-    if (child > 0 && p[0] >= 0) {
-      long n;
-      do { n = rsys3(SYS_read, p[0], &word, 1); } while (n == -EINTR);
-    }
-    if (p[0] >= 0) rsys1(SYS_close, p[0]);
-    if (child > 0 && word == CHILD_CONFLICT && attempt < FORK_RETRIES) {
+    wrapped_fork = 0;
+    if (child > 0 && may_retry && pid_table_conflicts(child)) {
+      /* the child saw the same conflict and left */
       long w;
       do { w = rsys4(SYS_wait4, child, 0, __WALL, 0); } while (w == -EINTR);
       continue;
     }
+    may_retry = 0;
+    if (child > 0 && agent.active) coord_send_forked(child);
     gate_leave();
     plugins_event(child > 0 ? FORK_EVENT(PARENT) : FORK_EVENT(FAILED), 0);
     errno = saved_errno;
@@ -137,9 +125,9 @@ static pid_t joined_child(pid_t (*make)(void *), void *ctx) {
 }
 
 /* fork_child_join runs in the child in our atfork handler. */
-static pid_t make_by_fork(void *unused) { (void)unused; return real_fork(); }
+AGENT_FORK_PATH static pid_t make_by_fork(void *unused) { (void)unused; return real_fork(); }
 
-AGENT_EXPORT pid_t fork(void) {
+AGENT_EXPORT AGENT_FORK_PATH pid_t fork(void) {
   if (!agent.active) return real_fork();
   return joined_child(make_by_fork, 0);
 }
