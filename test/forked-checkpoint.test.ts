@@ -225,3 +225,30 @@ describe('forked checkpointing', () => {
     expect(fs.readdirSync(s.dir).filter((f) => f.startsWith('ckpt_') && f !== path.basename(image))).toEqual([]);
   }, 90_000);
 });
+
+describe('MADV_DONTFORK: an area a fork does not copy', () => {
+  // By default the agent forks its image writer when safe; a process with such
+  // an area (V8 marks many) must still have every checkpoint succeed, whole:
+  // through libc's madvise the agent knows beforehand; through the raw system
+  // call the writer finds the area missing before the program runs on, and the
+  // process writes that image itself.
+  it.each(['libc', 'raw'])('%s madvise: every checkpoint succeeds, written by the process, and restarts whole', async (how) => {
+    s = await session();
+    let run = s.launch(program('dontfork'), [how]);
+    await run.waitFor((l) => l.startsWith('tick '), 30_000);
+    for (let cycle = 0; cycle < 2; cycle++) {
+      const { images } = await blockingCheckpoint(run);
+      expect(images[0].fields.forked).toBe('0');
+      verify(images[0].fields.path);
+      const { images: again } = await blockingCheckpoint(run);
+      expect(again[0].fields.forked).toBe('0');
+      await s.command('kill');
+      await run.exited;
+      run = s.restart([again[0].fields.path]);
+      const seen = run.lines.length;
+      await run.waitFor((l) => l.startsWith('tick ') && run.lines.indexOf(l) >= seen, 30_000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(run.lines.filter((l) => l.endsWith(' BAD'))).toEqual([]);
+    }
+  }, 90_000);
+});

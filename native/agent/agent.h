@@ -556,6 +556,7 @@ int capture_stream_prepared(const char *final_path, char *why, size_t why_size);
 
 /* forked_ckpt.c: forked checkpointing (docs/forked-checkpoint.md) */
 const char *forked_why_not(const char *maps);   /* 0: fork a writer; else why not */
+void forked_note_dontfork(void);   /* madvise(MADV_DONTFORK): never fork this process's image writer */
 /* 0: the writer writes; after_resume: it waits for forked_release (at RESUME) */
 int forked_start(const char *path, int gen, int after_resume, char *why, size_t why_size);
 void forked_release(void);

@@ -84,8 +84,12 @@ static int has_writable_shared(const char *maps) {
 /* MADV_DONTFORK areas are missing in a fork's copy (MADV_WIPEONFORK ones read
  * as zeros there). Only /proc/self/smaps tells beforehand, and reading it
  * costs tens of milliseconds of frozen time at a few GiB (it counts every
- * page): the writer looks instead, comparing its own maps with ours, and
- * fails when one is missing; the process then writes its images itself. */
+ * page). So: a program that asks for MADV_DONTFORK through libc's madvise (V8
+ * does, for Node; a JVM may) is noted by our wrapper (image_memory.c) and not
+ * forked; for the rest, the writer compares its own maps with ours as soon as
+ * it exists and says so before the program runs on (one byte on a pipe):
+ * when an area is missing, this checkpoint is written by the process itself,
+ * as are all its later ones. */
 #define MAPS_WINDOW 65536
 static char maps_window[MAPS_WINDOW];   /* bss: no new area in the writer */
 static int fork_loses_areas;
@@ -224,15 +228,18 @@ static void await_go(void) {
   rsys3(SYS_dup3, 1, 0, 0);   /* /dev/null again */
 }
 
-static void __attribute__((noreturn)) writer_main(int go) {
+void forked_note_dontfork(void) { fork_loses_areas = 1; }
+
+#define VERDICT_WHOLE 'y'
+#define VERDICT_MISSING 'n'
+
+static void __attribute__((noreturn)) writer_main(int go, int verdict) {
   static char why[512];
+  char v = writer_sees_every_area(capture_maps_text()) ? VERDICT_WHOLE : VERDICT_MISSING;
+  rsys3(SYS_write, verdict, &v, 1);
+  if (v != VERDICT_WHOLE) rsys1(SYS_exit_group, WRITER_AREAS_MISSING);   /* the parent writes it */
   writer_close_fds(go);
   if (go >= 0) await_go();
-  if (!writer_sees_every_area(capture_maps_text())) {
-    int told = send_written(writer_gen, 0, "an area of the process is not inherited by a fork (MADV_DONTFORK): "
-                                           "it writes its next images itself") == 0;
-    rsys1(SYS_exit_group, told ? WRITER_AREAS_MISSING : WRITER_UNREPORTED);
-  }
   int r = capture_stream_prepared(writer_path, why, sizeof why);
   int told = send_written(writer_gen, r == 0, r == 0 ? writer_path : why) == 0;
   rsys1(SYS_exit_group, !told ? WRITER_UNREPORTED : r == 0 ? WRITER_WRITTEN : WRITER_FAILED);
@@ -249,21 +256,43 @@ void forked_release(void) {
 int forked_start(const char *path, int gen, int after_resume, char *why, size_t why_size) {
   agent_strlcpy(writer_path, path, sizeof writer_path);
   writer_gen = gen;
-  int pidfd = -1, go[2] = { -1, -1 };
+  int pidfd = -1, go[2] = { -1, -1 }, verdict[2];
+  if (rsys2(SYS_pipe2, verdict, O_CLOEXEC) < 0) {
+    agent_strlcpy(why, "cannot make a pipe for the image writer", why_size);
+    return -1;
+  }
   if (after_resume && rsys2(SYS_pipe2, go, O_CLOEXEC) < 0) go[0] = go[1] = -1;
   /* Exit signal 0 (the low byte of the flags), no CLONE_VM: a copy of us,
    * on a copy of this stack. */
   long pid = rsys5(SYS_clone, CLONE_PIDFD, 0, &pidfd, 0, 0);
   if (pid == -EINVAL) { pidfd = -1; pid = rsys5(SYS_clone, 0, 0, 0, 0, 0); }   /* before Linux 5.2 */
-  if (pid == 0) writer_main(go[0]);
+  if (pid == 0) writer_main(go[0], verdict[1]);
+  rsys1(SYS_close, verdict[1]);
   if (go[0] >= 0) rsys1(SYS_close, go[0]);
   if (go[1] >= 0) {
     writer_go = (int)rsys3(SYS_fcntl, go[1], F_DUPFD_CLOEXEC, GO_AT);
     rsys1(SYS_close, go[1]);
   }
   if (pid < 0) {
+    rsys1(SYS_close, verdict[0]);
     forked_release();
     agent_strlcpy(why, "cannot fork the image writer", why_size);
+    return -1;
+  }
+  /* The writer's first word: does its copy hold every area of ours? */
+  char v = 0;
+  long n;
+  do { n = rsys3(SYS_read, verdict[0], &v, 1); } while (n == -EINTR);
+  rsys1(SYS_close, verdict[0]);
+  if (n != 1 || v != VERDICT_WHOLE) {
+    int status;
+    long w;
+    do { w = rsys4(SYS_wait4, pid, &status, __WALL, 0); } while (w == -EINTR);
+    if (pidfd >= 0) rsys1(SYS_close, pidfd);
+    forked_release();
+    if (v == VERDICT_MISSING) fork_loses_areas = 1;
+    agent_strlcpy(why, v == VERDICT_MISSING ? "an area is not inherited by a fork (MADV_DONTFORK)"
+                                            : "the image writer died before it began", why_size);
     return -1;
   }
   if (pidfd >= 0) {

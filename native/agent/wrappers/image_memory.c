@@ -6,7 +6,9 @@
  * count on those zeros. So a discard that reaches such a mapping is made
  * what it would have been: the range becomes fresh anonymous zero memory
  * with the same protections. (glibc's own malloc calls its internal madvise,
- * not this one, and does not count on zeros after it.) */
+ * not this one, and does not count on zeros after it.)
+ * The same wrapper notes MADV_DONTFORK: a fork's copy lacks such an area, so
+ * a forked image writer could not save it (forked_ckpt.c). */
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -65,6 +67,8 @@ static int zero_image_pages(uint64_t lo, uint64_t hi) {
 }
 
 AGENT_EXPORT int madvise(void *addr, size_t len, int advice) {
+  /* an area a fork does not copy: no image writer is forked for this process */
+  if (advice == MADV_DONTFORK) forked_note_dontfork();
   if (agent.image_map_ino && discards(advice) && len) {
     uint64_t lo = (uint64_t)addr, hi = lo + ((len + 4095) & ~4095UL);
     /* Once no image mapping is left, discards cost nothing extra again. */
