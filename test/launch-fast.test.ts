@@ -140,7 +140,7 @@ describe('the program sees the same through the fast path as through Node', () =
       DMTCP_FORKED_CHECKPOINT: '0',
     });
     // unset or empty: the agent decides; the launch passes nothing
-    const unset = await compare([], { DMTCP_FORKED_CHECKPOINT: '' });
+    const unset = await compare(['-j', '-p', String(s.port)], { DMTCP_FORKED_CHECKPOINT: '' });
     expect(unset.some((l) => l.startsWith('env DMTCP_FORKED_CHECKPOINT='))).toBe(false);
     const a = await compare(['--no-coordinator', '-i', '5']);
     expect(a).toContain('env DMTCP_NO_COORDINATOR=1');
