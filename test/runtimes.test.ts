@@ -18,9 +18,9 @@ const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`
 const N = 60;
 
 /** args: given the session's folder (the checkpoint folder, removed at the end). */
-async function survives(prog: string, args: (dir: string) => string[], tag: string, o: { atLeast?: number; launchArgs?: string[] } = {}): Promise<void> {
+async function survives(prog: string, args: (dir: string) => string[], tag: string, o: { atLeast?: number; launchArgs?: string[]; budgetMs?: number } = {}): Promise<void> {
   s = await session();
-  const c = await twoRestarts(s, prog, args(s.dir), { launchArgs: o.launchArgs, ready: (l) => counted(l, tag).length >= (o.atLeast ?? 8) });
+  const c = await twoRestarts(s, prog, args(s.dir), { launchArgs: o.launchArgs, budgetMs: o.budgetMs, ready: (l) => counted(l, tag).length >= (o.atLeast ?? 8) });
   expect(c.lines.filter((l) => l.includes('CORRUPT')), c.runs.map((r) => r.stderr).join('\n')).toEqual([]);
   expect(counted(c.lines, tag)).toEqual(oneTo(N));
   expect(c.lines.at(-1)).toBe(`DONE ${N}`);
@@ -54,7 +54,7 @@ describe('runtimes survive two restarts with their state', () => {
         const built = spawnSync('javac', ['-d', dir, path.join(here, 'Echo.java')], { encoding: 'utf8' });
         expect(built.status, built.stderr).toBe(0);
         return ['-Xmx64m', '-XX:+UseSerialGC', '-cp', dir, 'Echo', String(N)];
-      }, 'J', { atLeast: 5, launchArgs });
+      }, 'J', { atLeast: 5, launchArgs, budgetMs: 115_000 });
     }, 120_000);
   });
 });

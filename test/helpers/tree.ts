@@ -34,6 +34,9 @@ export interface CycleOptions {
   processes?: number;
   /** Checkpoint/kill/restart cycles (default 2). */
   generations?: number;
+  /** A stuck step reports the state once this long has passed since the launch
+   * (default 55 s: before the test's 60 s timeout hides where it stuck). */
+  budgetMs?: number;
   /** The environment of each cycle's dmtcp_restart (added to the test's). */
   restartEnv?: (cycle: number) => NodeJS.ProcessEnv;
 }
@@ -66,9 +69,39 @@ export async function kcheckpoint(s: Session, processes?: number): Promise<strin
   return images;
 }
 
+/** What a stuck cycle looks like: the run's output, the coordinator's peers and
+ * what it still expects, and where each peer's process is (state, wchan). */
+export function stateDump(s: Session, run: Run): string {
+  const c = s.coord.coordinator;
+  const proc = (pid: number): string => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+      const wchan = fs.readFileSync(`/proc/${pid}/wchan`, 'latin1');
+      return `${state}/${wchan}`;
+    } catch { return 'gone'; }
+  };
+  const peers = c.list().map((p) => `${p.prog} ${p.pid}/${p.rpid} ${p.state} [${proc(p.rpid)}]`).join('; ');
+  const expected = c.expected.all().map((e) => `${e.pid} of ${e.parentRpid} [${proc(e.pid)}]`).join('; ');
+  return `coordinator: ${JSON.stringify(c.status())}\npeers: ${peers || 'none'}\nexpected: ${expected || 'none'}\n` +
+    `stdout:\n${run.lines.join('\n')}\nstderr:\n${run.stderr}`;
+}
+
+/** `p`, or an error naming the step and the state once `ms` have passed (or
+ * the cycle's budget, so that a stuck step says so before the test's timeout). */
+async function step<T>(what: string, p: Promise<T>, ms: number, s: Session, run: Run, until: number): Promise<T> {
+  ms = Math.max(1000, Math.min(ms, until - Date.now()));
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done in ${ms} ms\n${stateDump(s, run)}`)), ms);
+  });
+  try { return await Promise.race([p, late]); } finally { clearTimeout(timer); }
+}
+
 export async function twoRestarts(s: Session, prog: string, args: string[], o: CycleOptions): Promise<Cycle> {
   const runs: Run[] = [];
   const images: string[][] = [];
+  const until = Date.now() + (o.budgetMs ?? 55_000);
   let run = s.launch(prog, args, { launchArgs: o.launchArgs, env: o.env });
   for (let gen = 0; gen < (o.generations ?? 2); gen++) {
     runs.push(run);
@@ -78,14 +111,14 @@ export async function twoRestarts(s: Session, prog: string, args: string[], o: C
     await waitUntil(() => ready(current.lines), 30_000).catch(() => {
       throw new Error(`not ready; stdout:\n${current.lines.join('\n')}\nstderr:\n${current.stderr}`);
     });
-    const imgs = await kcheckpoint(s, o.processes);
+    const imgs = await step(`checkpoint ${gen + 1}`, kcheckpoint(s, o.processes), 20_000, s, current, until);
     images.push(imgs);
-    const end = await run.exited;
+    const end = await step(`the end of run ${gen} after -k`, run.exited, 10_000, s, current, until);
     expect(end, `-k ends every process with status 0; stderr: ${run.stderr}`).toEqual({ code: 0, signal: null });
     run = o.viaScript ? restartScript(s) : s.restart(shuffled(imgs), { env: o.restartEnv?.(gen + 1) });
   }
   runs.push(run);
-  const end = await run.exited;
+  const end = await step('the last run', run.exited, Infinity, s, run, until);
   return { runs, images, lines: runs.flatMap((r) => r.lines), end };
 }
 
