@@ -8,7 +8,7 @@
   "targets": [
     {
       "target_name": "dmtcp_native",
-      "sources": ["native/addon/addon.cc", "native/addon/service.cc", "native/addon/deflate.cc"],
+      "sources": ["native/addon/addon.cc", "native/addon/service.cc", "native/addon/deflate.cc", "native/addon/isal.cc", "native/addon/plan_fill.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-Wall", "-O2"],

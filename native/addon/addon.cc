@@ -2,9 +2,10 @@
 // exec, with which environment) is decided in TypeScript; this file only does it.
 // The whole surface is typed in src/native/native.d.ts.
 #include <napi.h>
-#include "napi_util.h"
-#include "service.h"
 #include "deflate.h"
+#include "napi_util.h"
+#include "plan_fill.h"
+#include "service.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -98,6 +99,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setInheritable", Napi::Function::New(env, SetInheritable));
   InitService(env, exports);
   InitDeflate(env, exports);
+  InitPlanFill(env, exports);
   return exports;
 }
 

@@ -1,23 +1,14 @@
 // Page-data gzip members on libuv's thread pool with ISA-L's igzip (level 1),
 // or as stored deflate blocks. One call makes one member's body: the raw
 // deflate data and the 8-byte gzip footer (CRC32, ISIZE); the member header is
-// the caller's (src/image/gzmember.ts).
-//
-// ISA-L is loaded with dlopen when first asked for, never linked: the addon
-// builds and loads on a machine without it, and the encoder then deflates with
-// node:zlib (src/image/engine.ts). Its header is needed at build time only for
-// the stream's layout (DMTCP_HAVE_ISAL, set by binding.gyp when it is there).
+// the caller's (src/image/gzmember.ts). Without ISA-L (isal.h) the encoder
+// deflates with node:zlib (src/image/engine.ts).
 #include <napi.h>
-#include <dlfcn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <mutex>
-#include <string>
 #include "deflate.h"
-#ifdef DMTCP_HAVE_ISAL
-#include <isa-l/igzip_lib.h>
-#endif
+#include "isal.h"
 
 namespace {
 
@@ -25,39 +16,6 @@ namespace {
 constexpr size_t kStoredMax = 65535;
 constexpr size_t kStoredHead = 5;  // BFINAL|BTYPE=00 byte, LEN, NLEN
 constexpr size_t kFooter = 8;      // CRC32, ISIZE
-const char* kIsalLibrary = "libisal.so.2";
-
-typedef uint32_t (*Crc32Fn)(uint32_t, const unsigned char*, uint64_t);
-#ifdef DMTCP_HAVE_ISAL
-typedef void (*InitFn)(struct isal_zstream*);
-typedef int (*StatelessFn)(struct isal_zstream*);
-#endif
-
-struct Isal {
-  bool ok = false;
-  Crc32Fn crc32 = nullptr;
-#ifdef DMTCP_HAVE_ISAL
-  InitFn init = nullptr;
-  StatelessFn deflate = nullptr;
-#endif
-};
-
-Isal isal;
-std::once_flag isalOnce;
-
-const Isal& LoadIsal() {
-  std::call_once(isalOnce, [] {
-#ifdef DMTCP_HAVE_ISAL
-    void* h = dlopen(kIsalLibrary, RTLD_NOW | RTLD_LOCAL);
-    if (!h) return;
-    isal.crc32 = reinterpret_cast<Crc32Fn>(dlsym(h, "crc32_gzip_refl"));
-    isal.init = reinterpret_cast<InitFn>(dlsym(h, "isal_deflate_stateless_init"));
-    isal.deflate = reinterpret_cast<StatelessFn>(dlsym(h, "isal_deflate_stateless"));
-    isal.ok = isal.crc32 && isal.init && isal.deflate;
-#endif
-  });
-  return isal;
-}
 
 // Bytes a stored body of `len` input bytes takes, footer included.
 size_t StoredBound(size_t len) {
@@ -97,13 +55,14 @@ thread_local Level1* level1 = nullptr;
 
 // Deflates `in` at level 1 into `out` with the gzip footer; 0 when it would not fit in `cap`.
 size_t DeflateIsal(const uint8_t* in, size_t len, uint8_t* out, size_t cap) {
+  const Isal& isal = LoadIsal();
   if (!level1) {
     level1 = new Level1();
     level1->levelBuf = static_cast<uint8_t*>(malloc(ISAL_DEF_LVL1_DEFAULT));
   }
   if (!level1->levelBuf) return 0;
   struct isal_zstream* s = &level1->stream;
-  isal.init(s);
+  isal.deflateInit(s);
   s->next_in = const_cast<uint8_t*>(in);
   s->avail_in = len;
   s->next_out = out;
@@ -138,7 +97,7 @@ class MemberWorker : public Napi::AsyncWorker {
       if (n_ > 0) return;
     }
 #endif
-    n_ = WriteStored(in_, len_, out_, isal.crc32(0, in_, len_));
+    n_ = WriteStored(in_, len_, out_, LoadIsal().crc32(0, in_, len_));
   }
   void OnOK() override {
     Callback().Call({Env().Null(), Napi::Number::New(Env(), static_cast<double>(n_))});

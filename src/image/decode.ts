@@ -83,6 +83,13 @@ export interface Image {
   chain?: ChainLink[];
 }
 
+/** How errors name a chunk: its index, its area, where it is in the file. */
+export function chunkPlace(container: Container, areas: Area[], c: Chunk): string {
+  const a = areas[c.area];
+  const off = container === 'raw' ? c.logicalOffset : c.fileOffset;
+  return `chunk ${c.index} of area ${hex(a.start)}-${hex(a.end)} (file offset ${off})`;
+}
+
 interface Header { container: Container; compression: number; headerLen: number; meta: ImageMeta }
 
 /** Reads the header section and its JSON. Cheap: the first kilobytes of the file. */
@@ -195,11 +202,7 @@ function open(f: ImageFile): Image {
     const end = h.container === 'raw' ? c.logicalOffset + c.len : c.fileOffset + c.storedLen;
     if (end > f.size) f.fail(`chunk ${c.index} index points past the end of the file (offset ${end})`);
   }
-  const where = (c: Chunk): string => {
-    const a = areas[c.area];
-    const off = h.container === 'raw' ? c.logicalOffset : c.fileOffset;
-    return `chunk ${c.index} of area ${hex(a.start)}-${hex(a.end)} (file offset ${off})`;
-  };
+  const where = (c: Chunk): string => chunkPlace(h.container, areas, c);
 
   // Delta chains read a parent's chunk once per page span: keep the last one.
   let cached: { k: number; data: Buffer } | null = null;

@@ -4,7 +4,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Area, FLAG, PAGE, alignUp } from './format';
-import { Image, ImageError, openImage } from './decode';
+import { Chunk, Image, ImageError, chunkPlace, openImage } from './decode';
+import { GZ_FOOTER, GZ_HEADER } from './gzmember';
+import { loadAddon } from '../native';
+import type { PlanFillFailure } from '../native/native';
 
 export const PLAN_MAGIC = 'DMTCPPLN';
 export const PLAN_VERSION = 2;
@@ -116,8 +119,15 @@ export interface PlanOptions {
   /** Address ranges the plan tables must stay out of. */
   avoid?: AddrRange[];
   overrides?: AreaOverrides;
-  /** writeRestorePlan: chunks in flight at once. */
+  /** writeRestorePlan: chunks in flight at once (threads, for the native filler). */
   inFlight?: number;
+  /**
+   * writeRestorePlan: who copies the page data: `native` threads of the addon
+   * (native/addon/plan_fill.cc; the default, wherever it can read the image:
+   * one file, raw or gzip with ISA-L), or `js`, members inflated by node:zlib
+   * on libuv's pool (delta chains always).
+   */
+  filler?: PlanFiller;
   /**
    * Map what can be mapped from a raw image instead of copying it into the plan
    * (docs/restore-plan.md, "Mapped runs"). Ignored for gzip images and delta chains.
@@ -294,6 +304,62 @@ export function writeRestorePlanSync(imagePath: string, planPath: string, opts: 
   }
 }
 
+export type PlanFiller = 'native' | 'js';
+
+/** Whether the native filler reads `img`: one file (not a delta chain), raw, or gzip where ISA-L is. */
+function nativeFills(img: Image): boolean {
+  if (img.chain && img.chain.length > 1) return false;
+  try {
+    return img.container === 'raw' || loadAddon().planFillGzip();
+  } catch {
+    return false;   // no addon build: the reader in JavaScript needs none
+  }
+}
+
+/** Threads of the native filler: one per core (each reads, inflates, hashes and writes its chunks). */
+export const PLAN_THREADS = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+
+/** The error the JavaScript reader gives for the same fault (decode.ts), so both fillers say alike. */
+function fillError(img: Image, c: Chunk, f: PlanFillFailure, planPath: string): Error {
+  const where = chunkPlace(img.container, img.areas, c);
+  const at = `at offset ${c.fileOffset}`;
+  switch (f.kind) {
+    case 'member': return new ImageError(img.path, c.storedLen < GZ_HEADER + GZ_FOOTER ? `bad gzip member for ${where} ${at}` : `no DMTCPDAT gzip member for ${where} ${at}`);
+    case 'corrupt': return new ImageError(img.path, `corrupt gzip member for ${where} ${at}: ${f.detail}`);
+    case 'length': return new ImageError(img.path, `gzip member for ${where} ${at} holds ${f.detail} bytes, expected ${c.len}`);
+    case 'checksum': return new ImageError(img.path, `checksum mismatch in ${where}`);
+    case 'read': return new ImageError(img.path, `cannot read ${where}: ${f.detail}`);
+    default: return new Error(`cannot write the restore plan ${planPath}: ${f.detail}`);
+  }
+}
+
+/** Every copied chunk of the plan, by the addon's threads (native/addon/plan_fill.cc). */
+async function fillNative(img: Image, runs: PlanRun[][], planFd: number, planPath: string, threads: number): Promise<void> {
+  const chunks: Chunk[] = [];
+  const places: number[] = [];
+  img.areas.forEach((a, i) => {
+    if (runs[i].length === 0 || runs[i][0].mapped) return;
+    const imgBase = a.runs[0].dataOffset;
+    const planBase = runs[i][0].dataOffset;
+    for (const c of a.chunks) { chunks.push(c); places.push(planBase + (c.logicalOffset - imgBase)); }
+  });
+  if (chunks.length === 0) return;
+  const gzip = img.container === 'gzip';
+  const jobs = new BigUint64Array(chunks.length * 5);
+  chunks.forEach((c, k) => {
+    jobs.set([BigInt(gzip ? c.fileOffset : c.logicalOffset), BigInt(gzip ? c.storedLen : c.len), BigInt(c.len), c.xxh, BigInt(places[k])], k * 5);
+  });
+  const imageFd = fs.openSync(img.path, 'r');
+  try {
+    const failure = await new Promise<PlanFillFailure | null>((resolve, reject) => {
+      loadAddon().fillPlan({ imageFd, planFd, gzip, jobs, threads }, (err, f) => (err ? reject(err) : resolve(f)));
+    });
+    if (failure) throw fillError(img, chunks[failure.index], failure, planPath);
+  } finally {
+    fs.closeSync(imageFd);
+  }
+}
+
 /** Chunks in flight at once in writeRestorePlan: two per core keep every core inflating. */
 export const PLAN_IN_FLIGHT = Math.max(4, (os.availableParallelism?.() ?? os.cpus().length) * 2);
 
@@ -311,54 +377,59 @@ function writeAsync(fd: number, buf: Uint8Array, pos: number): Promise<void> {
 }
 
 /**
- * writeRestorePlanSync, in parallel: up to `inFlight` chunks at once, gzip
- * members inflated on libuv's thread pool, each checked against its XXH64
- * and written at its plan offset (positional writes; order does not matter).
+ * writeRestorePlanSync, in parallel: by the addon's threads, one per core
+ * (`filler`), or up to `inFlight` chunks at once, gzip members inflated on
+ * libuv's thread pool; each checked against its XXH64 and written at its plan
+ * offset (positional writes; order does not matter).
  * The same file, byte for byte, and the same errors: the promise resolves
  * only when every chunk was verified and written; on the first damaged chunk
  * (the lowest-numbered one, when several fail at once) nothing new starts,
  * what is in flight is waited for, and the plan file is removed.
  */
 export async function writeRestorePlan(imagePath: string, planPath: string, opts: PlanOptions = {}): Promise<PlanLayout> {
-  const inFlight = opts.inFlight ?? PLAN_IN_FLIGHT;
   const img = openImage(imagePath);
   let fd = -1;
-  const pending = new Set<Promise<void>>();
-  let failure: { k: number; e: unknown } | null = null;
   try {
     const { head, tables, layout, runs } = buildPlanTables(img, opts);
     fd = fs.openSync(planPath, 'w', 0o600);
     writeFully(fd, head, 0);
     writeFully(fd, tables, layout.areasOffset);
-    const planFd = fd;
-    for (let i = 0; i < img.areas.length && !failure; i++) {
-      const a = img.areas[i];
-      if (runs[i].length === 0 || runs[i][0].mapped) continue;
-      const imgBase = a.runs[0].dataOffset;
-      const planBase = runs[i][0].dataOffset;
-      for (const c of a.chunks) {
-        if (failure) break;
-        const pos = planBase + (c.logicalOffset - imgBase);
-        const job: Promise<void> = img.loadChunk(c.index)
-          .then((data) => writeAsync(planFd, data, pos))
-          .catch((e: unknown) => { if (!failure || c.index < failure.k) failure = { k: c.index, e }; })
-          .finally(() => { pending.delete(job); });
-        pending.add(job);
-        while (pending.size >= Math.max(1, inFlight)) await Promise.race(pending);
-      }
-    }
-    await Promise.all(pending);
-    if (failure) throw (failure as { e: unknown }).e;
+    if (opts.filler !== 'js' && nativeFills(img)) await fillNative(img, runs, fd, planPath, opts.inFlight ?? PLAN_THREADS);
+    else await fillJs(img, runs, fd, opts.inFlight ?? PLAN_IN_FLIGHT);
     fs.ftruncateSync(fd, layout.fileLen);
     fs.closeSync(fd);
     fd = -1;
     return layout;
   } catch (e) {
-    await Promise.allSettled(pending);
     if (fd >= 0) { fs.closeSync(fd); try { fs.unlinkSync(planPath); } catch { /* gone */ } }
     throw e;
   } finally {
     img.close();
   }
+}
+
+/** Every copied chunk of the plan, `inFlight` at once: members inflated on libuv's pool, hashed here. */
+async function fillJs(img: Image, runs: PlanRun[][], planFd: number, inFlight: number): Promise<void> {
+  const pending = new Set<Promise<void>>();
+  let failure: { k: number; e: unknown } | null = null;
+  for (let i = 0; i < img.areas.length && !failure; i++) {
+    const a = img.areas[i];
+    if (runs[i].length === 0 || runs[i][0].mapped) continue;
+    const imgBase = a.runs[0].dataOffset;
+    const planBase = runs[i][0].dataOffset;
+    for (const c of a.chunks) {
+      if (failure) break;
+      const pos = planBase + (c.logicalOffset - imgBase);
+      const job: Promise<void> = img.loadChunk(c.index)
+        .then((data) => writeAsync(planFd, data, pos))
+        .catch((e: unknown) => { if (!failure || c.index < failure.k) failure = { k: c.index, e }; })
+        .finally(() => { pending.delete(job); });
+      pending.add(job);
+      while (pending.size >= Math.max(1, inFlight)) await Promise.race(pending);
+    }
+  }
+  // what is in flight is waited for before the plan file is closed and removed
+  await Promise.all(pending);
+  if (failure) throw (failure as { e: unknown }).e;
 }
 

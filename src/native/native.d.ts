@@ -27,6 +27,34 @@ export interface ServiceRequest {
   fd: number;
 }
 
+/** fillPlan: the chunks to copy into a restore plan (src/image/plan.ts). */
+export interface PlanFillOptions {
+  /** The image, open for reading. */
+  imageFd: number;
+  /** The plan, open for writing. */
+  planFd: number;
+  /** The image is gzip members (needs planFillGzip()); else raw. */
+  gzip: boolean;
+  /**
+   * Five numbers per chunk, in chunk order: its file offset, its stored length
+   * (the member's; the length again for raw), its length, its XXH64, and where
+   * in the plan its bytes go.
+   */
+  jobs: BigUint64Array;
+  /** Threads that fill at once. */
+  threads: number;
+}
+
+/** The lowest-numbered chunk fillPlan could not copy, and why. */
+export interface PlanFillFailure {
+  /** Its position in the jobs (not the chunk's index in the image). */
+  index: number;
+  /** read: the file; member: not our DMTCPDAT member of those lengths; corrupt: bad deflate data,
+   * CRC or ISIZE; length: inflates to another length (detail: that length); checksum: XXH64; write: the plan. */
+  kind: 'read' | 'member' | 'corrupt' | 'length' | 'checksum' | 'write';
+  detail: string;
+}
+
 export interface NativeAddon {
   /** Replaces this process; returns only by throwing (an Error with `errno`). */
   exec(options: ExecOptions): never;
@@ -60,4 +88,12 @@ export interface NativeAddon {
    * change until then.
    */
   gzipMemberBody(input: Uint8Array, stored: boolean, out: Buffer, cb: (err: Error | null, bytes: number) => void): void;
+  /**
+   * Off Node's threads: reads, inflates, verifies and writes every job's
+   * chunk (native/addon/plan_fill.cc); `cb` gets the lowest-numbered failure,
+   * or null when every chunk is in the plan.
+   */
+  fillPlan(options: PlanFillOptions, cb: (err: Error | null, failure: PlanFillFailure | null) => void): void;
+  /** Whether fillPlan reads gzip images here (ISA-L found at run time). */
+  planFillGzip(): boolean;
 }
