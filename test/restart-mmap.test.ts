@@ -114,3 +114,28 @@ describe('restart maps raw images', () => {
     await checkOnSignal(r);
   }, 90_000);
 });
+
+describe("the restorer's threads fill a large copy (stage fill)", () => {
+  const threads = (pid: number): number => fs.readdirSync(`/proc/${pid}/task`).length;
+  // D of 96 MiB: more than the 64 MiB from which the restorer reads with one
+  // thread per core; the program checks every byte of A on each tick and of D
+  // on SIGUSR1, two cycles of each kind of copy, and no thread of ours is left.
+  for (const [kind, env, args] of [['gzip', { DMTCP_GZIP: '1' }, []], ['raw --no-mmap', RAW, ['--no-mmap']]] as const) {
+    it(`${kind}: two cycles, every byte checked, as many threads as before`, async () => {
+      s = await session();
+      let r = s.launch(prog, ['1000000', '96'], { env });
+      await ticksPast(r, 2);
+      let [image] = await s.checkpoint();
+      const before = threads(r.child.pid!);
+      for (let cycle = 1; cycle <= 2; cycle++) {
+        await killed(r);
+        r = s.restart([image], { args: [...args] });
+        await ticksPast(r, 2);
+        expect(imageMappings(r.child.pid!, image)).toEqual([]);
+        await checkOnSignal(r);
+        expect(threads(r.child.pid!)).toBe(before);
+        [image] = await s.checkpoint();
+      }
+    }, 120_000);
+  }
+});

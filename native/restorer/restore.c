@@ -9,6 +9,7 @@
 #include "tree.h"
 #include "shared_fds.h"
 #include "sysv.h"
+#include "fill.h"
 #include "../common/plan_format.h"
 
 #define RESTORER_STACK_SIZE (256 * 1024)
@@ -50,12 +51,7 @@ static struct restorer_args parse_args(char **argv) {
 }
 
 static void read_full(int fd, void *buf, uint64_t len, uint64_t off) {
-  char *p = buf;
-  while (len > 0) {
-    long n = sys4(NR_pread64, fd, p, len, off);
-    if (n <= 0) r_fail("cannot read the restore plan at offset", 0, off, 1);
-    p += n; len -= (uint64_t)n; off += (uint64_t)n;
-  }
+  r_read_full(fd, buf, len, off, "cannot read the restore plan at offset");
 }
 
 static const struct plan_area *areas;
@@ -277,27 +273,25 @@ static void map_run(const struct plan_run *r) {
   if (addr != (long)r->addr) r_fail("cannot map the image's pages at", 0, r->addr, 1);
 }
 
-static void copy_runs(int plan_fd, const struct plan_area *a) {
+/* The protections each area was mapped with (writable while its runs are
+ * filled), set to the area's own once every run is in (stage protect). */
+#define MAX_AREAS 65536   /* the kernel's vm.max_map_count is 65530 */
+static uint8_t mapped_prot[MAX_AREAS];
+
+/* An area is mapped: its runs from the image are mapped now; the copied
+ * ones are read by stage fill, for all areas at once. */
+static void place_runs(const struct plan_area *a, int prot) {
   for (uint32_t i = 0; i < a->nruns; i++) {
     const struct plan_run *r = &runs[a->first_run + i];
     if (r->addr < a->start || r->addr + r->len > a->end) r_fail("plan run outside its area at", 0, r->addr, 1);
     if (r->flags & RUN_MAP_IMAGE) map_run(r);
-    else read_full(plan_fd, (void *)r->addr, r->len, r->data_offset);
   }
+  mapped_prot[a - areas] = (uint8_t)prot;
 }
-
-/* The image's bytes into a mapped area, then the area's own protections
- * (it was mapped `prot`, writable when it had bytes to take). */
-static void fill_and_protect(int plan_fd, const struct plan_area *a, int prot) {
-  copy_runs(plan_fd, a);
-  if (prot != (int)a->prot && sys3(NR_mprotect, a->start, a->end - a->start, a->prot) < 0)
-    r_fail("cannot set protections of area at", 0, a->start, 1);
-}
-
 
 /* A System V segment shared in the tree: attached where it was; the holder
  * that fills it copies its image's bytes in. Returns 0 when `a` is not one. */
-static int attach_segment(int plan_fd, const struct plan_area *a) {
+static int attach_segment(const struct plan_area *a) {
   const char *path = a->path_offset ? (const char *)areas + a->path_offset : "";
   const struct tree_header *h = (const struct tree_header *)tree_map_start();
   if (!h || !r_startswith(path, TREE_OBJECT_PATH)) return 0;
@@ -305,13 +299,13 @@ static int attach_segment(int plan_fd, const struct plan_area *a) {
   if (!seg) return 0;
   long addr = sysv_attach(seg, a->start, (a->prot & PROT_WRITE) || a->nruns);
   if (addr != (long)a->start) r_fail("cannot attach a System V segment at", 0, a->start, 1);
-  fill_and_protect(plan_fd, a, (a->prot & PROT_WRITE) || !a->nruns ? (int)a->prot : PROT_READ | PROT_WRITE);
+  place_runs(a, (a->prot & PROT_WRITE) || !a->nruns ? (int)a->prot : PROT_READ | PROT_WRITE);
   return 1;
 }
 
-static void map_area(int plan_fd, const struct plan_area *a) {
+static void map_area(const struct plan_area *a) {
   uint64_t len = a->end - a->start;
-  if (attach_segment(plan_fd, a)) return;
+  if (attach_segment(a)) return;
   int shared_file = (a->flags & AREA_SHARED) && !(a->flags & AREA_ANON);
   int file_fd = open_backing_file(a, shared_file && (a->prot & PROT_WRITE),
                                   a->file_offset + (shared_file ? len : PAGE_SIZE));
@@ -323,7 +317,7 @@ static void map_area(int plan_fd, const struct plan_area *a) {
     addr = sys6(NR_mmap, a->start, len, prot, MAP_SHARED | MAP_FIXED, file_fd, a->file_offset);
     sys1(NR_close, file_fd);
     if (addr != (long)a->start) r_fail("cannot map shared file area at", 0, a->start, 1);
-    fill_and_protect(plan_fd, a, prot);
+    place_runs(a, prot);
     return;
   }
   int flags = MAP_FIXED | ((a->flags & AREA_SHARED) ? MAP_SHARED : MAP_PRIVATE);
@@ -347,16 +341,30 @@ static void map_area(int plan_fd, const struct plan_area *a) {
     addr = sys6(NR_mmap, a->start, len, prot, flags | MAP_ANONYMOUS, -1, 0);
   }
   if (addr != (long)a->start) r_fail("cannot map area at", 0, a->start, 1);
-  fill_and_protect(plan_fd, a, prot);
+  place_runs(a, prot);
 }
 
-static void map_areas(int plan_fd) {
+static void map_areas(void) {
+  if (header.nareas > MAX_AREAS) r_fail("more areas than the kernel maps:", 0, header.nareas, 1);
   for (uint32_t i = 0; i < header.nareas; i++) {
     const struct plan_area *a = &areas[i];
     if (a->flags & (AREA_VDSO | AREA_VVAR)) continue;
     if (overlaps(a->start, a->end, handoff.tables_addr, handoff.tables_addr + handoff.tables_len))
       r_fail("plan tables overlap area at", 0, a->start, 1);
-    map_area(plan_fd, a);
+    map_area(a);
+  }
+}
+
+/* ---- stage: fill (fill.c) ---- */
+
+/* ---- stage: protect ---- */
+
+static void protect(void) {
+  for (uint32_t i = 0; i < header.nareas; i++) {
+    const struct plan_area *a = &areas[i];
+    if (a->flags & (AREA_VDSO | AREA_VVAR) || mapped_prot[i] == a->prot) continue;
+    if (sys3(NR_mprotect, a->start, a->end - a->start, a->prot) < 0)
+      r_fail("cannot set protections of area at", 0, a->start, 1);
   }
 }
 
@@ -388,7 +396,9 @@ __attribute__((noreturn)) void restorer_main(uint64_t *kernel_sp) {
   clear_space();
   move_vdso();
   set_brk();
-  map_areas(plan_fd);
+  map_areas();
+  fill_runs(runs, header.nruns, plan_fd);
+  protect();
   if (tree_map_start()) shared_fds_after_memory((const struct tree_header *)tree_map_start());
   sys1(NR_close, plan_fd);
   if (image_fd >= 0) sys1(NR_close, image_fd);   /* the mappings keep the file */

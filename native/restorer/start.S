@@ -26,4 +26,28 @@ jump_to_entry:
   mov %rsi, %rdi
   call *%rax
   hlt
+
+/* long restorer_clone(unsigned long flags, void *stack_top, int *ctid, void (*fn)(void))
+ * A thread of ours (fill.c): clone() with the child on stack_top, where it
+ * calls fn and exits; the parent gets the new thread's id (or -errno). */
+  .globl restorer_clone
+restorer_clone:
+  and $-16, %rsi
+  sub $8, %rsi
+  mov %rcx, (%rsi)      /* fn, for the child to pop */
+  mov %rdx, %r10        /* child_tid: cleared and woken by the kernel at exit */
+  xor %edx, %edx        /* parent_tid */
+  xor %r8d, %r8d        /* tls */
+  mov $56, %eax         /* clone */
+  syscall
+  test %rax, %rax
+  jnz 1f
+  pop %rax              /* the child, on its stack, now 16-aligned before the call */
+  call *%rax
+  xor %edi, %edi
+  mov $60, %eax         /* exit: this thread only */
+  syscall
+  hlt
+1:
+  ret
   .section .note.GNU-stack,"",@progbits

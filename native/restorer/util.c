@@ -74,3 +74,12 @@ void r_fail(const char *what, const char *detail, uint64_t hex, int with_hex) {
   sys1(NR_exit_group, FAIL_RC);
   for (;;) {}
 }
+
+void r_read_full(int fd, void *buf, uint64_t len, uint64_t off, const char *what) {
+  char *p = buf;
+  while (len > 0) {
+    long n = sys4(NR_pread64, fd, p, len, off);
+    if (n <= 0) r_fail(what, 0, off, 1);
+    p += n; len -= (uint64_t)n; off += (uint64_t)n;
+  }
+}

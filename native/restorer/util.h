@@ -14,6 +14,8 @@ void r_memset(void *dst, int c, size_t n);
 uint64_t r_parse_num(const char *s, int base, const char **end);
 /* One line on stderr: "mtcp_restart: <what>[ <hex>]\n". */
 void r_say(const char *what, const char *detail, uint64_t hex, int with_hex);
+/* pread all of [off, off+len) into buf, or fail with `what` and the offset. */
+void r_read_full(int fd, void *buf, uint64_t len, uint64_t off, const char *what);
 /* Called by r_fail before it exits (the tree tells the other processes). */
 extern void (*r_before_fail)(void);
 __attribute__((noreturn)) void r_fail(const char *what, const char *detail, uint64_t hex, int with_hex);

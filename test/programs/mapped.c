@@ -6,6 +6,7 @@
  * its pages stay in the image file untouched. B (4 MiB) is discarded on
  * SIGUSR1 with madvise(MADV_DONTNEED), after which anonymous memory reads as
  * zero: the program checks that it does, then fills it again.
+ * Usage: mapped [TICKS] [D_MIB] (D is 16 MiB unless told).
  * Prints "TICK n" each tick, "CHECKED ok" after a SIGUSR1, "FAIL <why>" and
  * exits 1 on any mismatch. */
 #define _GNU_SOURCE
@@ -19,7 +20,6 @@
 
 #define MIB (1UL << 20)
 #define A_LEN (16 * MIB)
-#define D_LEN (16 * MIB)
 #define B_LEN (4 * MIB)
 
 static volatile sig_atomic_t check_requested;
@@ -49,6 +49,7 @@ static unsigned char *area(size_t len) {
 
 int main(int argc, char **argv) {
   int ticks = argc > 1 ? atoi(argv[1]) : 1000000;
+  size_t D_LEN = (argc > 2 ? (size_t)atoi(argv[2]) : 16) * MIB;
   setvbuf(stdout, 0, _IOLBF, 0);
   signal(SIGUSR1, on_usr1);
   unsigned char *a = area(A_LEN), *d = area(D_LEN), *b = area(B_LEN);
