@@ -158,3 +158,29 @@ it('uses ISA-L where the build found it, and node:zlib when told to', () => {
     { encoding: 'utf8', env: { ...process.env, DMTCP_GZIP_ENGINE: 'zlib' } });
   expect(child.stdout.trim()).toBe('zlib');
 });
+
+describe('DMTCP_GZIP_ENGINE reaches the encoder that writes the image', () => {
+  let s: Session | undefined;
+  afterEach(async () => { await s?.close(); s = undefined; });
+  const built = gzipEngine();
+  // The resident encoder of the native launcher, of the Node launcher, and an
+  // encoder started for the checkpoint: each says which engine deflated the page data.
+  for (const [how, env, launchArgs] of [
+    ['the resident encoder (native launcher)', {}, []],
+    ['the resident encoder (Node launcher)', { DMTCP_LAUNCH_NO_FAST: '1' }, []],
+    ['an encoder per checkpoint', {}, ['--no-encoder-service']],
+  ] as const) {
+    it(`${how}: zlib when told, else ${built}`, async () => {
+      s = await session();
+      for (const engine of ['zlib', undefined]) {
+        const run = s.launch(program('counter'), ['1000'], { env: { ...env, ...(engine ? { DMTCP_GZIP_ENGINE: engine } : {}) }, launchArgs: [...launchArgs] });
+        await run.waitFor((l) => l === '2');
+        const [image] = await s.checkpoint();
+        const im = openImage(image);
+        try { expect(im.meta.image?.deflate).toBe(engine ?? built); } finally { im.close(); }
+        run.kill();
+        await run.exited;
+      }
+    });
+  }
+});

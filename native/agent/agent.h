@@ -194,6 +194,7 @@ struct agent_config {
   int interval_s;             /* with it, DMTCP_CHECKPOINT_INTERVAL: seconds between checkpoints (0: none) */
   int quiet;                  /* DMTCP_QUIET (-q): 2 and more keep our warnings to ourselves (util.c) */
   int forked;                 /* DMTCP_FORKED_CHECKPOINT: FORKED_AUTO (unset), FORKED_ON (1), FORKED_OFF (0) */
+  char gzip_engine_env[48];   /* "DMTCP_GZIP_ENGINE=..." for the encoders we start; empty: unset */
 };
 
 enum { FORKED_AUTO = 0, FORKED_ON = 1, FORKED_OFF = 2 };

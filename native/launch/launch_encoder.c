@@ -43,7 +43,11 @@ char *encoder_start(const struct launch_where *w, const char *dir) {
   strcpy(path_env, "PATH=");
   strcat(path_env, path);   /* nothing else of ours or the program's */
   char *argv[] = { w->node, script, "--socket", socket, NULL };
-  char *envp[] = { path_env, NULL };
+  /* and the user's choice of deflate engine (src/image/engine.ts) */
+  const char *engine = getenv("DMTCP_GZIP_ENGINE");
+  char *engine_env = engine ? malloc(strlen(engine) + sizeof "DMTCP_GZIP_ENGINE=") : NULL;
+  if (engine_env) { strcpy(engine_env, "DMTCP_GZIP_ENGINE="); strcat(engine_env, engine); }
+  char *envp[] = { path_env, engine_env, NULL };
   int presence[2];
   int pid = -1, err = 0;
   if (pipe2(presence, O_CLOEXEC) == 0) {

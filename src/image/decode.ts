@@ -30,8 +30,9 @@ export interface ImageMeta {
   /**
    * `writer`: 'resident' or 'per-checkpoint' (which encoder process wrote it; images since the resident encoder).
    * `pageData`: 'direct' when the process wrote its pages into the file itself (docs/encoder-service.md).
+   * `deflate`: gzip images, the engine that deflated page data: 'isa-l' or 'zlib' (src/image/engine.ts).
    */
-  image?: { formatVersion: number; compression: string; created: string; encoder?: string; pageSize?: number; writer?: string; pageData?: string };
+  image?: { formatVersion: number; compression: string; created: string; encoder?: string; pageSize?: number; writer?: string; pageData?: string; deflate?: string };
   hbict?: HbictInfo;
   [k: string]: unknown;
 }

@@ -141,7 +141,7 @@ export class ImageBuilder {
 
   /** `facts`: more image facts for the header (e.g. the writer). */
   header(meta: Record<string, unknown>, facts: Record<string, unknown> = {}): void {
-    const h = buildHeader(meta, this.compression, facts);
+    const h = buildHeader(meta, this.compression, this.sink.deflate ? { deflate: this.sink.deflate, ...facts } : facts);
     this.sink.section(TAG_IMAGE, 0, h, false);
     this.logical = h.length;
   }

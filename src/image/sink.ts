@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { buildMember, buildStoredMember, memberFromBody } from './gzmember';
-import { DATA_LEVEL, memberBody, worthDeflating } from './engine';
+import { DATA_LEVEL, EngineName, gzipEngine, memberBody, worthDeflating } from './engine';
 
 /** Header and metadata members are stored (level 0) so their tags and JSON stay readable. */
 const GZIP_STORED_LEVEL = 0;
@@ -25,6 +25,8 @@ export interface Sink {
   data(tag: string, logical: number, data: Uint8Array, done: (p: Placed) => void): Promise<void>;
   /** How many caller buffers may be in flight at once (see data()). */
   readonly buffers: number;
+  /** Gzip sinks: the deflate engine of page data (engine.ts), told in the image header. */
+  readonly deflate?: EngineName;
   /** Waits until every pending section is in the file. */
   flush(): Promise<void>;
   /** After a failure: waits until nothing is in flight any more (errors ignored), so the fd may be closed. */
@@ -80,6 +82,7 @@ export class RawSink implements Sink {
 export class GzipSink implements Sink {
   size = 0;
   readonly buffers: number = 1;
+  get deflate(): EngineName { return 'zlib'; }
   constructor(private fd: number) {}
   protected place(parts: Buffer[]): Placed {
     const fileOffset = this.size;
@@ -127,6 +130,7 @@ export class ParallelGzipSink extends GzipSink {
     super(file);
     this.buffers = buffers;
   }
+  override get deflate(): EngineName { return gzipEngine(); }
 
   private get inFlight(): number {
     return this.buffers > 1 ? Math.min(GZIP_IN_FLIGHT, this.buffers - 1) : GZIP_IN_FLIGHT;

@@ -9,6 +9,9 @@ import * as path from 'node:path';
 import { loadAddon, PACKAGE_ROOT } from '../native';
 import { ENCODER_PRESENCE_FD, MAX_SOCKET_PATH, SERVICE_PID_FILE } from './protocol';
 
+/** src/image/engine.ts's switch (`zlib` turns ISA-L off), passed on to the service it applies in. */
+const ENGINE_ENV = 'DMTCP_GZIP_ENGINE';
+
 export const SERVICE_SCRIPT = path.join(PACKAGE_ROOT, 'dist', 'service', 'service-main.js');
 const SOCKET_NAME = 'encoder.sock';
 const FOLDER_PREFIX = 'dmtcp-enc-';
@@ -70,8 +73,10 @@ export function startEncoderService(tmpDir: string): StartedService {
     const pid = loadAddon().startService({
       path: process.execPath,
       argv: [process.execPath, SERVICE_SCRIPT, '--socket', socket],
-      // Nothing of the program's environment (no LD_PRELOAD of the agent, no DMTCP_*).
-      env: [`PATH=${process.env.PATH ?? '/usr/bin:/bin'}`],
+      // Nothing of the program's environment (no LD_PRELOAD of the agent, no
+      // DMTCP_*) but the user's choice of deflate engine (engine.ts).
+      env: [`PATH=${process.env.PATH ?? '/usr/bin:/bin'}`,
+        ...(process.env[ENGINE_ENV] !== undefined ? [`${ENGINE_ENV}=${process.env[ENGINE_ENV]}`] : [])],
       presenceFd: ENCODER_PRESENCE_FD,
     });
     fs.writeFileSync(path.join(dir, SERVICE_PID_FILE), String(pid), { mode: 0o600 });

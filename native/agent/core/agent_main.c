@@ -27,6 +27,7 @@ struct agent_state agent;
  * checkpoint thread. Read once and removed: children and exec'd programs
  * have their own ways in. */
 #define HELLO_EARLY_ENV "DMTCP_HELLO_EARLY"
+#define GZIP_ENGINE_ENV "DMTCP_GZIP_ENGINE"   /* src/image/engine.ts: zlib, or isa-l when found */
 static int hello_early(void) {
   const char *v = getenv(HELLO_EARLY_ENV);
   int early = v && !strcmp(v, "1");
@@ -67,6 +68,11 @@ static int read_config(struct agent_config *c) {
   c->quiet = quiet ? atoi(quiet) : 0;
   const char *forked = getenv("DMTCP_FORKED_CHECKPOINT");
   c->forked = !forked || !*forked ? FORKED_AUTO : !strcmp(forked, "0") ? FORKED_OFF : !strcmp(forked, "1") ? FORKED_ON : FORKED_AUTO;
+  const char *engine = getenv(GZIP_ENGINE_ENV);
+  if (engine && strlen(engine) + sizeof GZIP_ENGINE_ENV + 1 <= sizeof c->gzip_engine_env) {
+    agent_strlcpy(c->gzip_engine_env, GZIP_ENGINE_ENV "=", sizeof c->gzip_engine_env);
+    agent_strlcpy(c->gzip_engine_env + sizeof GZIP_ENGINE_ENV, engine, sizeof c->gzip_engine_env - sizeof GZIP_ENGINE_ENV);
+  }
   if (dir && *dir) agent_strlcpy(c->ckpt_dir, dir, sizeof c->ckpt_dir);
   else if (!getcwd(c->ckpt_dir, sizeof c->ckpt_dir)) agent_strlcpy(c->ckpt_dir, ".", sizeof c->ckpt_dir);
   agent_strlcpy(c->node_path, node, sizeof c->node_path);

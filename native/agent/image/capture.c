@@ -317,7 +317,8 @@ static pid_t spawn_encoder(int pipe_read, const char *const *args) {
   for (; *args && n < (int)(sizeof l.argv / sizeof l.argv[0]) - 1; args++) l.argv[n++] = *args;
   l.argv[n] = 0;
   l.envp[0] = "PATH=/usr/local/bin:/usr/bin:/bin";
-  l.envp[1] = 0;
+  l.envp[1] = agent.config.gzip_engine_env[0] ? agent.config.gzip_engine_env : 0;   /* the user's choice of deflate engine */
+  l.envp[2] = 0;
   /* CLONE_VM|CLONE_VFORK: no copy of our address space; we wait until it execs.
    * Exit signal 0: the program never gets a SIGCHLD for it. */
   return agent_libc_clone(encoder_child, encoder_stack + ENCODER_STACK_SIZE, CLONE_VM | CLONE_VFORK, &l);
