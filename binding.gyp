@@ -5,6 +5,7 @@
   #   libdmtcpaware      .so and .a of include/dmtcp/dmtcpaware.h (docs/api.md)
   #   mtcp_restart       the restorer: static, no libc, linked low (see docs/restore-plan.md)
   #   dmtcp_launch_fast  dmtcp_launch's common cases without Node's start-up (native/launch/launch.h)
+  #   dmtcp_encoder_wait the resident encoder until the first checkpoint starts Node (native/encoder_wait/)
   "targets": [
     {
       "target_name": "dmtcp_native",
@@ -57,6 +58,13 @@
       "target_name": "dmtcp_launch_fast",
       "type": "executable",
       "sources": ["<!@(ls -1 native/launch/*.c)"],
+      "cflags": ["-std=gnu11", "-Wall", "-O2", "-D_GNU_SOURCE"]
+    },
+    {
+      # the resident encoder's stand-in until the first checkpoint (native/encoder_wait/encoder_wait.c)
+      "target_name": "dmtcp_encoder_wait",
+      "type": "executable",
+      "sources": ["native/encoder_wait/encoder_wait.c"],
       "cflags": ["-std=gnu11", "-Wall", "-O2", "-D_GNU_SOURCE"]
     },
     {

@@ -12,6 +12,7 @@ import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
 import { BIN, numbers, program, session, Session, waitUntil } from './helpers/e2e';
 import { readImageMeta } from '../dist/image/decode.js';
+import { ENCODER_WAIT } from '../dist/native/index.js';
 
 let s: Session | undefined;
 afterEach(async () => { await s?.close(); s = undefined; });
@@ -81,6 +82,27 @@ describe('resident encoder', () => {
     await run.exited;
     await waitUntil(() => !alive(pid!), 10_000);
     expect(fs.existsSync(path.dirname(socket!))).toBe(false);
+  });
+
+  it('Node starts at the first checkpoint: until then only dmtcp_encoder_wait listens; a program that ends before one never starts it', async () => {
+    const program0 = (pid: number): string => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
+    const { run, socket } = await counterSession();
+    const pid = servicePid(socket!)!;
+    expect(program0(pid)).toBe(ENCODER_WAIT);
+    const [image] = await s!.checkpoint();
+    expect(writerOf(image)).toBe('resident');
+    expect(program0(pid)).toBe(process.execPath);   // the same process, exec'd
+    run.kill();
+    await run.exited;
+    await s!.close();
+
+    const second = await counterSession();
+    const waiter = servicePid(second.socket!)!;
+    expect(program0(waiter)).toBe(ENCODER_WAIT);
+    second.run.kill();
+    await second.run.exited;
+    await waitUntil(() => !alive(waiter), 10_000);
+    expect(fs.existsSync(path.dirname(second.socket!))).toBe(false);
   });
 
   it('DMTCP_ENCODER_SERVICE=0: no service; each checkpoint starts its own encoder', async () => {
@@ -163,8 +185,7 @@ describe('resident encoder', () => {
 });
 
 describe('stale service folders', () => {
-  it('a starting service removes our old folders whose service is gone, and keeps live, young and foreign ones', async () => {
-    const { sweepStaleFolders } = await import('../src/service/start');
+  it('the waiter a launch starts removes our old folders whose service is gone, and keeps live, young and foreign ones', () => {
     const base = fs.mkdtempSync(path.join(os.tmpdir(), 'dmtcp-sweep-'));
     const made = (name: string, pid?: number): string => {
       const dir = path.join(base, name);
@@ -173,19 +194,34 @@ describe('stale service folders', () => {
       if (pid !== undefined) fs.writeFileSync(path.join(dir, 'service.pid'), String(pid));
       return dir;
     };
+    const age = (dirs: string[], seconds: number): void => {
+      const t = new Date(Date.now() - seconds * 1000);
+      for (const d of dirs) fs.utimesSync(d, t, t);
+    };
+    /** dmtcp_encoder_wait for a folder of its own in `base`, its presence pipe at an end at once (/dev/null). */
+    const waiter = (): void => {
+      const mine = fs.mkdtempSync(path.join(base, 'dmtcp-enc-'));
+      const presence = fs.openSync('/dev/null', 'r');
+      try {
+        const r = spawnSync(ENCODER_WAIT, [path.join(mine, 'encoder.sock'), '/bin/false', 'unused'], { stdio: ['ignore', 'ignore', 'pipe', presence], encoding: 'utf8' });
+        expect(r.status, r.stderr).toBe(0);
+      } finally { fs.closeSync(presence); }
+      expect(fs.existsSync(mine)).toBe(false);   // its own folder goes with it: the computation ended without a checkpoint
+    };
     // a pid that is certainly gone: a child that has exited and been reaped
     const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
     const dead = made('dmtcp-enc-dead00', gone);
     const nopid = made('dmtcp-enc-nopid0');
     const liveDir = path.join(base, 'dmtcp-enc-live00');
-    // a live process whose command line names the socket, as the service's does
+    // a live process whose command line names the socket, as the service's (and its waiter's) does
     const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', path.join(liveDir, 'encoder.sock')], { stdio: 'ignore' });
     try {
       made('dmtcp-enc-live00', live.pid);
       const other = made('not-ours-dmtcp', gone);
-      sweepStaleFolders(base);                        // all of them young: nothing goes
+      waiter();                                       // all of them young: nothing goes
       expect(fs.existsSync(dead) && fs.existsSync(nopid)).toBe(true);
-      sweepStaleFolders(base, Date.now() + 120_000);  // two minutes later
+      age([dead, nopid, liveDir, other], 120);        // two minutes old
+      waiter();
       expect(fs.existsSync(dead)).toBe(false);
       expect(fs.existsSync(nopid)).toBe(false);
       expect(fs.existsSync(liveDir)).toBe(true);

@@ -23,6 +23,7 @@
 #define AGENT_FAIL_RC 99
 #define AGENT_MAX_PIDS 4096          /* processes of the computation a pid table maps */
 #define AGENT_MAX_ZOMBIES 256        /* exited, unreaped children an image records */
+#define AGENT_UNTOLD_MAX 32          /* forked children noted before the coordinator is told of them */
 
 /* The library is built with hidden visibility; only the wrappers are its interface. */
 #define AGENT_EXPORT __attribute__((visibility("default")))
@@ -245,6 +246,9 @@ struct agent_state {
    * between two checkpoints. */
   volatile int gate_in_flight;
   volatile int gate_closed;
+  /* Children our fork wrapper made that the coordinator was not told of yet
+   * (coord_link.c, forked_*): beside the gate, whose page a fork's parent writes anyway. */
+  volatile pid_t untold[AGENT_UNTOLD_MAX];
   char self_path[PATH_MAX];   /* this library, put back in LD_PRELOAD at exec */
   char exe_path[PATH_MAX];    /* the program, as /proc/self/exe named it at its first checkpoint (after a
                                * restart the kernel names the restorer: procfs.c answers this) */
@@ -508,7 +512,10 @@ int coord_connect_and_hello(int restart);
 int coord_connect_and_send_hello(int restart, int wait_welcome);
 int coord_take_welcome(const char *line);   /* 0 if it was a WELCOME (id adopted) */
 int coord_send_exec(void);   /* after exec: same connection, new program */
-int coord_send_forked(pid_t child);   /* our wrapper made a child: the coordinator expects it */
+void forked_note(pid_t child);        /* our wrapper made a child: the coordinator is told of it later (coord_link.c) */
+void forked_reaped(pid_t child);      /* the parent reaped it: nobody needs to know of it */
+void forked_tell(void);               /* tell the coordinator of every child noted (SUSPEND, exec, exit) */
+AGENT_FORK_PATH void forked_child_forget(void);   /* fork child: the notes are its parent's */
 int coord_link_is_local(void);        /* the link is the abstract socket: the coordinator is on this host */
 int coord_read_line(char *buf, size_t size);
 int coord_line_buffered(void);

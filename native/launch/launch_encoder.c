@@ -36,13 +36,15 @@ char *encoder_start(const struct launch_where *w, const char *dir) {
   char socket[MAX_SOCKET_PATH + 32];   /* encoder_fits keeps it within MAX_SOCKET_PATH */
   snprintf(socket, sizeof socket, "%s/" SOCKET_NAME, dir);
   char *script = path_join2(w->root, "dist/service/service-main.js");
+  /* Node starts at the computation's first checkpoint (native/encoder_wait/) */
+  char *wait = path_join2(w->root, "build/Release/dmtcp_encoder_wait");
   const char *path = getenv("PATH");
   if (!path) path = "/usr/bin:/bin";
   char *path_env = malloc(strlen(path) + sizeof "PATH=");
-  if (!script || !path_env) abort();
+  if (!script || !wait || !path_env) abort();
   strcpy(path_env, "PATH=");
   strcat(path_env, path);   /* nothing else of ours or the program's */
-  char *argv[] = { w->node, script, "--socket", socket, NULL };
+  char *argv[] = { wait, socket, w->node, script, NULL };
   /* and the user's choice of deflate engine (src/image/engine.ts) */
   const char *engine = getenv("DMTCP_GZIP_ENGINE");
   char *engine_env = engine ? malloc(strlen(engine) + sizeof "DMTCP_GZIP_ENGINE=") : NULL;
@@ -52,7 +54,7 @@ char *encoder_start(const struct launch_where *w, const char *dir) {
   int pid = -1, err = 0;
   if (pipe2(presence, O_CLOEXEC) == 0) {
     struct fd_move move = { presence[0], SERVICE_PRESENCE_FD };
-    pid = spawn_detached(w->node, argv, envp, &move, 1, 1);
+    pid = spawn_detached(wait, argv, envp, &move, 1, 1);
     err = errno;
     close(presence[0]);
     if (pid >= 0 && dup3(presence[1], ENCODER_PRESENCE_FD, 0) < 0) { pid = -1; err = errno; }
@@ -61,7 +63,9 @@ char *encoder_start(const struct launch_where *w, const char *dir) {
     err = errno;
   }
   free(script);
+  free(wait);
   free(path_env);
+  free(engine_env);
   if (pid < 0) {
     rmdir(dir);
     fprintf(stderr, LAUNCH_CMD ": cannot start the resident image encoder (cannot start the encoder service: %s); "

@@ -49,6 +49,13 @@ const GONE_POLL_MS = 20;
 const EXPECTED_POLL_MS = 2;
 /** --exit-on-last: how often it looks again while a told child may still come. */
 const LAST_POLL_MS = 50;
+/**
+ * After a process leaves, children it forked but had not told us of yet
+ * (their parent tells at SUSPEND: native/agent/core/coord_link.c) join on
+ * their own within 10 ms of their fork (lazy_join.c): until this long after a
+ * disconnect, no SUSPEND completes and --exit-on-last does not end us.
+ */
+const ORPHAN_GRACE_MS = 50;
 
 export class Coordinator {
   readonly registry = new Registry();
@@ -213,7 +220,7 @@ export class Coordinator {
    * each gets at most NEWCOMER_WAIT_MS.
    */
   private newcomers(): Newcomers {
-    const unsettled = () => this.unidentified > 0 || this.expected.prune() > 0;
+    const unsettled = () => this.unidentified > 0 || this.orphansMayCome() || this.expected.prune() > 0;
     return {
       unsettled,
       whenSettled: (cb) => {
@@ -240,10 +247,14 @@ export class Coordinator {
     };
   }
 
+  /** When a process last left (ORPHAN_GRACE_MS). */
+  private lastDisconnect = 0;
+  private orphansMayCome(): boolean { return Date.now() - this.lastDisconnect < ORPHAN_GRACE_MS; }
+
   /** Send KILL to every agent; returns how many were told. */
   kill(): number {
     const agents = this.registry.all();
-    for (const a of agents) a.send(encodeMessage('KILL'));
+    for (const a of agents) { a.killed = true; a.send(encodeMessage('KILL')); }
     // children still to connect are told when they do (hello)
     const coming = this.expected.prune() > 0 ? this.expected.doomAll() : 0;
     if (agents.length) this.cfg.log(`killing ${agents.length} process(es)`);
@@ -355,7 +366,8 @@ export class Coordinator {
       const pid = Number(m.fields.pid);
       if (!Number.isInteger(pid) || pid <= 0) return true;
       if (!this.registry.all().some((a) => a.rpid === pid && a.host === agent.host)) {
-        this.expected.add({ pid, host: agent.host, parentId: agent.id, parentRpid: agent.rpid });
+        // (a parent tells of the children it had not yet as it obeys KILL: they end too)
+        this.expected.add({ pid, host: agent.host, parentId: agent.id, parentRpid: agent.rpid }, agent.killed === true);
       }
       return true;
     }
@@ -386,8 +398,8 @@ export class Coordinator {
 
   private exitIfLastLeft(): void {
     if (this.cfg.exitOnLast && this.registry.everConnected > 0 && this.registry.size === 0 && this.commandsRunning === 0) {
-      // A child told of but not connected yet is still to come.
-      if (this.expected.prune() > 0) {
+      // A child told of but not connected yet is still to come, or one not told of yet may.
+      if (this.expected.prune() > 0 || this.orphansMayCome()) {
         if (!this.lastPoll) this.lastPoll = setTimeout(() => { this.lastPoll = undefined; this.exitIfLastLeft(); }, LAST_POLL_MS);
         return;
       }
@@ -398,6 +410,7 @@ export class Coordinator {
   agentGone(agent: Agent): void {
     if (!this.registry.has(agent.id)) return;
     this.registry.remove(agent.id);
+    this.lastDisconnect = Date.now();
     this.cfg.log(`${agent.prog}[${agent.pid}] (${agent.id}) disconnected (${this.registry.size} left)`);
     this.run?.disconnected(agent);
     if (this.registry.size === 0) {

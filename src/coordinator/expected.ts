@@ -81,8 +81,8 @@ export class ExpectedChildren {
     return this.byKey.size;
   }
 
-  add(child: Omit<ExpectedChild, 'since' | 'doomed'>): void {
-    this.byKey.set(`${child.host}/${child.pid}`, { ...child, since: Date.now(), doomed: false });
+  add(child: Omit<ExpectedChild, 'since' | 'doomed'>, doomed = false): void {
+    this.byKey.set(`${child.host}/${child.pid}`, { ...child, since: Date.now(), doomed });
     if (this.byKey.size >= this.pruneAt) {
       this.prune();
       this.pruneAt = Math.max(PRUNE_FIRST, 2 * this.byKey.size);

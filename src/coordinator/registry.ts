@@ -25,6 +25,8 @@ export interface PeerInfo {
 /** A connected agent: its peer facts plus the live connection. */
 export interface Agent extends PeerInfo {
   restarted: boolean;
+  /** It was sent KILL: children it tells of from now on are ended as they join. */
+  killed?: boolean;
   socket: net.Socket;
   send(line: string): void;
 }

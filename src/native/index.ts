@@ -12,12 +12,14 @@ const BUILD_DIR = path.join(PACKAGE_ROOT, 'build', 'Release');
 
 export const AGENT_LIBRARY = path.join(BUILD_DIR, 'libdmtcp.so');
 export const RESTORER = path.join(BUILD_DIR, 'mtcp_restart');
+/** Listens for the resident encoder and starts it at the first checkpoint (native/encoder_wait/). */
+export const ENCODER_WAIT = path.join(BUILD_DIR, 'dmtcp_encoder_wait');
 export const ENCODER_SCRIPT = path.join(PACKAGE_ROOT, 'dist', 'image', 'encoder-main.js');
 const ADDON = path.join(BUILD_DIR, 'dmtcp_native.node');
 
 export class MissingBuildError extends Error {}
 
-function mustExist(file: string): string {
+export function mustExist(file: string): string {
   if (!fs.existsSync(file)) {
     throw new MissingBuildError(
       `${path.relative(PACKAGE_ROOT, file)} is missing: run 'npm install' (or 'npm run build') in ${PACKAGE_ROOT}`,

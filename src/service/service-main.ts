@@ -1,5 +1,7 @@
 // The resident encoder: `node dist/service/service-main.js --socket PATH
-// [--workers N]`, started detached by dmtcp_launch and dmtcp_restart (start.ts).
+// [--listen-fd N] [--workers N]`, started detached by dmtcp_launch and
+// dmtcp_restart (start.ts) through dmtcp_encoder_wait, which listens on the
+// socket and execs us with it at --listen-fd when the first checkpoint comes.
 // Keeping one encoder per computation alive spares every checkpoint Node's
 // start-up, which is most of the cost of writing a small image
 // (docs/performance.md). Worker threads (worker.ts) take the checkpoints; this
@@ -13,24 +15,26 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { loadAddon } from '../native';
 import { SERVICE_PID_FILE, SERVICE_PRESENCE_FD } from './protocol';
-import { sweepStaleFolders } from './start';
 import type { WorkerData } from './worker';
 
 /** Checkpoints encoded at once: a process writes one image at a time, so two (fewer on one core) cover a program and a child it exec'd. */
 const DEFAULT_WORKERS = Math.min(2, os.availableParallelism());
 
-interface Args { socket: string; workers: number }
+interface Args { socket: string; listenFd?: number; workers: number }
 
 function parseArgs(argv: string[]): Args {
   let socket = '';
+  let listenFd: number | undefined;
   let workers = DEFAULT_WORKERS;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--socket') socket = argv[++i] ?? '';
+    else if (argv[i] === '--listen-fd') listenFd = Number(argv[++i]);
     else if (argv[i] === '--workers') workers = Math.max(1, Number(argv[++i]) | 0);
     else throw new Error(`unknown argument ${argv[i]}`);
   }
   if (!socket) throw new Error('missing --socket PATH');
-  return { socket, workers };
+  if (listenFd !== undefined && !(Number.isInteger(listenFd) && listenFd > 2)) throw new Error('--listen-fd needs a descriptor number above 2');
+  return { socket, listenFd, workers };
 }
 
 function removeSocket(socket: string): void {
@@ -43,10 +47,8 @@ function removeSocket(socket: string): void {
 function main(): void {
   const args = parseArgs(process.argv.slice(2));
   const addon = loadAddon();
-  const listenFd = addon.listenUnix(args.socket);
-  // Folders left by services killed with -9, beside ours: once listening, so
-  // that no checkpoint waits for this (the launchers do not sweep).
-  try { sweepStaleFolders(path.dirname(path.dirname(args.socket))); } catch { /* housekeeping only */ }
+  const listenFd = args.listenFd ?? addon.listenUnix(args.socket);
+  // (folders left by services killed with -9 were swept by dmtcp_encoder_wait)
   const data: WorkerData = { listenFd };
   const workers = Array.from({ length: args.workers }, () => new Worker(path.join(__dirname, 'worker.js'), { workerData: data }));
   const stopped = workers.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())));

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadAddon, PACKAGE_ROOT } from '../native';
+import { ENCODER_WAIT, loadAddon, mustExist, PACKAGE_ROOT } from '../native';
 import { ENCODER_PRESENCE_FD, MAX_SOCKET_PATH, SERVICE_PID_FILE } from './protocol';
 
 /** src/image/engine.ts's switch (`zlib` turns ISA-L off), passed on to the service it applies in. */
@@ -15,49 +15,13 @@ const ENGINE_ENV = 'DMTCP_GZIP_ENGINE';
 export const SERVICE_SCRIPT = path.join(PACKAGE_ROOT, 'dist', 'service', 'service-main.js');
 const SOCKET_NAME = 'encoder.sock';
 const FOLDER_PREFIX = 'dmtcp-enc-';
-/** A folder this old with no live service in it is left over (a service killed with -9). */
-const STALE_AFTER_MS = 60_000;
-
-/** Whether `pid` is a live resident encoder serving `socket`. */
-function serving(pid: number, socket: string): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(socket);
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Removes our folders under `base` whose service is gone without cleaning up
- * (killed with SIGKILL, or the machine's OOM killer). Young folders are left
- * alone: their service may still be starting.
- */
-export function sweepStaleFolders(base: string, now = Date.now()): void {
-  let names: string[];
-  try { names = fs.readdirSync(base); } catch { return; }
-  const uid = process.getuid?.();
-  for (const name of names) {
-    if (!name.startsWith(FOLDER_PREFIX)) continue;
-    const dir = path.join(base, name);
-    try {
-      const st = fs.lstatSync(dir);
-      if (!st.isDirectory() || st.uid !== uid || now - st.mtimeMs < STALE_AFTER_MS) continue;
-      const pid = Number(fs.readFileSync(path.join(dir, SERVICE_PID_FILE), 'utf8'));
-      if (Number.isInteger(pid) && pid > 0 && serving(pid, path.join(dir, SOCKET_NAME))) continue;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') continue; // unreadable: not ours to judge
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 export interface StartedService { socket: string; pid: number }
 
 /** A private folder for the socket: under `tmpDir`, or the system's when that path would be too long for a socket. */
 function socketFolder(tmpDir: string): string {
   const fits = (dir: string): boolean => path.join(dir, 'dmtcp-enc-XXXXXX', SOCKET_NAME).length <= MAX_SOCKET_PATH;
   const base = fits(tmpDir) && fs.existsSync(tmpDir) ? tmpDir : os.tmpdir();
-  // stale folders are swept by the service itself (service-main.ts), off the
+  // stale folders are swept by dmtcp_encoder_wait once it listens, off the
   // launch path and the same for both launchers (native/launch/launch_encoder.c)
   return fs.mkdtempSync(path.join(base, FOLDER_PREFIX));   // mode 0700
 }
@@ -65,14 +29,19 @@ function socketFolder(tmpDir: string): string {
 /**
  * Starts the service detached and leaves the presence pipe's write end at
  * ENCODER_PRESENCE_FD in this process, for the program we are about to exec.
+ * What runs at first is dmtcp_encoder_wait: it listens on the socket and
+ * execs Node when the first checkpoint connects (or ends when the computation
+ * does without one).
  */
 export function startEncoderService(tmpDir: string): StartedService {
   const dir = socketFolder(tmpDir);
   const socket = path.join(dir, SOCKET_NAME);
   try {
+    // Node starts at the computation's first checkpoint (encoder_wait.c), not
+    // beside the program's own start-up.
     const pid = loadAddon().startService({
-      path: process.execPath,
-      argv: [process.execPath, SERVICE_SCRIPT, '--socket', socket],
+      path: mustExist(ENCODER_WAIT),
+      argv: [ENCODER_WAIT, socket, process.execPath, SERVICE_SCRIPT],
       // Nothing of the program's environment (no LD_PRELOAD of the agent, no
       // DMTCP_*) but the user's choice of deflate engine (engine.ts).
       env: [`PATH=${process.env.PATH ?? '/usr/bin:/bin'}`,

@@ -189,6 +189,7 @@ static void *checkpoint_thread_main(void *unused) {
       /* dmtcp_command -k: every process ends with status 0, as job scripts
        * written for DMTCP expect. */
       forked_kill();   /* an image being written is dropped */
+      forked_tell();   /* children not told of yet: the coordinator ends them as they join */
       sockets_reset_before_exit();
       plugins_event(DMTCP_EVENT_EXIT, 0);
       rsys1(SYS_exit_group, 0);
@@ -205,8 +206,10 @@ static void *checkpoint_thread_main(void *unused) {
          * they may print or take the program's locks. */
         api_run_hooks(API_HOOK_PRE_CHECKPOINT);
         plugins_event(DMTCP_EVENT_PRESUSPEND, 0);
-        /* Forks and execs in flight finish first (gate.c). */
+        /* Forks and execs in flight finish first (gate.c); then the
+         * coordinator hears of every child they made, before our REACHED. */
         gate_close();
+        forked_tell();
         if (threads_suspend_all() == 0) {
           agent.suspended = 1;
           agent.suspend_mono_ns = agent_mono_ns();

@@ -274,13 +274,62 @@ int coord_send_exec(void) {
  * before a checkpoint's SUSPEND is complete (or sees it gone), so the fork
  * returns at once while a checkpoint that starts afterwards still counts the
  * child. One line, one write, no answer. */
-int coord_send_forked(pid_t child) {
-  if (agent.config.no_coordinator || agent.coord_fd < 0) return 0;
-  char line[64], *e = line;
-  e += agent_strlcpy(e, "FORKED pid=", sizeof line);
-  e = agent_fmt_u64(e, (uint64_t)child, 10);
-  *e++ = '\n';
-  /* not coord_send: its 4 KiB buffer is a page more for the parent to copy
+/* Children of our fork wrapper, told of late (docs/protocol.md, FORKED).
+ *
+ * The coordinator must know of a child before a checkpoint's SUSPEND is
+ * complete, so that the checkpoint waits for it (a child joins when it first
+ * matters: lazy_join.c). Telling it at every fork woke the coordinator each
+ * time, about 50 us of its CPU per fork on a machine whose fork takes 150:
+ * and the children of a fork + wait loop are reaped before anybody needs to
+ * know of them. So the parent notes each child in agent.untold and tells:
+ * - at SUSPEND, before it says REACHED (checkpoint_thread.c);
+ * - before it execs (the notes would be gone), and at exit();
+ * - when every slot is taken.
+ * A child the parent reaps is crossed off (pidvirt.c). A parent that ends
+ * otherwise (_exit, a signal) cannot tell: its children join on their own
+ * within lazy_join.c's 10 ms, and the coordinator lets no SUSPEND complete
+ * within ORPHAN_GRACE_MS of a process leaving (src/coordinator/core.ts).
+ * Slots are taken and cleared with compare-and-swap, no lock: the fork and
+ * wait wrappers may run in signal handlers. */
+void forked_tell(void) {
+  char lines[AGENT_UNTOLD_MAX * 32], *e = lines;
+  for (int i = 0; i < AGENT_UNTOLD_MAX; i++) {
+    pid_t child = __atomic_exchange_n(&agent.untold[i], 0, __ATOMIC_SEQ_CST);
+    if (child <= 0) continue;
+    e += agent_strlcpy(e, "FORKED pid=", sizeof lines - (size_t)(e - lines));
+    e = agent_fmt_u64(e, (uint64_t)child, 10);
+    *e++ = '\n';
+  }
+  if (e == lines || agent.config.no_coordinator || agent.coord_fd < 0) return;
+  /* not coord_send: its 4 KiB buffer is a page more for a parent to copy
    * while its child still shares its memory */
-  return agent_write_all(agent.coord_fd, line, (size_t)(e - line)) < 0 ? -EIO : 0;
+  agent_write_all(agent.coord_fd, lines, (size_t)(e - lines));
+}
+
+void forked_note(pid_t child) {
+  if (agent.config.no_coordinator) return;
+  for (;;) {
+    for (int i = 0; i < AGENT_UNTOLD_MAX; i++) {
+      pid_t none = 0;
+      if (__atomic_compare_exchange_n(&agent.untold[i], &none, child, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return;
+    }
+    forked_tell();   /* every slot taken: tell them all, then note this one */
+  }
+}
+
+void forked_reaped(pid_t child) {
+  if (child <= 0) return;
+  for (int i = 0; i < AGENT_UNTOLD_MAX; i++) {
+    pid_t was = child;
+    if (__atomic_compare_exchange_n(&agent.untold[i], &was, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return;
+  }
+}
+
+void forked_child_forget(void) {
+  for (int i = 0; i < AGENT_UNTOLD_MAX; i++) AGENT_SET(agent.untold[i], 0);
+}
+
+/* exit(): the children noted are told of while the link is still there. */
+__attribute__((destructor)) static void forked_tell_at_exit(void) {
+  if (agent.active) forked_tell();
 }

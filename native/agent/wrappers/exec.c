@@ -294,6 +294,7 @@ static int exec_in_computation(const struct exec_call *c) {
    * takes our connection over, and the coordinator expects us. */
   lazy_join_now();
   if (!agent.active) return call_real(c, c->envp);
+  forked_tell();   /* our notes of children end with this program */
   checkpoint_thread_before_exec();
   int r = exec_in_computation_armed(c);
   int saved = errno;

@@ -8,10 +8,11 @@
  * under the pid that one believes it has.
  *
  * Our fork wrapper also makes the fork whole with respect to checkpoints,
- * without waiting for the child: it tells the coordinator of the child on its
- * own link (FORKED) while it holds the checkpoint gate (gate.c), so that a
- * checkpoint that starts after fork returns waits for the child's HELLO
- * (docs/protocol.md). The child of our wrapper then joins when it first
+ * without waiting for the child: it notes the child while it holds the
+ * checkpoint gate (gate.c), and the coordinator is told of it (FORKED, on our
+ * own link) before this process reaches SUSPEND (coord_link.c, forked_note),
+ * so that a checkpoint that starts after fork returns waits for the child's
+ * HELLO (docs/protocol.md). The child of our wrapper then joins when it first
  * matters (lazy_join.c); one of a fork we did not wrap joins at once. vfork
  * is a fork here: the child of a vfork would run our join on its parent's
  * memory.
@@ -54,6 +55,7 @@ void fork_child_join(void) {
   AGENT_SET(agent_in_fork, 0);
   checkpoint_thread_forget();
   lazy_join_forget();
+  forked_child_forget();
   if (!agent.active) return;
   /* The parent's connection is the parent's: this process gets its own (at
    * the same number: coord_link.c) when it joins. */
@@ -116,7 +118,7 @@ AGENT_FORK_PATH static pid_t joined_child(pid_t (*make)(void *), void *ctx) {
       continue;
     }
     may_retry = 0;
-    if (child > 0 && agent.active) coord_send_forked(child);
+    if (child > 0 && agent.active) forked_note(child);
     gate_leave();
     plugins_event(child > 0 ? FORK_EVENT(PARENT) : FORK_EVENT(FAILED), 0);
     errno = saved_errno;

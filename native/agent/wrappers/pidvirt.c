@@ -104,6 +104,9 @@ static long wait4_virtual(pid_t pid, int *status, int options, struct rusage *ru
     if (r == -ECHILD && agent.restarts != restarts) continue;
     break;
   }
+  /* a child reaped (not one that stopped or went on) needs no telling of */
+  if (r > 0 && (status ? WIFEXITED(*status) || WIFSIGNALED(*status) : !(options & (WUNTRACED | WCONTINUED))))
+    forked_reaped((pid_t)r);
   return set_errno(virt_result(r));
 }
 
@@ -130,6 +133,9 @@ AGENT_EXPORT int waitid(idtype_t type, id_t id, siginfo_t *info, int options) {
     if (r == -ECHILD && agent.restarts != restarts) continue;
     break;
   }
+  if (r == 0 && info && info->si_pid && !(options & WNOWAIT) &&
+      (info->si_code == CLD_EXITED || info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED))
+    forked_reaped(info->si_pid);
   if (r == 0 && info && info->si_pid) info->si_pid = pid_virt_of_real(info->si_pid);
   return (int)set_errno(r);
 }
