@@ -9,7 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as path from 'path';
 import { program, session, Session, waitUntil } from './helpers/e2e';
-import { kcheckpoint, restartedPeers } from './helpers/tree';
+import { counted, kcheckpoint, oneTo, restartedPeers } from './helpers/tree';
 
 let s: Session | undefined;
 afterEach(async () => { await s?.close(); s = undefined; });
@@ -46,5 +46,32 @@ describe('fork without waiting for the child to connect', () => {
     expect(back.lines.filter((l) => l.includes('CORRUPT')), back.stderr).toEqual([]);
     expect(back.lines.at(-1)).toBe(`DONE ${ROUNDS}`);
     expect(end).toEqual({ code: 0, signal: null });
+  });
+
+  it('a child whose parent exited before telling of it: a checkpoint right after counts it (the coordinator waits after a disconnect)', async () => {
+    s = await session();
+    const run = s.launch(program('orphan'), ['orphan', '30']);
+    await run.waitFor((l) => l === 'ORPHANED');
+    // at once: the child joins on its own within 10 ms of its fork
+    const images = await kcheckpoint(s, 2);
+    await run.exited;
+    const back = s.restart(images);
+    const end = await back.exited;
+    const lines = [...run.lines, ...back.lines];
+    expect(end).toEqual({ code: 0, signal: null });
+    expect(counted(lines, 'C')).toEqual(oneTo(30));
+    expect(counted(lines, 'M')).toEqual(oneTo(30));
+    expect(lines).toContain('C-DONE');
+  });
+
+  it('a kill right after a fork ends the child too, though its parent had not told of it yet', async () => {
+    s = await session();
+    const run = s.launch(program('orphan'), ['kill', '400']);
+    const child = Number((await run.waitFor((l) => l.startsWith('FORKED '))).split(' ')[1]);
+    await s.command('kill');
+    await run.exited;
+    const gone = (): boolean => { try { process.kill(child, 0); return false; } catch { return true; } };
+    await waitUntil(gone, 5000).catch(() => { throw new Error(`the child ${child} outlived the kill; stdout:\n${run.lines.join('\n')}`); });
+    expect(counted(run.lines, 'C').length).toBeLessThan(20);
   });
 });
