@@ -10,7 +10,7 @@ import { encodeStream } from '../dist/image/checkpoint.js';
 import { openImage } from '../dist/image/decode.js';
 import type { Chunk } from '../dist/image/decode.js';
 import { loadAddon } from '../dist/native/index.js';
-import { writeRestorePlan, writeRestorePlanSync } from '../dist/image/plan.js';
+import { RUN_READ_IMAGE, writeRestorePlan, writeRestorePlanSync } from '../dist/image/plan.js';
 import { PipelinedRawSink } from '../dist/image/sink.js';
 import * as codec from '../dist/image/codec.js';
 import { PAGE, TestArea, buildRawStream, defaultMeta, expectedMemory, randomBytes, runEncoder, sampleAreas, sparseBytes } from './helpers/rawstream';
@@ -182,12 +182,75 @@ describe('parallel restore-plan writer', () => {
     for (const filler of fillers) {
       for (const n of [1, 2, 8]) {
         const out = p(`${name}.${filler}${n}`);
-        const par = await writeRestorePlan(p(name), out, { info, inFlight: n, filler });
+        const par = await writeRestorePlan(p(name), out, { info, inFlight: n, filler, readImage: false });
         expect(par).toEqual(seq);
         expect(fs.readFileSync(out).equals(fs.readFileSync(p(name + '.seq')))).toBe(true);
         expect(fs.statSync(out).mode & 0o777).toBe(0o600);
       }
     }
+  });
+
+  /** Every run of a plan file as the restorer reads it: its bytes, from the plan or (RUN_READ_IMAGE) the image. */
+  const restoredRuns = (plan: string, image: string): { addr: bigint; read: boolean; bytes: Buffer }[] => {
+    const pf = fs.readFileSync(plan), imf = fs.readFileSync(image);
+    const areasOffset = Number(pf.readBigUInt64LE(48)), runsOffset = Number(pf.readBigUInt64LE(56)), nruns = Number(pf.readBigUInt64LE(64));
+    expect(runsOffset).toBeGreaterThan(areasOffset);
+    const out: { addr: bigint; read: boolean; bytes: Buffer }[] = [];
+    for (let k = 0; k < nruns; k++) {
+      const o = runsOffset + k * 32;
+      const addr = pf.readBigUInt64LE(o), len = Number(pf.readBigUInt64LE(o + 8)), from = Number(pf.readBigUInt64LE(o + 16)), flags = pf.readUInt32LE(o + 24);
+      expect(flags & ~RUN_READ_IMAGE).toBe(0);
+      const src = flags & RUN_READ_IMAGE ? imf : pf;
+      out.push({ addr, read: (flags & RUN_READ_IMAGE) !== 0, bytes: src.subarray(from, from + len) });
+    }
+    return out;
+  };
+
+  it('gz: the restorer reads stored blocks from the image: every run holds the memory the image says, the plan no copy of them', async () => {
+    const layout = await writeRestorePlan(p('gz.dmtcp'), p('gz.read'), {});
+    const full = await writeRestorePlan(p('gz.dmtcp'), p('gz.copy'), { readImage: false });
+    expect(layout.readRuns).toBeGreaterThan(16);   // the random chunks: one run per 65535-byte block at least
+    expect(full.readRuns).toBe(0);
+    const im = openImage(p('gz.dmtcp'));
+    try {
+      const runs = restoredRuns(p('gz.read'), p('gz.dmtcp'));
+      for (const r of runs) expect(r.bytes.equals(im.readMemory(r.addr, r.bytes.length)), `run at 0x${r.addr.toString(16)}`).toBe(true);
+      // the bytes read from the image are the random ones (stored), not the sparse or zero ones
+      const readBytes = runs.filter((r) => r.read).reduce((n, r) => n + r.bytes.length, 0);
+      expect(readBytes).toBeGreaterThanOrEqual(4 * MIB);
+    } finally { im.close(); }
+    // the plan keeps holes where those bytes would be: fewer blocks on disk
+    expect(fs.statSync(p('gz.read')).blocks).toBeLessThan(fs.statSync(p('gz.copy')).blocks - 4 * MIB / 512);
+  });
+
+  it('gz: a stored member whose blocks are not all full is copied into the plan after all', async () => {
+    const bad = damaged('gz.dmtcp', 'split', (b, chunks) => {
+      // a 1 MiB stored chunk, its blocks 65535, 65535, ... cut 65535, 65534, ..., +1 at the end: the same
+      // bytes, length, CRC and first block; a valid member that is not the layout the restorer would read
+      const c = chunks.find((x) => x.len === MIB && b[x.fileOffset + 40] === 0 && b.readUInt16LE(x.fileOffset + 41) === 65535)!;
+      const body = b.subarray(c.fileOffset + 40, c.fileOffset + c.storedLen - 8);
+      const data = zlib.inflateRawSync(body);
+      const sizes = [65535, 65534];
+      let left = data.length - 65535 - 65534;
+      while (left > 0) { const n = Math.min(65535, left); sizes.push(n); left -= n; }
+      sizes[sizes.length - 1] += 1;
+      sizes[sizes.length - 2] -= 1;
+      expect(sizes.length).toBe(Math.ceil(MIB / 65535));
+      let o = 0, d = 0;
+      sizes.forEach((n, k) => {
+        body[o] = k === sizes.length - 1 ? 1 : 0;
+        body.writeUInt16LE(n, o + 1);
+        body.writeUInt16LE(~n & 0xffff, o + 3);
+        data.copy(body, o + 5, d, d + n);
+        o += 5 + n; d += n;
+      });
+      expect(o).toBe(body.length);
+    });
+    const info = { coord_addr: '127.0.0.1', coord_port: '7779' };
+    writeRestorePlanSync(bad, bad + '.seq', { info });
+    const layout = await writeRestorePlan(bad, bad + '.plan', { info });
+    expect(layout.readRuns).toBe(0);
+    expect(fs.readFileSync(bad + '.plan').equals(fs.readFileSync(bad + '.seq'))).toBe(true);
   });
 
   it('ISA-L is found here, so both fillers are tested (CI installs libisal-dev)', () => {

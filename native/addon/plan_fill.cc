@@ -1,7 +1,8 @@
 // The page data of a restore plan (src/image/plan.ts), filled on threads of
 // its own: each takes the next chunk, reads it from the image, inflates it
 // (gzip members, with ISA-L), checks its XXH64 and writes it at its place in
-// the plan. Node's main thread does none of it: before, it read every member
+// the plan; or, for a chunk the restorer reads from the image's stored blocks
+// itself, checks that layout and the XXH64 and writes nothing. Node's main thread does none of it: before, it read every member
 // and hashed every chunk itself while the thread pool inflated, and was the
 // bottleneck of a large gzip restart.
 //
@@ -35,11 +36,30 @@ constexpr size_t kMemberFooter = 8;  // CRC32, ISIZE
 constexpr uint8_t kGzipMagic[4] = {0x1f, 0x8b, 8, 0x04};  // ID1 ID2 CM=deflate FLG=FEXTRA
 constexpr uint16_t kXlen = 28, kSubfieldLen = 24;
 const char kDataTag[8] = {'D', 'M', 'T', 'C', 'P', 'D', 'A', 'T'};
-// A job's five numbers in the jobs array (native.d.ts, PlanFillOptions).
-enum { kFileOffset, kStoredLen, kLen, kXxh, kPlanPos, kJobWords };
-
 uint16_t Le16(const uint8_t* p) { return p[0] | p[1] << 8; }
 uint32_t Le32(const uint8_t* p) { return p[0] | p[1] << 8 | p[2] << 16 | static_cast<uint32_t>(p[3]) << 24; }
+
+// A job's six numbers in the jobs array (native.d.ts, PlanFillOptions).
+enum { kFileOffset, kStoredLen, kLen, kXxh, kPlanPos, kFlags, kJobWords };
+// kFlags: the restorer reads this chunk from the image's stored blocks
+// itself; check that it is laid out so (every block full but the last) and
+// verify it, but write nothing.
+constexpr uint64_t kReadByRestorer = 1;
+constexpr size_t kStoredMax = 65535, kStoredHead = 5;   // a stored deflate block: BFINAL|BTYPE=00, LEN, NLEN
+
+// Whether the member's deflate data is stored blocks of kStoredMax bytes but the last,
+// as src/image/plan.ts computed where each block's bytes are.
+bool FullStoredBlocks(const uint8_t* m, uint64_t storedLen, uint64_t len) {
+  uint64_t blocks = len == 0 ? 1 : (len + kStoredMax - 1) / kStoredMax;
+  if (storedLen != kMemberHeader + len + blocks * kStoredHead + kMemberFooter) return false;
+  const uint8_t* b = m + kMemberHeader;
+  for (uint64_t k = 0; k < blocks; k++, b += kStoredHead + kStoredMax) {
+    uint64_t n = k + 1 < blocks ? kStoredMax : len - k * kStoredMax;
+    if (b[0] != (k + 1 < blocks ? 0 : 1) || Le16(b + 1) != n || Le16(b + 3) != (~n & 0xffff)) return false;
+  }
+  return true;
+}
+
 
 struct Failure {
   uint64_t index = UINT64_MAX;
@@ -143,6 +163,7 @@ class FillWorker : public Napi::AsyncWorker {
         std::string e = ReadFully(imageFd_, in.data(), stored, j[kFileOffset]);
         if (!e.empty()) { Fail(k, "read", e); continue; }
         if (!OurDataMember(in.data(), stored, len)) { Fail(k, "member", ""); continue; }
+        if ((j[kFlags] & kReadByRestorer) && !FullStoredBlocks(in.data(), stored, len)) { Fail(k, "layout", ""); continue; }
         if (!state) state.reset(new struct inflate_state);
         const Isal& isal = LoadIsal();
         isal.inflateInit(state.get());
@@ -163,6 +184,7 @@ class FillWorker : public Napi::AsyncWorker {
 #endif
       }
       if (xxh64(out.data(), len, 0) != j[kXxh]) { Fail(k, "checksum", ""); continue; }
+      if (j[kFlags] & kReadByRestorer) continue;
       std::string e = WriteFully(planFd_, out.data(), len, j[kPlanPos]);
       if (!e.empty()) Fail(k, "write", e);
     }
@@ -191,7 +213,7 @@ Napi::Value FillPlan(const Napi::CallbackInfo& info) {
   Napi::Value jobs = o.Get("jobs");
   if (!jobs.IsTypedArray() || jobs.As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array ||
       jobs.As<Napi::TypedArray>().ElementLength() % kJobWords != 0) {
-    Napi::TypeError::New(env, "fillPlan: jobs must be a BigUint64Array of 5 numbers per chunk").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "fillPlan: jobs must be a BigUint64Array of 6 numbers per chunk").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   bool gzip = o.Get("gzip").ToBoolean();

@@ -25,9 +25,10 @@ struct plan_header {
   uint64_t tables_addr;
   uint64_t environ_offset;   /* dmtcp_restart's environment, inside the tables; 0: none */
   uint64_t environ_len;
-  /* The raw image that runs flagged RUN_MAP_IMAGE are mapped from (private,
-   * copy-on-write): its path inside the tables, and the identity dmtcp_restart
-   * read it under, which the restorer checks before it maps anything. */
+  /* The image that runs flagged RUN_MAP_IMAGE are mapped from (a raw one:
+   * private, copy-on-write) or RUN_READ_IMAGE read from (a gzip one's stored
+   * blocks): its path inside the tables, and the identity dmtcp_restart read
+   * it under, which the restorer checks before it maps or reads anything. */
   uint32_t image_path_offset;   /* from areas_offset, like an area's path; 0: none */
   uint32_t reserved;
   uint64_t image_dev;           /* st_dev as stat(2) gives it */
@@ -50,7 +51,7 @@ struct plan_area {
 struct plan_run {
   uint64_t addr;
   uint64_t len;
-  uint64_t data_offset;   /* in the plan file; with RUN_MAP_IMAGE, in the image file */
+  uint64_t data_offset;   /* in the plan file; with RUN_MAP_IMAGE or RUN_READ_IMAGE, in the image file */
   uint32_t flags;
   uint32_t reserved;
 };
@@ -59,6 +60,10 @@ struct plan_run {
  * (MAP_PRIVATE) instead of copying them from the plan; pages are read from
  * the page cache when the program first touches them. */
 #define RUN_MAP_IMAGE 0x1
+/* RUN_READ_IMAGE: copy the run's bytes from the image file at data_offset (any
+ * offset: the payload of a gzip image's stored deflate block, whose checksum
+ * dmtcp_restart verified) instead of from the plan. */
+#define RUN_READ_IMAGE 0x2
 
 /* Area flags: the same bits as the raw capture stream (docs/raw-stream.md). */
 #define AREA_SHARED 0x1

@@ -44,15 +44,15 @@ static volatile int alive[FILL_MAX_THREADS];
 static struct {
   const struct plan_run *runs;
   uint64_t nruns, run, offset;
-  int plan_fd;
+  int plan_fd, image_fd;
   volatile int lock;
 } work;
 
 static void lock(void) { while (__atomic_exchange_n(&work.lock, 1, __ATOMIC_ACQUIRE)) sys0(NR_sched_yield); }
 static void unlock(void) { __atomic_store_n(&work.lock, 0, __ATOMIC_RELEASE); }
 
-/* The next piece: its address, length and file offset; 0 when none is left. */
-static int take(uint64_t *addr, uint64_t *len, uint64_t *from) {
+/* The next piece: its address, length, file and offset there; 0 when none is left. */
+static int take(uint64_t *addr, uint64_t *len, int *fd, uint64_t *from) {
   lock();
   while (work.run < work.nruns && ((work.runs[work.run].flags & RUN_MAP_IMAGE) || work.offset >= work.runs[work.run].len)) {
     work.run++;
@@ -64,6 +64,7 @@ static int take(uint64_t *addr, uint64_t *len, uint64_t *from) {
     *len = r->len - work.offset < FILL_PIECE ? r->len - work.offset : FILL_PIECE;
     *addr = r->addr + work.offset;
     *from = r->data_offset + work.offset;
+    *fd = r->flags & RUN_READ_IMAGE ? work.image_fd : work.plan_fd;
     work.offset += *len;
   }
   unlock();
@@ -72,7 +73,9 @@ static int take(uint64_t *addr, uint64_t *len, uint64_t *from) {
 
 static void fill_worker(void) {
   uint64_t addr, len, from;
-  while (take(&addr, &len, &from)) r_read_full(work.plan_fd, (void *)addr, len, from, "cannot read the restore plan at offset");
+  int fd;
+  while (take(&addr, &len, &fd, &from))
+    r_read_full(fd, (void *)addr, len, from, fd == work.plan_fd ? "cannot read the restore plan at offset" : "cannot read the image at offset");
 }
 
 static int cpus(void) {
@@ -84,13 +87,17 @@ static int cpus(void) {
   return count > 0 ? count : 1;
 }
 
-void fill_runs(const struct plan_run *runs, uint64_t nruns, int plan_fd) {
+void fill_runs(const struct plan_run *runs, uint64_t nruns, int plan_fd, int image_fd) {
   uint64_t bytes = 0;
-  for (uint64_t i = 0; i < nruns; i++)
-    if (!(runs[i].flags & RUN_MAP_IMAGE)) bytes += runs[i].len;
+  for (uint64_t i = 0; i < nruns; i++) {
+    if (runs[i].flags & RUN_MAP_IMAGE) continue;
+    if ((runs[i].flags & RUN_READ_IMAGE) && image_fd < 0) r_fail("the plan reads a run but names no image, at", 0, runs[i].addr, 1);
+    bytes += runs[i].len;
+  }
   work.runs = runs;
   work.nruns = nruns;
   work.plan_fd = plan_fd;
+  work.image_fd = image_fd;
   int helpers = bytes >= FILL_THREADS_FROM ? cpus() - 1 : 0;
   if (helpers > FILL_MAX_THREADS) helpers = FILL_MAX_THREADS;
   if ((uint64_t)helpers > bytes / FILL_PIECE) helpers = (int)(bytes / FILL_PIECE);

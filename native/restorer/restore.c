@@ -84,7 +84,7 @@ static void read_plan(int fd) {
 }
 
 /* ---- stage: open_image ----
- * Runs the plan maps from the raw image need the very file dmtcp_restart read:
+ * Runs the plan maps or reads from the image need the very file dmtcp_restart read:
  * a file put in its place since (a new checkpoint renamed over it, a copy)
  * could hold other bytes. Checked here, before any memory of ours is gone. */
 static void open_image(void) {
@@ -92,15 +92,17 @@ static void open_image(void) {
   if (header.image_path_offset >= header.tables_len) r_fail("malformed restore plan: image path", 0, 0, 0);
   const char *path = (const char *)areas + header.image_path_offset;
   image_fd = (int)sys3(NR_open, path, O_RDONLY | O_CLOEXEC, 0);
-  if (image_fd < 0) r_fail("cannot open the image to map it:", path, 0, 0);
+  if (image_fd < 0) r_fail("cannot open the image:", path, 0, 0);
   struct kstat st;
   if (sys2(NR_fstat, image_fd, &st) < 0 || st.st_dev != header.image_dev || st.st_ino != header.image_ino)
     r_fail("the image was replaced while dmtcp_restart read it:", path, 0, 0);
   uint64_t size = (uint64_t)st.st_size;
   for (uint64_t i = 0; i < header.nruns; i++) {
     const struct plan_run *r = &runs[i];
-    if ((r->flags & RUN_MAP_IMAGE) && (r->data_offset % PAGE_SIZE || r->data_offset + r->len > size))
+    if ((r->flags & (RUN_MAP_IMAGE | RUN_READ_IMAGE)) && r->data_offset + r->len > size)
       r_fail("the image is shorter than its plan says:", path, 0, 0);
+    if ((r->flags & RUN_MAP_IMAGE) && r->data_offset % PAGE_SIZE)
+      r_fail("malformed restore plan: a mapped run's image offset", 0, r->data_offset, 1);
   }
 }
 
@@ -397,7 +399,7 @@ __attribute__((noreturn)) void restorer_main(uint64_t *kernel_sp) {
   move_vdso();
   set_brk();
   map_areas();
-  fill_runs(runs, header.nruns, plan_fd);
+  fill_runs(runs, header.nruns, plan_fd, image_fd);
   protect();
   if (tree_map_start()) shared_fds_after_memory((const struct tree_header *)tree_map_start());
   sys1(NR_close, plan_fd);

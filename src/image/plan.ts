@@ -15,6 +15,11 @@ const PLAN_AREA_REC = 48;
 const PLAN_RUN_REC = 32;
 /** Run flag (native/common/plan_format.h): the run is mapped from the raw image file. */
 export const RUN_MAP_IMAGE = 0x1;
+/** Run flag: the restorer reads the run from the image file (a gzip image's stored block payload). */
+export const RUN_READ_IMAGE = 0x2;
+/** A deflate stored block: at most this many bytes, after a 5-byte head (BFINAL|BTYPE, LEN, NLEN). */
+const STORED_MAX = 65535;
+const STORED_HEAD = 5;
 /**
  * An area is mapped from a raw image only when its stored runs are on average at
  * least this long: every mapped run is one more kernel mapping (vma), and a
@@ -48,13 +53,19 @@ export interface AreaOverride { path: string; flags: number; keepRuns: boolean }
 /** Overrides by area start address. */
 export type AreaOverrides = Map<bigint, AreaOverride>;
 
-/** A run of the plan: copied from the plan file at dataOffset, or, `mapped`, mapped from the image file at dataOffset. */
-export interface PlanRun { addr: bigint; len: number; dataOffset: number; mapped: boolean }
+/**
+ * A run of the plan: copied from the plan file at dataOffset, or, `mapped`,
+ * mapped from the image file at dataOffset, or, `read`, read by the restorer
+ * from the image file at dataOffset.
+ */
+export interface PlanRun { addr: bigint; len: number; dataOffset: number; mapped: boolean; read?: boolean }
 export interface PlanLayout {
   areasOffset: number; runsOffset: number; tablesLen: number; dataOffset: number;
   tablesAddr: bigint; nruns: number; fileLen: number;
   /** Runs the restorer maps from the image instead of copying (0: none). */
   mappedRuns: number;
+  /** Runs the restorer reads from the image's stored blocks instead of the plan (0: none). */
+  readRuns: number;
 }
 
 /** Areas whose contents the restorer must not copy (the live vdso/vvar are moved there). */
@@ -105,7 +116,6 @@ function encodeInfo(info: Record<string, string>, file: string): Buffer {
   return b;
 }
 
-/** Builds header page + tables in memory and returns where each run's data goes. */
 /** What a restore plan carries besides the image (all optional). */
 export interface PlanOptions {
   /** key=value lines for the agent (coordinator, folders: restore_entry.c). */
@@ -135,6 +145,14 @@ export interface PlanOptions {
   mapImage?: boolean;
   /** Smallest average run length of an area that is mapped (default MAP_MIN_AVG_RUN). */
   mapMinAvgRun?: number;
+  /** writeRestorePlan, gzip images: let the restorer read stored blocks from the image (default true). */
+  readImage?: boolean;
+  /**
+   * Gzip images: the chunks (by index) whose members are stored blocks the
+   * restorer reads from the image itself (storedChunks); their bytes are
+   * verified but not copied into the plan. writeRestorePlan fills it.
+   */
+  readChunks?: Set<number>;
 }
 
 /** The raw image file a plan maps runs from, and the identity the restorer checks. */
@@ -151,11 +169,77 @@ function mapsArea(a: Area, overridden: boolean, minAvgRun: number): boolean {
   return a.dataLen / a.runs.length >= minAvgRun;
 }
 
+/** The file the restorer maps or reads runs from, and the identity it checks. */
+function imageIdentity(img: Image): MappedImage {
+  const st = fs.statSync(img.path, { bigint: true });
+  return { path: img.path.startsWith('/') ? img.path : fs.realpathSync(img.path), dev: st.dev, ino: st.ino };
+}
+
 /** A raw, self-contained image can lend its pages (page aligned, file offset = logical offset). */
 function mappableImage(img: Image): MappedImage | undefined {
   if (img.container !== 'raw' || (img.chain && img.chain.length > 1)) return undefined;
-  const st = fs.statSync(img.path, { bigint: true });
-  return { path: img.path.startsWith('/') ? img.path : fs.realpathSync(img.path), dev: st.dev, ino: st.ino };
+  return imageIdentity(img);
+}
+
+/**
+ * The chunks of a gzip image whose members are stored deflate blocks of
+ * STORED_MAX bytes but the last, as the encoder writes incompressible data
+ * (engine.ts): the restorer can read their bytes from the image itself, and
+ * the plan need not hold a second copy (at 2 GiB, two seconds of fresh page
+ * cache on a virtual machine). Judged from the member's length and its first
+ * block's head; the filler checks every block's head (plan_fill.cc).
+ */
+export function storedChunks(img: Image): Set<number> {
+  const found = new Set<number>();
+  if (img.container !== 'gzip' || (img.chain && img.chain.length > 1)) return found;
+  const fd = fs.openSync(img.path, 'r');
+  const head = Buffer.alloc(STORED_HEAD);
+  try {
+    for (const c of img.chunks) {
+      const blocks = Math.max(1, Math.ceil(c.len / STORED_MAX));
+      if (c.storedLen !== GZ_HEADER + c.len + blocks * STORED_HEAD + GZ_FOOTER) continue;
+      if (fs.readSync(fd, head, 0, STORED_HEAD, c.fileOffset + GZ_HEADER) !== STORED_HEAD) continue;
+      const first = Math.min(STORED_MAX, c.len);
+      if (head[0] !== (blocks === 1 ? 1 : 0) || head.readUInt16LE(1) !== first || head.readUInt16LE(3) !== (~first & 0xffff)) continue;
+      found.add(c.index);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return found;
+}
+
+/**
+ * The runs of a copied area: its image runs, cut where a chunk the restorer
+ * reads from the image begins or ends, and those pieces cut again at every
+ * stored block (each block's payload is a piece of its own in the file).
+ * Plan pieces keep the plan layout: the area's bytes back to back from
+ * `planAt` (relative), wherever they come from.
+ */
+function copiedRuns(img: Image, a: Area, planAt: number, readChunks: Set<number>): PlanRun[] {
+  const out: PlanRun[] = [];
+  const imgBase = a.runs.length ? a.runs[0].dataOffset : 0;
+  const fromPlan = (addr: bigint, logical: number, len: number): void => {
+    const dataOffset = planAt + (logical - imgBase);
+    const last = out[out.length - 1];
+    if (last && !last.read && last.addr + BigInt(last.len) === addr && last.dataOffset + last.len === dataOffset) last.len += len;
+    else out.push({ addr, len, dataOffset, mapped: false });
+  };
+  for (const r of a.runs) {
+    const runAddr = a.start + BigInt(r.offset);
+    const lo = r.dataOffset, hi = r.dataOffset + r.len;
+    for (const c of a.chunks) {
+      const cLo = Math.max(lo, c.logicalOffset), cHi = Math.min(hi, c.logicalOffset + c.len);
+      if (cLo >= cHi) continue;
+      if (!readChunks.has(c.index)) { fromPlan(runAddr + BigInt(cLo - lo), cLo, cHi - cLo); continue; }
+      for (let b = Math.floor((cLo - c.logicalOffset) / STORED_MAX); c.logicalOffset + b * STORED_MAX < cHi; b++) {
+        const bLo = Math.max(cLo, c.logicalOffset + b * STORED_MAX), bHi = Math.min(cHi, c.logicalOffset + (b + 1) * STORED_MAX);
+        const payload = c.fileOffset + GZ_HEADER + b * (STORED_HEAD + STORED_MAX) + STORED_HEAD;
+        out.push({ addr: runAddr + BigInt(bLo - lo), len: bHi - bLo, dataOffset: payload + (bLo - (c.logicalOffset + b * STORED_MAX)), mapped: false, read: true });
+      }
+    }
+  }
+  return out;
 }
 
 /** NUL-terminated `NAME=value` strings, back to back (docs/restore-plan.md). */
@@ -163,11 +247,16 @@ function encodeEnviron(environ: string[]): Buffer {
   return Buffer.concat(environ.filter((e) => !e.includes('\0')).map((e) => Buffer.from(`${e}\0`, 'utf8')));
 }
 
-export function buildPlanTables(img: Image, opts: PlanOptions = {}): { head: Buffer; tables: Buffer; layout: PlanLayout; runs: PlanRun[][] } {
+/**
+ * The plan's header page and tables, and per area its runs and where its
+ * bytes begin in the plan (planBase; -1: none there: no runs, or mapped).
+ */
+export function buildPlanTables(img: Image, opts: PlanOptions = {}): { head: Buffer; tables: Buffer; layout: PlanLayout; runs: PlanRun[][]; planBase: number[] } {
   const { avoid = [], overrides } = opts;
   const environ = encodeEnviron(opts.environ ?? []);
   const m = img.meta;
   const image = opts.mapImage ? mappableImage(img) : undefined;
+  const readChunks = opts.readChunks ?? new Set<number>();
   const paths = img.areas.map((a) => Buffer.from((overrides?.get(a.start)?.path ?? backingPath(a)) + '\0', 'utf8'));
   const areasOffset = PAGE;
   const areaTableLen = img.areas.length * PLAN_AREA_REC;
@@ -179,25 +268,34 @@ export function buildPlanTables(img: Image, opts: PlanOptions = {}): { head: Buf
     return o;
   });
   const runs: PlanRun[][] = [];
+  const planBase: number[] = [];
   let nruns = 0;
   let mappedRuns = 0;
+  let readRuns = 0;
   let dataAt = 0; // relative to dataOffset, fixed below
   for (const a of img.areas) {
     const override = overrides?.get(a.start);
     const dropped = override?.keepRuns === false;
     const mapped = image !== undefined && mapsArea(a, override !== undefined, opts.mapMinAvgRun ?? MAP_MIN_AVG_RUN) && mappedRuns + a.runs.length <= MAP_MAX_RUNS;
     if (mapped) mappedRuns += a.runs.length;
-    const rs: PlanRun[] = keepsNoRuns(a) || dropped ? [] : a.runs.map((r) => {
-      if (mapped) return { addr: a.start + BigInt(r.offset), len: r.len, dataOffset: r.dataOffset, mapped };
-      const pr = { addr: a.start + BigInt(r.offset), len: r.len, dataOffset: dataAt, mapped };
-      dataAt += r.len;
-      return pr;
-    });
+    let rs: PlanRun[] = [];
+    planBase.push(-1);
+    if (keepsNoRuns(a) || dropped) {
+      // nothing of this area is restored from its image
+    } else if (mapped) {
+      rs = a.runs.map((r) => ({ addr: a.start + BigInt(r.offset), len: r.len, dataOffset: r.dataOffset, mapped }));
+    } else if (a.runs.length) {
+      planBase[planBase.length - 1] = dataAt;
+      rs = copiedRuns(img, a, dataAt, readChunks);
+      readRuns += rs.filter((r) => r.read).length;
+      dataAt += a.runs.reduce((n, r) => n + r.len, 0);
+    }
     runs.push(rs);
     nruns += rs.length;
   }
-  // The image's path follows the areas' paths, only when a run is mapped from it.
-  const imagePath = image && mappedRuns > 0 ? Buffer.from(image.path + '\0', 'utf8') : undefined;
+  // The image's path follows the areas' paths, only when a run is mapped or read from it.
+  const source = mappedRuns > 0 ? image : readRuns > 0 ? imageIdentity(img) : undefined;
+  const imagePath = source ? Buffer.from(source.path + '\0', 'utf8') : undefined;
   const imagePathOff = imagePath ? areaTableLen + pathsLen : 0;
   if (imagePath) pathsLen += imagePath.length;
   const runsOffset = alignUp(areasOffset + areaTableLen + pathsLen, RUN_TABLE_ALIGN);
@@ -205,7 +303,8 @@ export function buildPlanTables(img: Image, opts: PlanOptions = {}): { head: Buf
   const tablesEnd = environOffset + environ.length;
   const tablesLen = tablesEnd - areasOffset;
   const dataOffset = alignUp(tablesEnd, PAGE);
-  for (const rs of runs) for (const r of rs) if (!r.mapped) r.dataOffset += dataOffset;
+  for (const rs of runs) for (const r of rs) if (!r.mapped && !r.read) r.dataOffset += dataOffset;
+  for (let i = 0; i < planBase.length; i++) if (planBase[i] >= 0) planBase[i] += dataOffset;
   const tablesAddr = chooseTablesAddr([...img.areas, ...avoid], tablesLen);
 
   const tables = Buffer.alloc(tablesLen);
@@ -226,7 +325,7 @@ export function buildPlanTables(img: Image, opts: PlanOptions = {}): { head: Buf
       tables.writeBigUInt64LE(r.addr, ro);
       tables.writeBigUInt64LE(BigInt(r.len), ro + 8);
       tables.writeBigUInt64LE(BigInt(r.dataOffset), ro + 16);
-      tables.writeUInt32LE(r.mapped ? RUN_MAP_IMAGE : 0, ro + 24);
+      tables.writeUInt32LE(r.mapped ? RUN_MAP_IMAGE : r.read ? RUN_READ_IMAGE : 0, ro + 24);
     }
   });
   if (imagePath) imagePath.copy(tables, imagePathOff);
@@ -235,7 +334,7 @@ export function buildPlanTables(img: Image, opts: PlanOptions = {}): { head: Buf
   // The agent learns which file its memory is mapped from: at its next
   // checkpoint those mappings are its own memory, not a file (capture.c).
   const restartInfo = { ...(opts.info ?? {}) };
-  if (imagePath && image) restartInfo.image_map = `${devMajor(image.dev)}:${devMinor(image.dev)}:${image.ino}`;
+  if (mappedRuns > 0 && image) restartInfo.image_map = `${devMajor(image.dev)}:${devMinor(image.dev)}:${image.ino}`;
   const info = encodeInfo(restartInfo, img.path);
   const head = Buffer.alloc(PAGE);
   head.write(PLAN_MAGIC, 0, 8, 'latin1');
@@ -252,15 +351,15 @@ export function buildPlanTables(img: Image, opts: PlanOptions = {}): { head: Buf
   head.writeBigUInt64LE(tablesAddr, 80);
   head.writeBigUInt64LE(BigInt(environ.length ? environOffset : 0), 88);
   head.writeBigUInt64LE(BigInt(environ.length), 96);
-  if (imagePath && image) {
+  if (imagePath && source) {
     head.writeUInt32LE(imagePathOff, 104);
-    head.writeBigUInt64LE(image.dev, 112);
-    head.writeBigUInt64LE(image.ino, 120);
+    head.writeBigUInt64LE(source.dev, 112);
+    head.writeBigUInt64LE(source.ino, 120);
   }
   head.writeUInt32LE(info.length, 128);
   info.copy(head, INFO_OFFSET);
-  const layout = { areasOffset, runsOffset, tablesLen, dataOffset, tablesAddr, nruns, fileLen: dataOffset + dataAt, mappedRuns };
-  return { head, tables, layout, runs };
+  const layout = { areasOffset, runsOffset, tablesLen, dataOffset, tablesAddr, nruns, fileLen: dataOffset + dataAt, mappedRuns, readRuns };
+  return { head, tables, layout, runs, planBase };
 }
 
 /** The major and minor numbers of a stat(2) st_dev, as /proc/self/maps prints them (glibc's encoding). */
@@ -280,17 +379,17 @@ export function writeRestorePlanSync(imagePath: string, planPath: string, opts: 
   const img = openImage(imagePath);
   let fd = -1;
   try {
-    const { head, tables, layout, runs } = buildPlanTables(img, opts);
+    const { head, tables, layout, planBase } = buildPlanTables(img, opts);
+    const read = opts.readChunks ?? new Set<number>();
     fd = fs.openSync(planPath, 'w', 0o600);
     writeFully(fd, head, 0);
     writeFully(fd, tables, layout.areasOffset);
     img.areas.forEach((a, i) => {
-      if (runs[i].length === 0 || runs[i][0].mapped) return;
+      if (planBase[i] < 0) return;
       // An area's runs are stored back to back both in the image and in the
       // plan, so a chunk's bytes land at the same relative position.
       const imgBase = a.runs[0].dataOffset;
-      const planBase = runs[i][0].dataOffset;
-      img.forEachChunk(a, (c, data) => writeFully(fd, data, planBase + (c.logicalOffset - imgBase)));
+      img.forEachChunk(a, (c, data) => { if (!read.has(c.index)) writeFully(fd, data, planBase[i] + (c.logicalOffset - imgBase)); });
     });
     fs.ftruncateSync(fd, layout.fileLen);
     fs.closeSync(fd);
@@ -333,27 +432,35 @@ function fillError(img: Image, c: Chunk, f: PlanFillFailure, planPath: string): 
   }
 }
 
+/** A chunk the restorer reads from the image is not laid out as storedChunks judged (plan_fill.cc). */
+class LayoutError extends Error {}
+
+/** Fill job flag (native.d.ts): the restorer reads this chunk from the image; verify, write nothing. */
+const JOB_READ_BY_RESTORER = 1n;
+const JOB_WORDS = 6;
+
 /** Every copied chunk of the plan, by the addon's threads (native/addon/plan_fill.cc). */
-async function fillNative(img: Image, runs: PlanRun[][], planFd: number, planPath: string, threads: number): Promise<void> {
+async function fillNative(img: Image, planBase: number[], read: Set<number>, planFd: number, planPath: string, threads: number): Promise<void> {
   const chunks: Chunk[] = [];
   const places: number[] = [];
   img.areas.forEach((a, i) => {
-    if (runs[i].length === 0 || runs[i][0].mapped) return;
+    if (planBase[i] < 0) return;
     const imgBase = a.runs[0].dataOffset;
-    const planBase = runs[i][0].dataOffset;
-    for (const c of a.chunks) { chunks.push(c); places.push(planBase + (c.logicalOffset - imgBase)); }
+    for (const c of a.chunks) { chunks.push(c); places.push(planBase[i] + (c.logicalOffset - imgBase)); }
   });
   if (chunks.length === 0) return;
   const gzip = img.container === 'gzip';
-  const jobs = new BigUint64Array(chunks.length * 5);
+  const jobs = new BigUint64Array(chunks.length * JOB_WORDS);
   chunks.forEach((c, k) => {
-    jobs.set([BigInt(gzip ? c.fileOffset : c.logicalOffset), BigInt(gzip ? c.storedLen : c.len), BigInt(c.len), c.xxh, BigInt(places[k])], k * 5);
+    jobs.set([BigInt(gzip ? c.fileOffset : c.logicalOffset), BigInt(gzip ? c.storedLen : c.len), BigInt(c.len), c.xxh,
+      BigInt(places[k]), read.has(c.index) ? JOB_READ_BY_RESTORER : 0n], k * JOB_WORDS);
   });
   const imageFd = fs.openSync(img.path, 'r');
   try {
     const failure = await new Promise<PlanFillFailure | null>((resolve, reject) => {
       loadAddon().fillPlan({ imageFd, planFd, gzip, jobs, threads }, (err, f) => (err ? reject(err) : resolve(f)));
     });
+    if (failure?.kind === 'layout') throw new LayoutError();
     if (failure) throw fillError(img, chunks[failure.index], failure, planPath);
   } finally {
     fs.closeSync(imageFd);
@@ -390,18 +497,24 @@ export async function writeRestorePlan(imagePath: string, planPath: string, opts
   const img = openImage(imagePath);
   let fd = -1;
   try {
-    const { head, tables, layout, runs } = buildPlanTables(img, opts);
+    const native = opts.filler !== 'js' && nativeFills(img);
+    // Stored blocks the restorer reads from the image itself: only where the
+    // native filler checks their layout.
+    const readChunks = opts.readChunks ?? (native && opts.readImage !== false ? storedChunks(img) : new Set<number>());
+    const { head, tables, layout, planBase } = buildPlanTables(img, { ...opts, readChunks });
     fd = fs.openSync(planPath, 'w', 0o600);
     writeFully(fd, head, 0);
     writeFully(fd, tables, layout.areasOffset);
-    if (opts.filler !== 'js' && nativeFills(img)) await fillNative(img, runs, fd, planPath, opts.inFlight ?? PLAN_THREADS);
-    else await fillJs(img, runs, fd, opts.inFlight ?? PLAN_IN_FLIGHT);
+    if (native) await fillNative(img, planBase, readChunks, fd, planPath, opts.inFlight ?? PLAN_THREADS);
+    else await fillJs(img, planBase, readChunks, fd, opts.inFlight ?? PLAN_IN_FLIGHT);
     fs.ftruncateSync(fd, layout.fileLen);
     fs.closeSync(fd);
     fd = -1;
     return layout;
   } catch (e) {
     if (fd >= 0) { fs.closeSync(fd); try { fs.unlinkSync(planPath); } catch { /* gone */ } }
+    // A member that looked like full stored blocks and is not: the plan copies it after all.
+    if (e instanceof LayoutError) return writeRestorePlan(imagePath, planPath, { ...opts, readImage: false, readChunks: undefined });
     throw e;
   } finally {
     img.close();
@@ -409,19 +522,18 @@ export async function writeRestorePlan(imagePath: string, planPath: string, opts
 }
 
 /** Every copied chunk of the plan, `inFlight` at once: members inflated on libuv's pool, hashed here. */
-async function fillJs(img: Image, runs: PlanRun[][], planFd: number, inFlight: number): Promise<void> {
+async function fillJs(img: Image, planBase: number[], read: Set<number>, planFd: number, inFlight: number): Promise<void> {
   const pending = new Set<Promise<void>>();
   let failure: { k: number; e: unknown } | null = null;
   for (let i = 0; i < img.areas.length && !failure; i++) {
     const a = img.areas[i];
-    if (runs[i].length === 0 || runs[i][0].mapped) continue;
+    if (planBase[i] < 0) continue;
     const imgBase = a.runs[0].dataOffset;
-    const planBase = runs[i][0].dataOffset;
     for (const c of a.chunks) {
       if (failure) break;
-      const pos = planBase + (c.logicalOffset - imgBase);
+      const pos = planBase[i] + (c.logicalOffset - imgBase);
       const job: Promise<void> = img.loadChunk(c.index)
-        .then((data) => writeAsync(planFd, data, pos))
+        .then((data) => (read.has(c.index) ? undefined : writeAsync(planFd, data, pos)))
         .catch((e: unknown) => { if (!failure || c.index < failure.k) failure = { k: c.index, e }; })
         .finally(() => { pending.delete(job); });
       pending.add(job);

@@ -36,9 +36,11 @@ export interface PlanFillOptions {
   /** The image is gzip members (needs planFillGzip()); else raw. */
   gzip: boolean;
   /**
-   * Five numbers per chunk, in chunk order: its file offset, its stored length
-   * (the member's; the length again for raw), its length, its XXH64, and where
-   * in the plan its bytes go.
+   * Six numbers per chunk, in chunk order: its file offset, its stored length
+   * (the member's; the length again for raw), its length, its XXH64, where in
+   * the plan its bytes go, and flags: 1, the restorer reads this gzip chunk
+   * from the image's stored blocks (full 65535-byte blocks but the last):
+   * check that layout and the XXH64, write nothing.
    */
   jobs: BigUint64Array;
   /** Threads that fill at once. */
@@ -49,9 +51,10 @@ export interface PlanFillOptions {
 export interface PlanFillFailure {
   /** Its position in the jobs (not the chunk's index in the image). */
   index: number;
-  /** read: the file; member: not our DMTCPDAT member of those lengths; corrupt: bad deflate data,
-   * CRC or ISIZE; length: inflates to another length (detail: that length); checksum: XXH64; write: the plan. */
-  kind: 'read' | 'member' | 'corrupt' | 'length' | 'checksum' | 'write';
+  /** read: the file; member: not our DMTCPDAT member of those lengths; layout: not the stored blocks
+   * flag 1 said; corrupt: bad deflate data, CRC or ISIZE; length: inflates to another length (detail:
+   * that length); checksum: XXH64; write: the plan. */
+  kind: 'read' | 'member' | 'layout' | 'corrupt' | 'length' | 'checksum' | 'write';
   detail: string;
 }
 
