@@ -122,17 +122,26 @@ export async function twoRestarts(s: Session, prog: string, args: string[], o: C
   return { runs, images, lines: runs.flatMap((r) => r.lines), end };
 }
 
-/** Waits until n restarted processes (new real pids) are connected to the session's coordinator;
- * on a timeout, says what the restart `run` printed and which peers there were. */
-export const restartedPeers = (s: Session, n: number, run?: Run): Promise<void> =>
+/** Waits until n restarted processes (new real pids) have connected to the
+ * session's coordinator, whether or not they are still there (a restarted
+ * child may end a few milliseconds after it is back: its wait was nearly over
+ * at the checkpoint); on a timeout, says what the restart `run` printed and
+ * which peers came. */
+export async function restartedPeers(s: Session, n: number, run?: Run): Promise<void> {
   // Restarted processes have new real pids; children the program forks after
   // the restart (connected or not yet) do not count, whenever they come.
-  waitUntil(() => s.coord.coordinator.list().filter((p) => p.rpid !== p.pid).length >= n, 20_000)
-    .catch(() => {
-      const peers = s.coord.coordinator.list().map((p) => `${p.pid}/${p.rpid}`).join(' ');
-      throw new Error(`${n} restarted peers did not come (peers: ${peers || 'none'});` +
-        (run ? ` stdout:\n${run.lines.join('\n')}\nstderr:\n${run.stderr}` : ''));
-    });
+  const came = new Map<string, string>();
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    for (const p of s.coord.coordinator.list()) if (p.rpid !== p.pid) came.set(p.id, `${p.prog}:${p.pid}/${p.rpid}:g${p.gen}`);
+    if (came.size >= n) return;
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const peers = s.coord.coordinator.list().map((p) => `${p.pid}/${p.rpid}`).join(' ');
+  throw new Error(`${n} restarted peers did not come (peers now: ${peers || 'none'}; restarted ones that came: ${[...came.values()].join(' ') || 'none'});` +
+    (run ? ` stdout:\n${run.lines.join('\n')}\nstderr:\n${run.stderr}` : ''));
+}
 
 /** The numbers n of lines "<tag> n", in order. */
 export function counted(lines: string[], tag: string): number[] {
