@@ -216,9 +216,13 @@ export function storedChunks(img: Image): Set<number> {
  * Plan pieces keep the plan layout: the area's bytes back to back from
  * `planAt` (relative), wherever they come from.
  */
-function copiedRuns(img: Image, a: Area, planAt: number, readChunks: Set<number>): PlanRun[] {
-  const out: PlanRun[] = [];
+function copiedRuns(a: Area, planAt: number, readChunks: Set<number>): PlanRun[] {
   const imgBase = a.runs.length ? a.runs[0].dataOffset : 0;
+  // nothing read from the image here: one plan run per image run
+  if (!a.chunks.some((c) => readChunks.has(c.index))) {
+    return a.runs.map((r) => ({ addr: a.start + BigInt(r.offset), len: r.len, dataOffset: planAt + (r.dataOffset - imgBase), mapped: false }));
+  }
+  const out: PlanRun[] = [];
   const fromPlan = (addr: bigint, logical: number, len: number): void => {
     const dataOffset = planAt + (logical - imgBase);
     const last = out[out.length - 1];
@@ -286,7 +290,7 @@ export function buildPlanTables(img: Image, opts: PlanOptions = {}): { head: Buf
       rs = a.runs.map((r) => ({ addr: a.start + BigInt(r.offset), len: r.len, dataOffset: r.dataOffset, mapped }));
     } else if (a.runs.length) {
       planBase[planBase.length - 1] = dataAt;
-      rs = copiedRuns(img, a, dataAt, readChunks);
+      rs = copiedRuns(a, dataAt, readChunks);
       readRuns += rs.filter((r) => r.read).length;
       dataAt += a.runs.reduce((n, r) => n + r.len, 0);
     }
